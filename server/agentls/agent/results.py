@@ -1,0 +1,36 @@
+"""The outcome of a turn, as the core reports it and as the wire carries it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+TurnStatus = Literal["completed", "interrupted", "failed"]
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    session_id: str
+    turn_id: str
+    status: TurnStatus
+    final_message: str | None = None
+    usage: dict[str, int] | None = None
+    error: dict[str, Any] | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {
+            "sessionId": self.session_id,
+            "turnId": self.turn_id,
+            "status": self.status,
+        }
+        if self.final_message is not None:
+            wire["finalMessage"] = self.final_message
+        if self.usage:
+            wire["usage"] = self.usage
+        if self.error:
+            wire["error"] = self.error
+        return wire
+
+
+class TurnInProgressError(RuntimeError):
+    """A send arrived while the session was busy; it is refused, never queued."""

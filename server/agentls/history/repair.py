@@ -1,0 +1,102 @@
+"""Keep the history acceptable to a strict model API.
+
+The rule the real services enforce: every function call has exactly one output after it,
+and every output answers a call before it. After a stop or a crash some calls have none;
+they are answered "aborted" here, before anything is sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ABORTED_OUTPUT = "aborted"
+
+Item = dict[str, Any]
+
+
+def function_call_output(call_id: str, output: str) -> Item:
+    return {"type": "function_call_output", "call_id": call_id, "output": output}
+
+
+def pending_call_ids(items: list[Item]) -> list[str]:
+    """Calls that have no output yet, in the order they were made."""
+    answered = {
+        item.get("call_id") for item in items if item.get("type") == "function_call_output"
+    }
+    return [
+        str(item["call_id"])
+        for item in items
+        if item.get("type") == "function_call" and item.get("call_id") not in answered
+    ]
+
+
+def normalize_for_request(items: list[Item]) -> tuple[list[Item], int, int]:
+    """A copy of `items` that a strict API accepts; returns (items, outputs added, dropped).
+
+    Missing outputs are placed right after their call (before the next non-call item), and
+    outputs whose call is absent or earlier-answered are dropped. One pass, no quadratic scans.
+    """
+    made: set[Any] = set()
+    answerable: set[Any] = set()
+    for item in items:
+        kind = item.get("type")
+        if kind == "function_call":
+            made.add(item.get("call_id"))
+        elif kind == "function_call_output" and item.get("call_id") in made:
+            answerable.add(item.get("call_id"))
+    missing = made - answerable
+    result: list[Item] = []
+    seen_calls: set[Any] = set()
+    answered: set[Any] = set()
+    waiting: list[str] = []
+    added = dropped = 0
+
+    def flush_waiting() -> None:
+        nonlocal added
+        for call_id in waiting:
+            result.append(function_call_output(call_id, ABORTED_OUTPUT))
+            answered.add(call_id)
+            added += 1
+        waiting.clear()
+
+    for item in items:
+        kind = item.get("type")
+        if kind == "function_call":
+            call_id = item.get("call_id")
+            if call_id in seen_calls:
+                dropped += 1
+                continue
+            seen_calls.add(call_id)
+            result.append(item)
+            if call_id in missing:
+                waiting.append(str(call_id))
+            continue
+        if kind == "function_call_output":
+            call_id = item.get("call_id")
+            if call_id not in seen_calls or call_id in answered:
+                dropped += 1
+                continue
+            answered.add(call_id)
+            result.append(item)
+            continue
+        flush_waiting()
+        result.append(item)
+    flush_waiting()
+    return result, added, dropped
+
+
+def stateless_input(items: list[Item]) -> tuple[list[Item], int, int]:
+    """The full history as `store: false` input.
+
+    Output item ids refer to stored responses that do not exist in this mode, and the API
+    rejects them; reasoning items can only be replayed through their encrypted content.
+    """
+    normalized, added, dropped = normalize_for_request(items)
+    result: list[Item] = []
+    for item in normalized:
+        if item.get("type") == "reasoning":
+            if item.get("encrypted_content"):
+                result.append(item)
+            continue
+        result.append({k: v for k, v in item.items() if k != "id"} if "id" in item else item)
+    return result, added, dropped

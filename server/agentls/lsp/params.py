@@ -1,0 +1,55 @@
+"""Params of the agent methods, validated strictly so a bad field is named, never guessed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+
+from agentls.lsp.errors import invalid_params
+
+MAX_TEXT_CHARS = 1_000_000
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class SendParams(_Params):
+    text: Annotated[StrictStr, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
+    sessionId: StrictStr | None = None  # noqa: N815 - wire name
+    workDoneToken: StrictStr | StrictInt | None = None  # noqa: N815 - wire name
+
+
+class SessionParams(_Params):
+    sessionId: StrictStr | None = None  # noqa: N815 - wire name
+
+
+class ListSessionsParams(_Params):
+    limit: Annotated[StrictInt, Field(ge=1, le=500)] = 50
+    cursor: StrictStr | None = None
+
+
+class NoParams(_Params):
+    pass
+
+
+P = TypeVar("P", bound=_Params)
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "params"
+
+
+def parse_params(model: type[P], raw: Any, method: str) -> P:
+    """Raise -32602 naming the first bad field."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise invalid_params(f"{method}: params must be an object, got {type(raw).__name__}")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = _field_path(tuple(first.get("loc", ())))
+        raise invalid_params(f"{method}: invalid '{field}': {first.get('msg')}") from None

@@ -1,0 +1,151 @@
+"""The session list of one workspace, read straight from the folder.
+
+The folder is the truth: no index that can drift from it, so a session on disk is always
+listed. Summaries are cached by (size, mtime) so repeated listings stay cheap.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from agentls.rollout.paths import SESSION_SUFFIX, WorkspaceLayout, session_id_from_file_name
+from agentls.rollout.records import timestamp
+
+_TITLE_SCAN_BYTES = 256 * 1024
+_TITLE_LENGTH = 80
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    session_id: str
+    path: Path
+    title: str
+    created_at: str
+    updated_at: str
+    updated_ns: int
+    turns: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "sessionId": self.session_id,
+            "title": self.title,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+            "turns": self.turns,
+        }
+
+
+def user_text(item: dict[str, Any]) -> str | None:
+    if item.get("type") != "message" or item.get("role") != "user":
+        return None
+    content = item.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [p.get("text", "") for p in content if isinstance(p, dict)]
+        return "".join(str(p) for p in parts)
+    return None
+
+
+def _summarize(path: Path, session_id: str, stat: os.stat_result) -> SessionSummary:
+    with path.open("rb") as fh:
+        head = fh.read(_TITLE_SCAN_BYTES)
+        turns = head.count(b'"turn_started"')
+        while chunk := fh.read(1 << 20):
+            turns += chunk.count(b'"turn_started"')
+    title = ""
+    created = ""
+    for raw in head.split(b"\n"):
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("payload"), dict):
+            continue
+        payload = record["payload"]
+        if record.get("type") == "session_meta" and not created:
+            created = str(payload.get("timestamp") or record.get("timestamp") or "")
+        if record.get("type") == "response_item":
+            text = user_text(payload)
+            if text:
+                title = " ".join(text.split())[:_TITLE_LENGTH]
+                break
+    updated = timestamp(datetime.fromtimestamp(stat.st_mtime, UTC))
+    return SessionSummary(
+        session_id=session_id,
+        path=path,
+        title=title or "(empty session)",
+        created_at=created or updated,
+        updated_at=updated,
+        updated_ns=stat.st_mtime_ns,
+        turns=turns,
+    )
+
+
+def encode_cursor(summary: SessionSummary) -> str:
+    raw = f"{summary.updated_ns}:{summary.session_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        ns, session_id = base64.urlsafe_b64decode(padded).decode().split(":", 1)
+        return int(ns), session_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("cursor is not one this server handed out") from exc
+
+
+class SessionStore:
+    def __init__(self, layout: WorkspaceLayout) -> None:
+        self.layout = layout
+        self._cache: dict[Path, tuple[int, int, SessionSummary]] = {}
+
+    def summaries(self) -> list[SessionSummary]:
+        """Newest activity first; ties broken by id so paging is stable."""
+        folder = self.layout.sessions_dir
+        found: list[SessionSummary] = []
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            return []
+        for entry in entries:
+            session_id = session_id_from_file_name(entry.name)
+            if session_id is None or not entry.name.endswith(SESSION_SUFFIX):
+                continue
+            try:
+                stat = entry.stat()
+                path = Path(entry.path)
+                cached = self._cache.get(path)
+                if cached and cached[0] == stat.st_size and cached[1] == stat.st_mtime_ns:
+                    found.append(cached[2])
+                    continue
+                summary = _summarize(path, session_id, stat)
+            except OSError:
+                continue
+            self._cache[path] = (stat.st_size, stat.st_mtime_ns, summary)
+            found.append(summary)
+        found.sort(key=lambda s: (s.updated_ns, s.session_id), reverse=True)
+        return found
+
+    def page(
+        self, limit: int, cursor: str | None
+    ) -> tuple[list[SessionSummary], str | None]:
+        items = self.summaries()
+        if cursor:
+            key = decode_cursor(cursor)
+            items = [s for s in items if (s.updated_ns, s.session_id) < key]
+        page = items[:limit]
+        next_cursor = encode_cursor(page[-1]) if len(items) > limit and page else None
+        return page, next_cursor
+
+    def latest(self) -> SessionSummary | None:
+        found = self.summaries()
+        return found[0] if found else None

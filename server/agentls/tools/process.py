@@ -1,0 +1,446 @@
+"""Running one tool command as a real process that can be stopped completely at any moment.
+
+Every command gets its own session (and so its own process group), which is what lets us
+reach the grandchildren of compound commands such as ``bash -lc "sleep 30; echo done"``:
+the shell's children stay in its group, so signalling the group stops the whole tree.
+
+The direct child is deliberately left unreaped (a zombie) while we kill its group. As long
+as the zombie exists the kernel cannot hand its pid out again, so the group id we signal can
+never come to mean some unrelated process group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from agentls.tools.truncate import OutputBuffer
+
+__all__ = [
+    "CommandResult",
+    "kill_process_group",
+    "process_group_alive",
+    "run_command",
+]
+
+_log = logging.getLogger(__name__)
+
+_READ_SIZE = 64 * 1024
+# Reads done back to back before giving the event loop a turn, so a command that floods its
+# output cannot starve the rest of the server (LSP traffic, the Stop request itself).
+_READS_PER_TURN = 16
+# Stop latency is a benchmarked figure (target p50 < 15 ms), so the group is polled often.
+_POLL_INTERVAL_S = 0.002
+# After SIGKILL a process normally vanishes within milliseconds; one stuck in
+# uninterruptible sleep (dead NFS mount) may never do so, and we must not hang forever.
+_SIGKILL_WAIT_S = 5.0
+# Once the command itself has exited and its group is dead, whatever still holds the pipe
+# open escaped the group (e.g. via setsid); wait only briefly for it to finish writing.
+_DRAIN_TIMEOUT_S = 0.5
+_NO_PIDFD_POLL_S = 0.01
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    exit_code: int | None
+    """``None`` when we killed the command (stopped or timed out) or it never started."""
+    output: str
+    duration_s: float
+    timed_out: bool
+    error: str | None
+    """Why the command could not run at all, in words the model can act on."""
+
+
+# --------------------------------------------------------------------------------------------
+# Process-group inspection through /proc
+# --------------------------------------------------------------------------------------------
+
+
+def _read_stat(pid: int) -> tuple[str, int, int] | None:
+    """State, process group and session of ``pid``; ``None`` once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat_file:
+            data = stat_file.read()
+    except OSError:
+        return None
+    # The command name is parenthesised and may itself contain spaces and parentheses.
+    fields = data[data.rfind(b")") + 2 :].split(b" ", 4)
+    try:
+        return fields[0].decode("ascii"), int(fields[2]), int(fields[3])
+    except (IndexError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def _is_member(pid: int, pgid: int) -> bool:
+    """Whether ``pid`` is a live (not zombie) process in the group or session ``pgid``.
+
+    Our commands lead their own session, so the session id equals the group id; matching on
+    the session as well catches jobs that a shell with job control (``set -m``) moved into
+    process groups of their own.
+    """
+    stat = _read_stat(pid)
+    if stat is None:
+        return False
+    state, pgrp, session = stat
+    return state not in ("Z", "X", "x") and pgid in (pgrp, session)
+
+
+def _list_pids() -> list[int]:
+    try:
+        return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return []
+
+
+class _GroupScanner:
+    """Finds the live members of a group, reading /proc/<pid>/stat only for new pids.
+
+    A process outside the group can never join it (``setpgid`` only moves processes within
+    their own session, and our command leads its session), so a pid once seen outside need
+    not be read again. That makes a rescan cost little more than listing /proc, which is
+    what lets us rescan on every poll: stop latency is measured in milliseconds.
+    """
+
+    def __init__(self, pgid: int) -> None:
+        self._pgid = pgid
+        self._outside: set[int] = set()
+
+    def members(self) -> set[int]:
+        found: set[int] = set()
+        for pid in _list_pids():
+            if pid in self._outside:
+                continue
+            if _is_member(pid, self._pgid):
+                found.add(pid)
+            else:
+                # Dead, a zombie, or never a member: none of these can become a member.
+                self._outside.add(pid)
+        return found
+
+
+def process_group_alive(pgid: int) -> bool:
+    """Whether any process other than a zombie is left in the group (or session) ``pgid``.
+
+    Zombies are ignored because they no longer run anything; reaping them is their parent's
+    job (ours for the direct child, init's for orphans).
+    """
+    return bool(_GroupScanner(pgid).members())
+
+
+def _signal_group(pgid: int, members: Iterable[int], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+    for pid in members:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+async def kill_process_group(pgid: int, grace_s: float) -> None:
+    """SIGTERM the group (and its session), then SIGKILL whatever is still alive after
+    ``grace_s``; returns once no live process is left, so "stopped" really means stopped.
+    """
+    # Signal before looking: the user is waiting, and a scan costs time.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGTERM)
+        # A stopped (SIGSTOPped) process would only act on SIGTERM once continued.
+        os.killpg(pgid, signal.SIGCONT)
+    scanner = _GroupScanner(pgid)
+    signalled: set[int] = set()
+    current = signal.SIGTERM
+    kill_at = time.monotonic() + grace_s
+    give_up_at = kill_at + _SIGKILL_WAIT_S
+    while True:
+        members = scanner.members()
+        if not members:
+            # Confirm with a second (cheap) scan, so a process that forked and then died
+            # between our listing /proc and reading its entry cannot hide its child.
+            members = scanner.members()
+            if not members:
+                return
+        now = time.monotonic()
+        if current is signal.SIGTERM and now >= kill_at:
+            current = signal.SIGKILL
+            signalled.clear()
+        new = members - signalled
+        if new:
+            # Session members outside the group, children forked since the last signal.
+            signalled |= new
+            _signal_group(pgid, new, current)
+            if current is signal.SIGTERM:
+                _signal_group(pgid, new, signal.SIGCONT)
+        if current is signal.SIGKILL and now >= give_up_at:
+            _log.warning("processes %s of group %d survived SIGKILL", sorted(members), pgid)
+            return
+        await asyncio.sleep(_POLL_INTERVAL_S)
+
+
+# --------------------------------------------------------------------------------------------
+# Waiting on file descriptors and the child
+# --------------------------------------------------------------------------------------------
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def _wait_readable(fd: int) -> None:
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[None] = loop.create_future()
+    loop.add_reader(fd, _resolve, future)
+    try:
+        await future
+    finally:
+        loop.remove_reader(fd)
+
+
+def _has_exited(pid: int) -> bool:
+    """Whether ``pid`` has terminated, without reaping it (see the module docstring)."""
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return True  # already reaped
+    return info is not None
+
+
+async def _wait_exited(pid: int, pidfd: int | None) -> None:
+    while not _has_exited(pid):
+        if pidfd is None:
+            await asyncio.sleep(_NO_PIDFD_POLL_S)
+        else:
+            # A pidfd becomes readable when the process terminates.
+            await _wait_readable(pidfd)
+
+
+def _open_pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+async def _run_to_completion(awaitable: Awaitable[_T]) -> _T:
+    """Finish clean-up even if the caller is cancelled again while it runs.
+
+    A second Stop press must not leave a half-killed group or an unreaped child behind.
+    """
+    task = asyncio.ensure_future(awaitable)
+    while True:
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                raise
+
+
+# --------------------------------------------------------------------------------------------
+# Output
+# --------------------------------------------------------------------------------------------
+
+
+class _OutputPump:
+    """Moves bytes from the command's pipe to the buffer and the ``on_output`` callback."""
+
+    def __init__(self, fd: int, buffer: OutputBuffer, on_output: Callable[[str], None]) -> None:
+        self._fd = fd
+        self._buffer = buffer
+        self._on_output = on_output
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._callback_failed = False
+
+    def _emit(self, text: str) -> None:
+        if not text:
+            return
+        self._buffer.append(text)
+        if self._callback_failed:
+            return
+        try:
+            self._on_output(text)
+        except Exception:
+            # Streaming to the editor is a convenience; losing it must not abandon (and so
+            # leak) a running command. The full text still reaches the model.
+            self._callback_failed = True
+            _log.exception("on_output callback failed; no longer streaming this command")
+
+    async def run(self) -> None:
+        while True:
+            for _ in range(_READS_PER_TURN):
+                try:
+                    data = os.read(self._fd, _READ_SIZE)
+                except BlockingIOError:
+                    await _wait_readable(self._fd)
+                    break
+                if not data:
+                    return
+                self._emit(self._decoder.decode(data))
+            else:
+                await asyncio.sleep(0)
+
+    def flush(self) -> None:
+        self._emit(self._decoder.decode(b"", final=True))
+
+
+# --------------------------------------------------------------------------------------------
+# run_command
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _SpawnFailure:
+    exit_code: int | None
+    error: str
+
+
+def _spawn_failure(exc: OSError, argv: list[str], cwd: Path) -> _SpawnFailure:
+    if exc.filename is not None and os.fspath(exc.filename) == os.fspath(cwd):
+        return _SpawnFailure(None, f"working directory is not usable: {cwd} ({exc.strerror})")
+    if isinstance(exc, FileNotFoundError):
+        return _SpawnFailure(127, f"command not found: {argv[0]}")
+    if isinstance(exc, PermissionError):
+        return _SpawnFailure(126, f"permission denied: {argv[0]}")
+    return _SpawnFailure(None, f"could not start {argv[0]}: {exc.strerror or exc}")
+
+
+def _check_cwd(cwd: Path) -> str | None:
+    if cwd.is_dir():
+        return None
+    if cwd.exists():
+        return f"working directory is not a directory: {cwd}"
+    return f"working directory does not exist: {cwd}"
+
+
+def _spawn(
+    argv: list[str], cwd: Path, env: Mapping[str, str] | None
+) -> tuple[subprocess.Popen[bytes], int] | _SpawnFailure:
+    """Start the command with its output on a pipe we read ourselves.
+
+    Returns the process and the read end of its pipe, or what to report instead. Plain ``Popen`` (fork+exec, synchronous but quick) rather than asyncio's
+    subprocess support: we need to wait for exit without reaping (see the module docstring)
+    and to stop reading the pipe on our own terms when an escaped process keeps it open.
+    """
+    read_fd, write_fd = os.pipe()
+    try:
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
+            )
+        finally:
+            os.close(write_fd)
+    except OSError as exc:
+        os.close(read_fd)
+        return _spawn_failure(exc, argv, cwd)
+    except ValueError as exc:  # e.g. a NUL byte inside an argument
+        os.close(read_fd)
+        return _SpawnFailure(None, f"invalid command: {exc}")
+    return proc, read_fd
+
+
+def _exit_code(returncode: int) -> int:
+    return 128 - returncode if returncode < 0 else returncode
+
+
+async def run_command(
+    argv: list[str],
+    *,
+    cwd: Path,
+    timeout_s: float | None,
+    on_output: Callable[[str], None],
+    env: Mapping[str, str] | None = None,
+    kill_grace_s: float = 0.5,
+) -> CommandResult:
+    """Run ``argv`` in its own session, streaming merged stdout/stderr to ``on_output``.
+
+    Cancelling the awaiting task is how the user's Stop is delivered: the whole process group
+    is killed and the child reaped before ``CancelledError`` propagates. Problems the model
+    can fix (missing program or directory) come back as a result, not as an exception.
+    """
+    started = time.monotonic()
+
+    def failed(exit_code: int | None, error: str) -> CommandResult:
+        return CommandResult(exit_code, "", time.monotonic() - started, False, error)
+
+    if not argv or not argv[0]:
+        return failed(None, "empty command")
+    cwd_error = _check_cwd(cwd)
+    if cwd_error is not None:
+        return failed(None, cwd_error)
+    spawned = _spawn(argv, cwd, env)
+    if isinstance(spawned, _SpawnFailure):
+        return failed(spawned.exit_code, spawned.error)
+    proc, read_fd = spawned
+
+    os.set_blocking(read_fd, False)
+    pid = pgid = proc.pid
+    pidfd = _open_pidfd(pid)
+    buffer = OutputBuffer()
+    pump = _OutputPump(read_fd, buffer, on_output)
+    pump_task = asyncio.ensure_future(pump.run())
+
+    def reap() -> int:
+        # The child has already exited (we waited for that), so this does not block.
+        return proc.wait()
+
+    async def abort() -> None:
+        try:
+            await kill_process_group(pgid, kill_grace_s)
+            await _wait_exited(pid, pidfd)
+            reap()
+        finally:
+            pump_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pump_task
+
+    try:
+        timed_out = False
+        try:
+            async with asyncio.timeout(timeout_s):
+                await _wait_exited(pid, pidfd)
+        except TimeoutError:
+            timed_out = True
+        # On a normal exit this removes leftovers such as `sleep 100 &`, which would
+        # otherwise keep running after the tool call (and keep our pipe open).
+        await kill_process_group(pgid, kill_grace_s)
+        await _wait_exited(pid, pidfd)
+        returncode = reap()
+        done, _ = await asyncio.wait({pump_task}, timeout=_DRAIN_TIMEOUT_S)
+        if not done:
+            pump_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump_task
+        else:
+            pump_task.result()
+        pump.flush()
+    except BaseException:
+        await _run_to_completion(abort())
+        raise
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+        os.close(read_fd)
+
+    return CommandResult(
+        exit_code=None if timed_out else _exit_code(returncode),
+        output=buffer.text(),
+        duration_s=time.monotonic() - started,
+        timed_out=timed_out,
+        error=None,
+    )

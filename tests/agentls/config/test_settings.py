@@ -1,0 +1,69 @@
+from pathlib import Path
+
+from agentls.config.settings import (
+    ApprovalPolicy,
+    WireApi,
+    load_settings,
+)
+
+
+def test_defaults_without_anything(tmp_path: Path) -> None:
+    loaded = load_settings(env={"AGENTLS_HOME": str(tmp_path)})
+    assert loaded.warnings == []
+    settings = loaded.settings
+    assert settings.base_url == "https://api.openai.com/v1"
+    assert settings.approval is ApprovalPolicy.ASK_UNSAFE
+    assert not settings.has_model_endpoint({})
+
+
+def test_precedence_init_options_over_config_over_env_over_file(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('model = "from-file"\nwire_api = "chat"\nmax_retries = 7\n')
+    env = {"AGENTLS_HOME": str(tmp_path), "AGENTLS_MODEL": "from-env", "AGENTLS_APPROVAL": "never-ask"}
+    loaded = load_settings(
+        env=env,
+        workspace_config={"model": "from-config", "approval": "always-ask"},
+        init_options={"model": "from-init", "approvals": True},
+    )
+    s = loaded.settings
+    assert s.model == "from-init"
+    assert s.approval is ApprovalPolicy.ALWAYS_ASK
+    assert s.wire_api is WireApi.CHAT
+    assert s.max_retries == 7
+    assert s.home == tmp_path
+
+
+def test_camel_case_keys_are_accepted(tmp_path: Path) -> None:
+    s = load_settings(
+        env={"AGENTLS_HOME": str(tmp_path)}, init_options={"baseUrl": "http://x/v1", "maxRetries": 1}
+    ).settings
+    assert s.base_url == "http://x/v1"
+    assert s.max_retries == 1
+    assert s.has_model_endpoint({})
+
+
+def test_bad_values_are_named_and_fall_back(tmp_path: Path) -> None:
+    env = {"AGENTLS_HOME": str(tmp_path), "AGENTLS_APPROVAL": "never-ask"}
+    loaded = load_settings(
+        env=env, init_options={"approval": "sometimes", "max_retries": -3, "model": ""}
+    )
+    assert loaded.settings.approval is ApprovalPolicy.NEVER_ASK
+    assert loaded.settings.max_retries == 4
+    assert loaded.settings.model == "gpt-5-mini"
+    joined = "\n".join(loaded.warnings)
+    assert "'approval' from initializationOptions" in joined
+    assert "'max_retries'" in joined
+    assert "'model'" in joined
+
+
+def test_broken_config_file_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("model = [unclosed")
+    loaded = load_settings(env={"AGENTLS_HOME": str(tmp_path)})
+    assert "config file" in loaded.warnings[0]
+    assert loaded.settings.model == "gpt-5-mini"
+
+
+def test_api_key_comes_from_the_named_variable() -> None:
+    s = load_settings(env={"AGENTLS_HOME": "/tmp/x"}, init_options={"apiKeyEnv": "MY_KEY"}).settings
+    assert s.api_key({"MY_KEY": "k-123"}) == "k-123"
+    assert s.api_key({"OPENAI_API_KEY": "k"}) is None
+    assert "k-123" not in s.model_dump_json()
