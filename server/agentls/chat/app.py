@@ -57,9 +57,14 @@ class ChatClient:
         self.reader: LineReader | None = None
         self.current_request: str | None = None
         self._counter = 0
-        self.client.feature("agent/event")(self._on_event)
-        self.client.feature("agent/requestApproval")(self._on_approval)
-        self.client.feature("window/showMessage")(self._on_message)
+        # pygls tags handlers with attributes, which bound methods cannot carry
+        self.client.feature("agent/event")(lambda params: self._on_event(params))
+        self.client.feature("window/showMessage")(lambda params: self._on_message(params))
+
+        async def approval(params: Any) -> dict[str, str]:
+            return await self._on_approval(params)
+
+        self.client.feature("agent/requestApproval")(approval)
 
     def _on_event(self, params: Any) -> None:
         self.renderer.event(params if isinstance(params, dict) else {})
@@ -130,9 +135,11 @@ class ChatClient:
                 self.current_request = None
 
     def stop_turn(self) -> bool:
+        from lsprotocol import types
+
         if self.current_request is None:
             return False
-        self.client.protocol.notify("$/cancelRequest", {"id": self.current_request})
+        self.client.cancel_request(types.CancelParams(id=self.current_request))
         return True
 
     async def close(self) -> None:

@@ -58,7 +58,7 @@ class LspApprover:
         except asyncio.CancelledError:
             protocol._request_futures.pop(msg_id, None)
             protocol._result_types.pop(msg_id, None)
-            protocol.notify("$/cancelRequest", {"id": msg_id})
+            protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
             raise
         except Exception as exc:
             logger.warning("approval request failed (%s); treating it as denied", exc)

@@ -326,9 +326,10 @@ def _spawn(
 ) -> tuple[subprocess.Popen[bytes], int] | _SpawnFailure:
     """Start the command with its output on a pipe we read ourselves.
 
-    Returns the process and the read end of its pipe, or what to report instead. Plain ``Popen`` (fork+exec, synchronous but quick) rather than asyncio's
-    subprocess support: we need to wait for exit without reaping (see the module docstring)
-    and to stop reading the pipe on our own terms when an escaped process keeps it open.
+    Returns the process and the read end of its pipe, or what to report instead.
+    Plain ``Popen`` (fork+exec, synchronous but quick) rather than asyncio's subprocess
+    support: we need to wait for exit without reaping (see the module docstring) and to
+    stop reading the pipe on our own terms when an escaped process keeps it open.
     """
     read_fd, write_fd = os.pipe()
     try:

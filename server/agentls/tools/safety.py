@@ -138,16 +138,33 @@ def _lex(script: str) -> list[_Word | str]:
     return tokens
 
 
+_CONNECTORS = frozenset({"&&", "||", "|"})
+
+
 def _split_commands(tokens: list[_Word | str]) -> list[list[_Word]] | None:
-    """Simple commands of the script, or ``None`` if it uses any other operator."""
+    """Simple commands of the script, or ``None`` if it uses any other operator.
+
+    ``&&``, ``||`` and ``|`` need a command on both sides (a newline may follow them, as
+    in bash); ``;`` and newlines may separate nothing.
+    """
     commands: list[list[_Word]] = [[]]
+    pending: str | None = None  # a connector still waiting for its right-hand command
     for token in tokens:
         if isinstance(token, _Word):
             commands[-1].append(token)
+            pending = None
+        elif token == "\n" and pending is not None:
+            continue
         elif token in _SEPARATORS:
+            if pending is not None or (token in _CONNECTORS and not commands[-1]):
+                return None
+            if token in _CONNECTORS:
+                pending = token
             commands.append([])
         else:  # redirection, `&`, subshell, `|&`, `;;`, ...
             return None
+    if pending is not None:
+        return None
     return [command for command in commands if command]
 
 

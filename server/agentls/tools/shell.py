@@ -177,8 +177,7 @@ def format_result_for_model(result: CommandResult) -> str:
     elif result.exit_code is None:
         header = f"Exit code: none (the command was stopped)\n{wall}"
     else:
-        header = f"Exit code: {result.exit_code}\n{wall}"
-        if result.exit_code > 128:
-            header += _signal_note(result.exit_code - 128)
+        note = _signal_note(result.exit_code - 128) if result.exit_code > 128 else ""
+        header = f"Exit code: {result.exit_code}{note}\n{wall}"
     output = result.output if result.output else "(no output)"
     return f"{header}\nOutput:\n{output}"

@@ -1,0 +1,232 @@
+"""Start the real `agentls serve` as a subprocess and drive it like an editor (pytest-lsp)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp.client import register_lsp_features
+
+from agentls.lsp.server import agent_converter
+
+API_KEY = "sk-test-0123456789abcdef"
+
+
+def make_client() -> LanguageClient:
+    client = LanguageClient(converter_factory=agent_converter)
+    register_lsp_features(client)
+    return client
+
+
+class Agent:
+    """A connected client plus what it has received."""
+
+    def __init__(self, client: LanguageClient) -> None:
+        self.client = client
+        self.events: list[dict[str, Any]] = []
+        self.sessions_changed = 0
+        self.approval_requests: list[dict[str, Any]] = []
+        self.approval_cancels: list[Any] = []
+        self.decide: Callable[[dict[str, Any]], Any] = lambda _p: {"decision": "approve"}
+        self._counter = 0
+        self.initialize_result: Any = None
+        self._changed = asyncio.Event()
+        self._event_arrived = asyncio.Event()
+        # pygls tags handlers with attributes, which bound methods cannot carry
+        client.feature("agent/event")(lambda params: self._on_event(params))
+        client.feature("agent/sessionsChanged")(lambda params: self._on_changed(params))
+
+        async def approval(params: dict[str, Any]) -> Any:
+            return await self._on_approval(params)
+
+        client.feature("agent/requestApproval")(approval)
+
+    def _on_event(self, params: dict[str, Any]) -> None:
+        self.events.append(params)
+        self._event_arrived.set()
+
+    def _on_changed(self, _params: Any) -> None:
+        self.sessions_changed += 1
+        self._changed.set()
+
+    async def _on_approval(self, params: dict[str, Any]) -> Any:
+        self.approval_requests.append(params)
+        try:
+            decision = self.decide(params)
+            if asyncio.iscoroutine(decision):
+                decision = await decision
+            return decision
+        except asyncio.CancelledError:
+            self.approval_cancels.append(params["callId"])
+            raise
+
+    @property
+    def server(self) -> asyncio.subprocess.Process:
+        process = self.client._server
+        assert process is not None
+        return process
+
+    def next_id(self) -> str:
+        self._counter += 1
+        return f"req-{self._counter}"
+
+    async def request(self, method: str, params: Any, msg_id: str | None = None) -> Any:
+        return await self.client.protocol.send_request_async(
+            method, params, msg_id=msg_id or self.next_id()
+        )
+
+    def start(self, method: str, params: Any) -> tuple[str, asyncio.Future[Any]]:
+        msg_id = self.next_id()  # sent now, so a cancel that follows cannot overtake it
+        future = self.client.protocol.send_request(method, params, msg_id=msg_id)
+        return msg_id, asyncio.wrap_future(future)
+
+    def cancel(self, msg_id: str) -> None:
+        self.client.cancel_request(types.CancelParams(id=msg_id))
+
+    async def send(self, text: str, **extra: Any) -> dict[str, Any]:
+        result: dict[str, Any] = await asyncio.wait_for(
+            self.request("agent/send", {"text": text, **extra}), 30
+        )
+        return result
+
+    async def wait_event(
+        self, kind: str, predicate: Callable[[dict[str, Any]], bool] = lambda _e: True,
+        timeout: float = 15,
+    ) -> dict[str, Any]:
+        async def find() -> dict[str, Any]:
+            while True:
+                for event in self.events:
+                    if event["type"] == kind and predicate(event):
+                        return event
+                self._event_arrived.clear()
+                await self._event_arrived.wait()
+
+        return await asyncio.wait_for(find(), timeout)
+
+    async def wait_sessions_changed(self, timeout: float = 10) -> None:
+        await asyncio.wait_for(self._changed.wait(), timeout)
+        self._changed.clear()
+
+    def turn_events(self, turn_id: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["turnId"] == turn_id]
+
+
+def server_env(home: Path, base_url: str | None, **extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL") and not k.startswith("AGENTLS_")
+    }
+    env["AGENTLS_HOME"] = str(home)
+    if base_url:
+        env["OPENAI_BASE_URL"] = base_url
+        env["OPENAI_API_KEY"] = API_KEY
+    env.update(extra)
+    return env
+
+
+async def start_agent(
+    workspace: Path,
+    env: dict[str, str],
+    init_options: dict[str, Any] | None = None,
+    capabilities: types.ClientCapabilities | None = None,
+) -> Agent:
+    config = ClientServerConfig(
+        server_command=[sys.executable, "-m", "agentls", "serve"],
+        server_env=env,
+        client_factory=make_client,
+    )
+    client = await config.start()
+    assert isinstance(client, LanguageClient)
+    agent = Agent(client)
+    options = {"approvals": True, "retryBaseDelayS": 0, "maxRetries": 2, **(init_options or {})}
+    agent.initialize_result = await client.initialize_session(
+        types.InitializeParams(
+            capabilities=capabilities or types.ClientCapabilities(),
+            root_uri=workspace.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="work")],
+            initialization_options=options,
+        )
+    )
+    return agent
+
+
+async def stop_agent(agent: Agent) -> None:
+    client = agent.client
+    if client._server is not None and client._server.returncode is None:
+        try:
+            await asyncio.wait_for(client.shutdown_session(), 10)
+        except Exception:
+            client._server.kill()
+    await asyncio.wait_for(client.stop(), 10)
+
+
+def alive(pid: int) -> bool:
+    """A process counts as alive unless it is gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except FileNotFoundError:
+        return False
+    state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
+    return state not in (b"Z", b"X")
+
+
+def pids_with_marker(text: str) -> list[int]:
+    """Processes whose command line contains `text` (the test's own unique tag)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmdline = fh.read().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if text.encode() in cmdline and alive(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+async def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if check():
+            return True
+        await asyncio.sleep(0.02)
+    return check()
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if int(fields[1]) == pid and alive(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+def process_tree(pids: list[int]) -> list[int]:
+    """The given processes and all their live descendants."""
+    tree: list[int] = []
+    todo = list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid in tree:
+            continue
+        tree.append(pid)
+        todo.extend(children_of(pid))
+    return tree
