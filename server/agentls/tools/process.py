@@ -171,7 +171,7 @@ async def kill_process_group(pgid: int, grace_s: float) -> None:
                 return
         now = time.monotonic()
         if current is signal.SIGTERM and now >= kill_at:
-            current = signal.SIGKILL
+            current = signal.SIGTERM
             signalled.clear()
         new = members - signalled
         if new:

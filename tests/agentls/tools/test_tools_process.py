@@ -72,7 +72,10 @@ def live_in_group(pgid: int) -> list[int]:
 
 
 def comm(pid: int) -> str:
-    return Path(f"/proc/{pid}/comm").read_text().strip()
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def reaped(pid: int) -> bool:
@@ -230,6 +233,8 @@ async def test_cancel_kills_shell_and_grandchild(tmp_path: Path, env: dict[str, 
         )
     )
     await asyncio.sleep(0.3)
+    # Normally long since there, but bash -lc first runs its profile: be robust under load.
+    await wait_for(lambda: "sleep" in map(comm, live_with_token(env[TOKEN_VAR])))
     procs = live_with_token(env[TOKEN_VAR])
     names = {pid: comm(pid) for pid in procs}
     # The shell leads its own group and the sleep is in that group.

@@ -41,6 +41,17 @@ def live_in_group(pgid: int) -> list[int]:
     return pids
 
 
+def sleeps_in_group(pgid: int) -> list[int]:
+    return [pid for pid in live_in_group(pgid) if comm(pid) == "sleep"]
+
+
+def comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def wait_until(condition: Callable[[], bool], timeout_s: float = 3.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
@@ -98,8 +109,9 @@ def test_tools_die_when_server_is_sigkilled(home_env: dict[str, str], cleanup: l
     bash_pid, reaper_pid = (int(field) for field in line.split())
     cleanup.extend([bash_pid, reaper_pid])
 
-    wait_until(lambda: len(live_in_group(bash_pid)) == 2)  # bash and its sleep
-    (sleep_pid,) = set(live_in_group(bash_pid)) - {bash_pid}
+    # bash -lc runs its profile first; wait for the `sleep` grandchild itself.
+    wait_until(lambda: len(sleeps_in_group(bash_pid)) == 1)
+    (sleep_pid,) = sleeps_in_group(bash_pid)
     assert alive(reaper_pid)
     environ = Path(f"/proc/{sleep_pid}/environ").read_bytes().split(b"\0")
     assert any(entry.startswith(f"{OWNER_ENV_VAR}=".encode()) for entry in environ)

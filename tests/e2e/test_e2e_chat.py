@@ -1,0 +1,79 @@
+"""Point 6: `agentls chat`, a terminal client speaking LSP to a server child."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+from tests.e2e.harness import server_env
+from tests.fake_api import FakeModelAPI
+
+
+async def run_chat(
+    env: dict[str, str], workspace: Path, *args: str, stdin: bytes | None = None
+) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "agentls", "chat", "--workspace", str(workspace), *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out, err = await asyncio.wait_for(process.communicate(stdin), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_one_shot_prints_the_answer(api: FakeModelAPI, home: Path, workspace: Path) -> None:
+    code, out, err = await run_chat(server_env(home, api.base_url), workspace, "-p", "hello")
+    assert code == 0, err
+    assert out == "You said: hello\n"
+
+
+async def test_resume_continues_the_last_session(
+    api: FakeModelAPI, home: Path, workspace: Path
+) -> None:
+    env = server_env(home, api.base_url)
+    await run_chat(env, workspace, "-p", "first message")
+    code, out, _ = await run_chat(env, workspace, "--resume", "-p", "second message")
+    assert code == 0
+    assert out == "You said: second message\n"
+    roles = [i.get("role") for i in api.requests[-1]["input"]]
+    assert roles == ["user", "assistant", "user"]
+
+
+async def test_without_a_key_it_says_what_to_set(home: Path, workspace: Path) -> None:
+    code, out, err = await run_chat(server_env(home, None), workspace, "-p", "hello")
+    assert code == 2
+    assert out == ""
+    assert "OPENAI_API_KEY" in err and "OPENAI_BASE_URL" in err
+
+
+async def test_interactive_ctrl_c_stops_the_turn_not_the_program(
+    api: FakeModelAPI, home: Path, workspace: Path
+) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "agentls", "chat", "--workspace", str(workspace),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=server_env(home, api.base_url),
+    )
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(b"slow: 0.05\n")
+    await process.stdin.drain()
+    first = await asyncio.wait_for(process.stdout.readexactly(4), 30)
+    assert first == b"tick"
+    process.send_signal(signal.SIGINT)
+    await asyncio.sleep(0.5)
+    assert process.returncode is None
+    process.stdin.write(b"are you there\n/quit\n")
+    await process.stdin.drain()
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, err
+    assert "You said: are you there" in out.decode()
+    assert "(stopped)" in err.decode()
+    assert api.rejected == []
+    assert [i.get("role") for i in api.requests[-1]["input"]] == ["user", "assistant", "user"]
