@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-
 from tests.e2e.harness import API_KEY, Agent, server_env, start_agent, stop_agent
 from tests.fake_api import FakeModelAPI
 
@@ -32,9 +31,7 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest_asyncio.fixture
-async def start(
-    api: FakeModelAPI, workspace: Path, home: Path
-) -> AsyncIterator[Starter]:
+async def start(api: FakeModelAPI, workspace: Path, home: Path) -> AsyncIterator[Starter]:
     """Start as many servers as a test needs; all are stopped at the end."""
     started: list[Agent] = []
 

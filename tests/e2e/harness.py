@@ -96,7 +96,9 @@ class Agent:
         return result
 
     async def wait_event(
-        self, kind: str, predicate: Callable[[dict[str, Any]], bool] = lambda _e: True,
+        self,
+        kind: str,
+        predicate: Callable[[dict[str, Any]], bool] = lambda _e: True,
         timeout: float = 15,
     ) -> dict[str, Any]:
         async def find() -> dict[str, Any]:

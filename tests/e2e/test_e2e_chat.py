@@ -15,7 +15,13 @@ async def run_chat(
     env: dict[str, str], workspace: Path, *args: str, stdin: bytes | None = None
 ) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "agentls", "chat", "--workspace", str(workspace), *args,
+        sys.executable,
+        "-m",
+        "agentls",
+        "chat",
+        "--workspace",
+        str(workspace),
+        *args,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -55,7 +61,12 @@ async def test_interactive_ctrl_c_stops_the_turn_not_the_program(
     api: FakeModelAPI, home: Path, workspace: Path
 ) -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "agentls", "chat", "--workspace", str(workspace),
+        sys.executable,
+        "-m",
+        "agentls",
+        "chat",
+        "--workspace",
+        str(workspace),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

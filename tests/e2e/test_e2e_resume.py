@@ -11,11 +11,11 @@ from pathlib import Path
 import orjson
 import pytest
 from pygls.exceptions import JsonRpcException
-
-from agentls.rollout.paths import WorkspaceLayout
 from tests.e2e.conftest import Starter
 from tests.e2e.harness import Agent, alive, pids_with_marker, process_tree, wait_until
 from tests.fake_api import FakeModelAPI
+
+from agentls.rollout.paths import WorkspaceLayout
 
 
 def _strictly_paired(body: dict[str, object]) -> bool:
@@ -125,9 +125,7 @@ async def test_new_and_list_sessions_with_paging(agent: Agent) -> None:
     assert first["createdAt"] <= first["updatedAt"]
     seen = [s["sessionId"] for s in page["sessions"]]
     while "nextCursor" in page:
-        page = await agent.request(
-            "agent/listSessions", {"limit": 2, "cursor": page["nextCursor"]}
-        )
+        page = await agent.request("agent/listSessions", {"limit": 2, "cursor": page["nextCursor"]})
         seen += [s["sessionId"] for s in page["sessions"]]
     assert seen == ids[::-1]
     # activity moves a session to the front

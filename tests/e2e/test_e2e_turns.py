@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from lsprotocol import types
-
 from tests.e2e.conftest import Starter
 from tests.e2e.harness import Agent
 from tests.fake_api import CallItem, FakeModelAPI, Reply, TextItem
@@ -25,7 +24,7 @@ async def test_send_streams_then_answers(agent: Agent, api: FakeModelAPI) -> Non
     assert result["usage"]["total_tokens"] > 0
     events = agent.turn_events(result["turnId"])
     # every event of the turn arrived before the answer
-    assert [e["type"] for e in events][0] == "turnStarted"
+    assert events[0]["type"] == "turnStarted"
     assert events[-1]["type"] == "turnCompleted"
     assert [e["seq"] for e in events] == list(range(len(events)))
     deltas = "".join(e["delta"] for e in events if e["type"] == "textDelta")
@@ -44,14 +43,18 @@ async def test_history_is_sent_in_full_each_turn(agent: Agent, api: FakeModelAPI
     assert api.rejected == []
 
 
-async def test_shell_tool_runs_in_the_workspace(agent: Agent, api: FakeModelAPI, workspace: Path) -> None:
+async def test_shell_tool_runs_in_the_workspace(
+    agent: Agent, api: FakeModelAPI, workspace: Path
+) -> None:
     (workspace / "marker.txt").write_text("in the workspace")
     result = await agent.send("run: cat marker.txt; echo second line")
     assert result["status"] == "completed"
     events = agent.turn_events(result["turnId"])
     kinds = [e["type"] for e in events]
-    assert kinds.index("toolCallStarted") < kinds.index("toolOutputDelta") < kinds.index(
-        "toolCallCompleted"
+    assert (
+        kinds.index("toolCallStarted")
+        < kinds.index("toolOutputDelta")
+        < kinds.index("toolCallCompleted")
     )
     done = next(e for e in events if e["type"] == "toolCallCompleted")
     assert done["status"] == "completed" and done["exitCode"] == 0
@@ -83,11 +86,14 @@ async def test_model_loop_continues_until_no_call(agent: Agent, api: FakeModelAP
     assert result["finalMessage"] == "all done"
     assert len(api.requests) == 3
     assert [i["type"] for i in api.requests[2]["input"]][-2:] == [
-        "function_call", "function_call_output"
+        "function_call",
+        "function_call_output",
     ]
 
 
-async def test_bad_tool_arguments_are_reported_to_the_model(agent: Agent, api: FakeModelAPI) -> None:
+async def test_bad_tool_arguments_are_reported_to_the_model(
+    agent: Agent, api: FakeModelAPI
+) -> None:
     api.enqueue(Reply([CallItem("shell", "{not json")]), Reply([TextItem("sorry")]))
     result = await agent.send("x")
     done = next(e for e in agent.turn_events(result["turnId"]) if e["type"] == "toolCallCompleted")
@@ -95,7 +101,9 @@ async def test_bad_tool_arguments_are_reported_to_the_model(agent: Agent, api: F
     assert "JSON" in api.requests[1]["input"][-1]["output"]
 
 
-async def test_approval_asked_and_denied(start: Starter, api: FakeModelAPI, workspace: Path) -> None:
+async def test_approval_asked_and_denied(
+    start: Starter, api: FakeModelAPI, workspace: Path
+) -> None:
     agent = await start(init_options={"approval": "always-ask"})
     agent.decide = lambda _p: {"decision": "deny"}
     result = await agent.send("run: touch created.txt")

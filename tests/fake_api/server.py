@@ -701,7 +701,7 @@ class FakeModelAPI:
                 raise TypeError(f"cannot enqueue {reply!r}")
             self._queue.append(reply)
 
-    async def wait_for_requests(self, n: int, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    async def wait_for_requests(self, n: int, timeout: float = 5.0) -> None:
         try:
             async with asyncio.timeout(timeout), self._arrivals:
                 await self._arrivals.wait_for(lambda: len(self.requests) >= n)

@@ -182,7 +182,11 @@ class Session:
         )
         self._event({"type": TURN_STARTED, "turn_id": turn.id})
         self.append_item(
-            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": turn.text}]}
+            {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": turn.text}],
+            }
         )
         if not self.info.title:
             self.info.title = turn.text

@@ -43,7 +43,9 @@ logger = logging.getLogger(__name__)
 
 EventSink = Callable[[dict[str, Any]], None]
 MAX_MODEL_REQUESTS = 200
-DENIED_OUTPUT = "The user denied this command. Do not run it again unchanged; ask or try another way."
+DENIED_OUTPUT = (
+    "The user denied this command. Do not run it again unchanged; ask or try another way."
+)
 
 
 class AbortRequestedError(Exception):

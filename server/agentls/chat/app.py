@@ -147,7 +147,7 @@ class ChatClient:
             await asyncio.wait_for(self.client.shutdown_async(None), timeout=5)
             self.client.exit(None)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.client.stop(), timeout=5)
+            await asyncio.wait_for(self.client.stop(), timeout=5)  # type: ignore[no-untyped-call]
 
 
 def _json(value: Any) -> str:

@@ -88,7 +88,7 @@ def _snake(name: str) -> str:
 
 def _field_adapter(annotation: Any, metadata: list[Any]) -> TypeAdapter[Any]:
     if metadata:
-        return TypeAdapter(Annotated[(annotation, *metadata)])  # type: ignore[valid-type]
+        return TypeAdapter(Annotated[(annotation, *metadata)])
     return TypeAdapter(annotation)
 
 
@@ -150,8 +150,10 @@ def load_settings(
         for raw_key, value in layer.items():
             if _snake(str(raw_key)) == "home" and isinstance(value, str):
                 home_hint = value
-    home = Path(home_hint) if home_hint else Settings.model_fields["home"].get_default(
-        call_default_factory=True
+    home = (
+        Path(home_hint)
+        if home_hint
+        else Settings.model_fields["home"].get_default(call_default_factory=True)
     )
     _apply_layer(merged, _config_file_layer(Path(home), warnings), "the config file", warnings)
     _apply_layer(merged, env_layer, "the environment", warnings)

@@ -20,9 +20,7 @@ def function_call_output(call_id: str, output: str) -> Item:
 
 def pending_call_ids(items: list[Item]) -> list[str]:
     """Calls that have no output yet, in the order they were made."""
-    answered = {
-        item.get("call_id") for item in items if item.get("type") == "function_call_output"
-    }
+    answered = {item.get("call_id") for item in items if item.get("type") == "function_call_output"}
     return [
         str(item["call_id"])
         for item in items

@@ -36,7 +36,7 @@ class LspApprover:
         if self.custom_requests:
             result = await self._ask("agent/requestApproval", request.to_wire())
             decision = result.get("decision") if isinstance(result, dict) else None
-            return decision if decision in DECISIONS else "deny"  # type: ignore[return-value]
+            return decision if decision in DECISIONS else "deny"
         what = " ".join(request.command or []) or request.patch or "a change"
         params = types.ShowMessageRequestParams(
             type=types.MessageType.Warning,

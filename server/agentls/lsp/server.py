@@ -64,7 +64,7 @@ def _keep_params(obj: dict[str, Any], cls: type[Any]) -> Any:
 
 
 def agent_converter() -> Any:
-    converter = default_converter()
+    converter = default_converter()  # type: ignore[no-untyped-call]
     converter.register_structure_hook(JsonRPCRequestMessage, _keep_params)
     converter.register_structure_hook(JsonRPCNotification, _keep_params)
     converter.register_structure_hook(JsonRPCResponseMessage, _keep_params)

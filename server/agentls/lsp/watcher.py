@@ -23,7 +23,6 @@ async def watch_sessions(
     stop: asyncio.Event,
     ready: asyncio.Event | None = None,
 ) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
     watcher = awatch(folder, stop_event=stop, debounce=200, step=50, recursive=False)
     if ready is not None:
         ready.set()

@@ -14,8 +14,8 @@ StreamFactory = Callable[[ModelRequest], AsyncIterator[ModelEvent]]
 
 def backoff_delay(attempt: int, settings: Settings, retry_after_s: float | None) -> float:
     if retry_after_s is not None:
-        return min(retry_after_s, max(settings.retry_max_delay_s, 60.0))
-    base = settings.retry_base_delay_s * (2 ** (attempt - 1))
+        return float(min(retry_after_s, max(settings.retry_max_delay_s, 60.0)))
+    base = settings.retry_base_delay_s * float(1 << (attempt - 1))
     return min(settings.retry_max_delay_s, base) * random.uniform(0.5, 1.0)
 
 

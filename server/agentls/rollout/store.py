@@ -135,9 +135,7 @@ class SessionStore:
         found.sort(key=lambda s: (s.updated_ns, s.session_id), reverse=True)
         return found
 
-    def page(
-        self, limit: int, cursor: str | None
-    ) -> tuple[list[SessionSummary], str | None]:
+    def page(self, limit: int, cursor: str | None) -> tuple[list[SessionSummary], str | None]:
         items = self.summaries()
         if cursor:
             key = decode_cursor(cursor)

@@ -94,7 +94,7 @@ def _is_member(pid: int, pgid: int) -> bool:
     if stat is None:
         return False
     state, pgrp, session = stat
-    return state not in ("Z", "X", "x") and pgid in (pgrp, session)
+    return state not in ("Z", "X", "x") and pgid == pgrp
 
 
 def _list_pids() -> list[int]:
@@ -171,7 +171,7 @@ async def kill_process_group(pgid: int, grace_s: float) -> None:
                 return
         now = time.monotonic()
         if current is signal.SIGTERM and now >= kill_at:
-            current = signal.SIGTERM
+            current = signal.SIGKILL
             signalled.clear()
         new = members - signalled
         if new:

@@ -73,6 +73,11 @@ class ScriptedModel:
             elif part[0] == "call":
                 _, call_id, args = part
                 yield ItemDone(
-                    {"type": "function_call", "call_id": call_id, "name": "shell", "arguments": args}
+                    {
+                        "type": "function_call",
+                        "call_id": call_id,
+                        "name": "shell",
+                        "arguments": args,
+                    }
                 )
         yield Completed("resp_1", {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5})

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.agentls.agent.scripted_model import ScriptedModel, call_reply, check_strict, text_reply
 
 from agentls.agent.approvals import ApprovalRequest, Decision
 from agentls.agent.context import AgentContext
@@ -19,7 +20,6 @@ from agentls.providers.events import ProviderError
 from agentls.rollout.paths import WorkspaceLayout
 from agentls.rollout.reader import read_rollout
 from agentls.tools.process import process_group_alive
-from tests.agentls.agent.scripted_model import ScriptedModel, call_reply, check_strict, text_reply
 
 
 @pytest.fixture
@@ -72,7 +72,11 @@ async def test_a_plain_answer_streams_and_is_recorded(tmp_path: Path, model: Scr
     assert result.final_message == "hello there"
     assert result.usage == {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5}
     assert events.types() == [
-        "turnStarted", "textDelta", "textDelta", "messageCompleted", "turnCompleted"
+        "turnStarted",
+        "textDelta",
+        "textDelta",
+        "messageCompleted",
+        "turnCompleted",
     ]
     assert [e["seq"] for e in events.items] == list(range(5))
     rollout = read_rollout(session.writer.path)
@@ -110,7 +114,9 @@ async def test_send_while_running_is_refused(tmp_path: Path, model: ScriptedMode
     assert (await first).status == "completed"
 
 
-async def test_interrupt_mid_stream_keeps_partial_text(tmp_path: Path, model: ScriptedModel) -> None:
+async def test_interrupt_mid_stream_keeps_partial_text(
+    tmp_path: Path, model: ScriptedModel
+) -> None:
     ws = make_workspace(tmp_path, model)
     model.replies.append(text_reply("one two three four five six seven", delay_s=0.1))
     events = Events()
@@ -154,7 +160,9 @@ async def test_interrupt_kills_the_command_and_answers_the_call(
     rollout = read_rollout(session.writer.path)
     check_strict(rollout.items)
     assert rollout.items[-1] == {
-        "type": "function_call_output", "call_id": "call_1", "output": "aborted"
+        "type": "function_call_output",
+        "call_id": "call_1",
+        "output": "aborted",
     }
     assert (await session.send("next", Events())).status == "completed"
     check_strict(model.requests[-1].input)
@@ -188,7 +196,11 @@ async def test_interrupt_during_approval(tmp_path: Path, model: ScriptedModel) -
 
 @pytest.mark.parametrize(
     ("decision", "status", "runs"),
-    [("approve", "completed", True), ("deny", "denied", False), ("approveForSession", "completed", True)],
+    [
+        ("approve", "completed", True),
+        ("deny", "denied", False),
+        ("approveForSession", "completed", True),
+    ],
 )
 async def test_approval_decisions(
     tmp_path: Path, model: ScriptedModel, decision: Decision, status: str, runs: bool
@@ -263,7 +275,9 @@ async def test_retryable_errors_are_retried(tmp_path: Path, model: ScriptedModel
     assert retry["attempt"] == 2
 
 
-async def test_resume_after_a_crash_answers_every_call(tmp_path: Path, model: ScriptedModel) -> None:
+async def test_resume_after_a_crash_answers_every_call(
+    tmp_path: Path, model: ScriptedModel
+) -> None:
     ws = make_workspace(tmp_path, model)
     session = ws.session_for_send(None)
     await session.send("first", Events())

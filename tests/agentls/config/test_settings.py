@@ -17,8 +17,14 @@ def test_defaults_without_anything(tmp_path: Path) -> None:
 
 
 def test_precedence_init_options_over_config_over_env_over_file(tmp_path: Path) -> None:
-    (tmp_path / "config.toml").write_text('model = "from-file"\nwire_api = "chat"\nmax_retries = 7\n')
-    env = {"AGENTLS_HOME": str(tmp_path), "AGENTLS_MODEL": "from-env", "AGENTLS_APPROVAL": "never-ask"}
+    (tmp_path / "config.toml").write_text(
+        'model = "from-file"\nwire_api = "chat"\nmax_retries = 7\n'
+    )
+    env = {
+        "AGENTLS_HOME": str(tmp_path),
+        "AGENTLS_MODEL": "from-env",
+        "AGENTLS_APPROVAL": "never-ask",
+    }
     loaded = load_settings(
         env=env,
         workspace_config={"model": "from-config", "approval": "always-ask"},
@@ -34,7 +40,8 @@ def test_precedence_init_options_over_config_over_env_over_file(tmp_path: Path) 
 
 def test_camel_case_keys_are_accepted(tmp_path: Path) -> None:
     s = load_settings(
-        env={"AGENTLS_HOME": str(tmp_path)}, init_options={"baseUrl": "http://x/v1", "maxRetries": 1}
+        env={"AGENTLS_HOME": str(tmp_path)},
+        init_options={"baseUrl": "http://x/v1", "maxRetries": 1},
     ).settings
     assert s.base_url == "http://x/v1"
     assert s.max_retries == 1

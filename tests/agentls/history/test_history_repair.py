@@ -62,7 +62,11 @@ def test_stateless_input_strips_ids_and_unreplayable_reasoning() -> None:
     ]
     result, added, _ = stateless_input(items)
     assert [i["type"] for i in result] == [
-        "message", "reasoning", "function_call", "function_call_output", "message"
+        "message",
+        "reasoning",
+        "function_call",
+        "function_call_output",
+        "message",
     ]
     assert result[1]["encrypted_content"] == "xyz"
     assert "id" not in result[2] and "id" not in result[4]

@@ -18,8 +18,16 @@ from agentls.rollout.paths import (
 
 @pytest.mark.parametrize(
     "bad",
-    ["../../etc", "../../etc/passwd", "", "a" * 36, "0b6f3c1e-2d4a-4b8e-9f10-3a2b1c0d9e8f/..",
-     "*", "0B6F3C1E-2D4A-4B8E-9F10-3A2B1C0D9E8F", "0b6f3c1e-2d4a-4b8e-9f10-3a2b1c0d9e8f\n"],
+    [
+        "../../etc",
+        "../../etc/passwd",
+        "",
+        "a" * 36,
+        "0b6f3c1e-2d4a-4b8e-9f10-3a2b1c0d9e8f/..",
+        "*",
+        "0B6F3C1E-2D4A-4B8E-9F10-3A2B1C0D9E8F",
+        "0b6f3c1e-2d4a-4b8e-9f10-3a2b1c0d9e8f\n",
+    ],
 )
 def test_path_tricks_are_not_session_ids(bad: str) -> None:
     with pytest.raises(InvalidSessionIdError):

@@ -14,9 +14,15 @@ def _lines() -> bytes:
             encode_line("event_msg", {"type": "turn_started", "turn_id": "t1"}),
             encode_line(
                 "response_item",
-                {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+                {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": "hi"}],
+                },
             ),
-            encode_line("response_item", {"type": "function_call", "call_id": "c1", "name": "shell"}),
+            encode_line(
+                "response_item", {"type": "function_call", "call_id": "c1", "name": "shell"}
+            ),
         ]
     )
 

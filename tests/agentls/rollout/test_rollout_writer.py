@@ -50,7 +50,9 @@ def test_append_after_torn_line_starts_fresh(tmp_path: Path) -> None:
 def test_secrets_are_redacted(tmp_path: Path) -> None:
     path = tmp_path / "s.jsonl"
     writer = RolloutWriter(path, create=True, secrets=["sk-very-secret-key"])
-    writer.append("response_item", {"type": "function_call_output", "output": "KEY=sk-very-secret-key"})
+    writer.append(
+        "response_item", {"type": "function_call_output", "output": "KEY=sk-very-secret-key"}
+    )
     writer.close()
     data = path.read_bytes()
     assert b"sk-very-secret-key" not in data
