@@ -94,7 +94,7 @@ def _is_member(pid: int, pgid: int) -> bool:
     if stat is None:
         return False
     state, pgrp, session = stat
-    return state not in ("Z", "X", "x") and pgid == pgrp
+    return state not in ("Z", "X", "x") and pgid in (pgrp, session)
 
 
 def _list_pids() -> list[int]:
@@ -269,8 +269,8 @@ class _OutputPump:
         try:
             self._on_output(text)
         except Exception:
-            # Streaming to the editor is a convenience; losing it must not abandon (and so
-            # leak) a running command. The full text still reaches the model.
+            # A broken editor stream must not abandon (and so leak) a running command; the
+            # output is still collected for the model.
             self._callback_failed = True
             _log.exception("on_output callback failed; no longer streaming this command")
 

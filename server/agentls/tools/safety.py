@@ -19,8 +19,9 @@ from dataclasses import dataclass
 __all__ = ["is_read_only"]
 
 _SHELLS = frozenset(
-    {"bash", "sh", "zsh", "/bin/bash", "/usr/bin/bash", "/bin/sh", "/usr/bin/sh", "/bin/zsh"}
-    | {"/usr/bin/zsh"}
+    name
+    for shell in ("bash", "sh", "zsh")
+    for name in (shell, f"/bin/{shell}", f"/usr/bin/{shell}")
 )
 _SHELL_FLAGS = frozenset({"-c", "-lc"})
 # Operators that join simple commands without redirecting, backgrounding or grouping.
@@ -245,8 +246,8 @@ def _date_ok(args: list[str]) -> bool:
 
 
 def _rg_ok(args: list[str]) -> bool:
-    # --pre runs an arbitrary program on every file searched.
-    return not any(_long_option(arg, ("--pre",)) for arg in args)
+    # --pre runs a program on every file searched, --hostname-bin one for hyperlinks.
+    return not any(_long_option(arg, ("--pre", "--hostname-bin")) for arg in args)
 
 
 _GIT_READ_ONLY = frozenset({"status", "log", "diff", "show", "rev-parse", "ls-files", "blame"})
