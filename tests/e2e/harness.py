@@ -126,6 +126,10 @@ def server_env(home: Path, base_url: str | None, **extra: str) -> dict[str, str]
         if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL") and not k.startswith("AGENTLS_")
     }
     env["AGENTLS_HOME"] = str(home)
+    # login shells of the tools must not run the machine's profile (pyenv rehash locks)
+    user_home = home.parent / "user-home"
+    user_home.mkdir(parents=True, exist_ok=True)
+    env["HOME"] = str(user_home)
     if base_url:
         env["OPENAI_BASE_URL"] = base_url
         env["OPENAI_API_KEY"] = API_KEY
