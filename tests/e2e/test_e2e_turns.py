@@ -157,3 +157,17 @@ async def test_work_done_progress_when_a_token_is_given(agent: Agent) -> None:
     reports = agent.client.progress_reports["tok-1"]
     assert reports[0].kind == "begin"
     assert reports[-1].kind == "end"
+
+
+async def test_the_api_key_reaches_no_file_no_tool_and_no_event(
+    agent: Agent, api: FakeModelAPI, home: Path
+) -> None:
+    from tests.e2e.harness import API_KEY
+
+    result = await agent.send("run: echo key=[$OPENAI_API_KEY]; env | grep -c OPENAI_API_KEY")
+    done = next(e for e in agent.turn_events(result["turnId"]) if e["type"] == "toolCallCompleted")
+    assert "key=[]" in done["output"]
+    assert API_KEY not in str(agent.events)
+    for path in home.rglob("*"):
+        if path.is_file():
+            assert API_KEY.encode() not in path.read_bytes(), path
