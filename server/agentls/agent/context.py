@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentls import __version__
 from agentls.agent.approvals import Approver, deny_all
 from agentls.config.settings import Settings
-from agentls.providers.events import ModelEvent, ModelRequest
+from agentls.providers.factory import ModelStream
 from agentls.tools.reaper import Reaper
-
-ModelStream = Callable[[ModelRequest], AsyncIterator[ModelEvent]]
 
 SECRET_ENV_NAMES = ("OPENAI_API_KEY",)
 

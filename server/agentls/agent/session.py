@@ -26,6 +26,7 @@ from agentls.rollout.records import (
     EVENT_MSG,
     RESPONSE_ITEM,
     SESSION_META,
+    STATE,
     TOOL_CALL_COMPLETED,
     TURN_ABORTED,
     TURN_COMPLETED,
@@ -67,6 +68,9 @@ class Session:
         self.info = info
         self.instructions = instructions
         self.approved_commands: set[tuple[str, ...]] = set()
+        # server-side history: the last stored response and how many items it covers
+        self.response_chain: tuple[str, int] | None = None
+        self.server_history_refused = False
         self._turn: Turn | None = None
         self._task: asyncio.Task[TurnResult] | None = None
 
@@ -132,6 +136,9 @@ class Session:
             ),
             instructions=meta.get("instructions") if isinstance(meta, dict) else None,
         )
+        state = rollout.state or {}
+        if isinstance(state.get("previous_response_id"), str):
+            session.response_chain = (state["previous_response_id"], int(state["_item_index"]))
         session._repair_after_stop()
         return session
 
@@ -219,6 +226,15 @@ class Session:
         if error:
             payload["error"] = error
         self._event(payload)
+
+    def record_response_state(self, response_id: str) -> None:
+        """Remember where the service's stored history ends, on disk too for resume."""
+        self.writer.append(STATE, {"previous_response_id": response_id})
+        self.response_chain = (response_id, len(self.history))
+
+    def forget_response_chain(self, refused: bool) -> None:
+        self.response_chain = None
+        self.server_history_refused = self.server_history_refused or refused
 
     async def flush(self) -> None:
         await self.writer.sync_async()

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from agentls.agent.approvals import DECISIONS, ApprovalRequest, needs_approval
 from agentls.agent.results import TurnResult
-from agentls.history.repair import ABORTED_OUTPUT, stateless_input
+from agentls.config.settings import HistoryMode, WireApi
+from agentls.history.repair import ABORTED_OUTPUT, server_side_input, stateless_input
 from agentls.history.view import assistant_text, describe_call
 from agentls.providers.events import (
     Completed,
@@ -46,6 +47,14 @@ MAX_MODEL_REQUESTS = 200
 DENIED_OUTPUT = (
     "The user denied this command. Do not run it again unchanged; ask or try another way."
 )
+
+
+def _refuses_response_chain(error: ProviderError) -> bool:
+    """A 400 about `previous_response_id` or `store`: forgotten, or never supported."""
+    text = error.message.lower()
+    return error.http_status == 400 and (
+        "previous_response" in text or "previous response" in text or "'store'" in text
+    )
 
 
 class AbortRequestedError(Exception):
@@ -117,10 +126,12 @@ class Turn:
         if self.interrupt_requested:  # stopped before the task first ran
             raise asyncio.CancelledError
         for _ in range(MAX_MODEL_REQUESTS):
-            items = await self._stream_response()
+            items, response_id = await self._stream_response()
             calls = [item for item in items if item.get("type") == "function_call"]
             for item in items:
                 session.append_item(item)
+            if response_id and self._uses_server_history():
+                session.record_response_state(response_id)
             self.partial.clear()
             self.done_messages.clear()
             texts = [t for item in items if (t := assistant_text(item))]
@@ -135,24 +146,57 @@ class Turn:
             f"the model kept calling tools for {MAX_MODEL_REQUESTS} requests; stopped the turn"
         )
 
+    def _uses_server_history(self) -> bool:
+        settings = self.session.context.settings
+        return (
+            settings.history is HistoryMode.SERVER
+            and settings.wire_api is WireApi.RESPONSES
+            and not self.session.server_history_refused
+        )
+
     def _request(self) -> ModelRequest:
         session = self.session
         settings = session.context.settings
-        items, added, dropped = stateless_input(session.history)
-        if added or dropped:
-            logger.warning("history repaired before request: %d added, %d dropped", added, dropped)
+        chain = session.response_chain if self._uses_server_history() else None
+        if chain is not None:
+            items = server_side_input(session.history, chain[1])
+        else:
+            items, added, dropped = stateless_input(session.history)
+            if added or dropped:
+                logger.warning(
+                    "history repaired before request: %d added, %d dropped", added, dropped
+                )
         return ModelRequest(
             model=settings.model,
             input=items,
             tools=[SHELL_TOOL],
             instructions=settings.instructions or session.instructions,
+            store=self._uses_server_history(),
+            previous_response_id=chain[0] if chain else None,
         )
 
-    async def _stream_response(self) -> list[dict[str, Any]]:
+    async def _stream_response(self) -> tuple[list[dict[str, Any]], str | None]:
         """Items of one completed response; nothing of an incomplete one is returned."""
+        request = self._request()
+        try:
+            return await self._consume(request)
+        except ProviderError as exc:
+            if not request.store or not _refuses_response_chain(exc):
+                raise
+            refused = request.previous_response_id is None or "support" in exc.message
+            logger.warning(
+                "the model API %s the stored history (%s); sending the full history instead",
+                "refuses" if refused else "no longer has",
+                exc.message,
+            )
+            self.session.forget_response_chain(refused=refused)
+            return await self._consume(self._request())
+
+    async def _consume(self, request: ModelRequest) -> tuple[list[dict[str, Any]], str | None]:
         context = self.session.context
         items: list[dict[str, Any]] = []
-        stream = stream_with_retries(context.model_stream, self._request(), context.settings)
+        response_id: str | None = None
+        stream = stream_with_retries(context.model_stream, request, context.settings)
         async for event in stream:
             if isinstance(event, TextDelta):
                 self.partial[event.item_id] = self.partial.get(event.item_id, "") + event.delta
@@ -166,6 +210,7 @@ class Turn:
                     self.done_messages.append(event.item)
                     self.emit("messageCompleted", itemId=item_id, text=text)
             elif isinstance(event, Completed):
+                response_id = event.response_id
                 for key, value in event.usage.items():
                     self.usage[key] = self.usage.get(key, 0) + value
             elif isinstance(event, Retry):
@@ -178,7 +223,7 @@ class Turn:
                     delayMs=round(event.delay_s * 1000),
                     reason=event.reason,
                 )
-        return items
+        return items, response_id
 
     async def _run_call(self, call: dict[str, Any]) -> None:
         session = self.session

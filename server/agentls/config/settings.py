@@ -32,6 +32,13 @@ class WireApi(StrEnum):
     CHAT = "chat"
 
 
+class HistoryMode(StrEnum):
+    """`stateless`: full history each turn, `store: false`. `server`: `previous_response_id`."""
+
+    STATELESS = "stateless"
+    SERVER = "server"
+
+
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
 
@@ -45,6 +52,9 @@ class Settings(BaseModel):
     api_key_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "OPENAI_API_KEY"
     model: Annotated[str, Field(min_length=1)] = "gpt-5-mini"
     wire_api: WireApi = WireApi.RESPONSES
+    history: HistoryMode = HistoryMode.STATELESS
+    model_path: Path | None = None
+    local_context_tokens: Annotated[int, Field(ge=512, le=131072)] = 8192
     approval: ApprovalPolicy = ApprovalPolicy.ASK_UNSAFE
     home: Path = Field(default_factory=lambda: Path(platformdirs.user_state_dir("agentls")))
     instructions: str | None = None
@@ -66,6 +76,10 @@ class Settings(BaseModel):
         """Without a key the public API cannot answer; a custom base URL may need none."""
         return self.api_key(env) is not None or self.base_url.rstrip("/") != DEFAULT_BASE_URL
 
+    def wants_embedded_model(self, env: Mapping[str, str] | None = None) -> bool:
+        """A configured GGUF file, or nothing else to talk to."""
+        return self.model_path is not None or not self.has_model_endpoint(env)
+
 
 ENV_NAMES: dict[str, str] = {
     "OPENAI_BASE_URL": "base_url",
@@ -73,6 +87,8 @@ ENV_NAMES: dict[str, str] = {
     "AGENTLS_WIRE_API": "wire_api",
     "AGENTLS_APPROVAL": "approval",
     "AGENTLS_HOME": "home",
+    "AGENTLS_HISTORY": "history",
+    "AGENTLS_MODEL_PATH": "model_path",
 }
 
 
@@ -134,6 +150,24 @@ def _config_file_layer(home: Path, warnings: list[str]) -> dict[str, Any]:
     return section if isinstance(section, dict) else {}
 
 
+def _provider_layer(
+    config: dict[str, Any], chosen: Any, source: str, warnings: list[str]
+) -> dict[str, Any]:
+    """`[providers.NAME]` tables of the config file, selected with `provider = "NAME"`."""
+    if not chosen:
+        return {}
+    providers = config.get("providers")
+    profile = providers.get(str(chosen)) if isinstance(providers, dict) else None
+    if not isinstance(profile, dict):
+        known = ", ".join(sorted(providers)) if isinstance(providers, dict) else "none"
+        warnings.append(
+            f"setting 'provider' from {source}: no [providers.{chosen}] table in the config "
+            f"file (known: {known}); using the other settings"
+        )
+        return {}
+    return profile
+
+
 def load_settings(
     *,
     env: Mapping[str, str] | None = None,
@@ -155,7 +189,24 @@ def load_settings(
         if home_hint
         else Settings.model_fields["home"].get_default(call_default_factory=True)
     )
-    _apply_layer(merged, _config_file_layer(Path(home), warnings), "the config file", warnings)
+    config = _config_file_layer(Path(home), warnings)
+    layers: list[tuple[Mapping[str, Any], str]] = [
+        (config, "the config file"),
+        ({"provider": env["AGENTLS_PROVIDER"]} if env.get("AGENTLS_PROVIDER") else {}, "env"),
+        (workspace_config or {}, "workspace/configuration"),
+        (init_options or {}, "initializationOptions"),
+    ]
+    chosen, chosen_from = None, ""
+    for layer, source in layers:
+        if layer.get("provider"):
+            chosen, chosen_from = layer["provider"], source
+    _apply_layer(merged, config, "the config file", warnings)
+    _apply_layer(
+        merged,
+        _provider_layer(config, chosen, chosen_from, warnings),
+        f"[providers.{chosen}] in the config file",
+        warnings,
+    )
     _apply_layer(merged, env_layer, "the environment", warnings)
     _apply_layer(merged, workspace_config or {}, "workspace/configuration", warnings)
     _apply_layer(merged, init_options or {}, "initializationOptions", warnings)

@@ -28,11 +28,15 @@ def pending_call_ids(items: list[Item]) -> list[str]:
     ]
 
 
-def normalize_for_request(items: list[Item]) -> tuple[list[Item], int, int]:
+def normalize_for_request(
+    items: list[Item], prior_calls: set[Any] | None = None
+) -> tuple[list[Item], int, int]:
     """A copy of `items` that a strict API accepts; returns (items, outputs added, dropped).
 
     Missing outputs are placed right after their call (before the next non-call item), and
-    outputs whose call is absent or earlier-answered are dropped. One pass, no quadratic scans.
+    outputs whose call is absent or earlier-answered are dropped. `prior_calls` are calls
+    made before these items (server-side history), whose outputs are legitimate here.
+    Two linear passes, no quadratic scans.
     """
     made: set[Any] = set()
     answerable: set[Any] = set()
@@ -44,7 +48,7 @@ def normalize_for_request(items: list[Item]) -> tuple[list[Item], int, int]:
             answerable.add(item.get("call_id"))
     missing = made - answerable
     result: list[Item] = []
-    seen_calls: set[Any] = set()
+    seen_calls: set[Any] = set(prior_calls or ())
     answered: set[Any] = set()
     waiting: list[str] = []
     added = dropped = 0
@@ -98,3 +102,22 @@ def stateless_input(items: list[Item]) -> tuple[list[Item], int, int]:
             continue
         result.append({k: v for k, v in item.items() if k != "id"} if "id" in item else item)
     return result, added, dropped
+
+
+def server_side_input(items: list[Item], start: int) -> list[Item]:
+    """What to send after `previous_response_id`: the items from `start` on.
+
+    Calls the service already knows (before `start`) that never got an output are answered
+    "aborted" first, as the stateless mode would; outputs in the tail may answer them.
+    """
+    prior_calls = {
+        item.get("call_id") for item in items[:start] if item.get("type") == "function_call"
+    }
+    answered = {item.get("call_id") for item in items if item.get("type") == "function_call_output"}
+    result = [
+        function_call_output(str(call_id), ABORTED_OUTPUT)
+        for item in items[:start]
+        if item.get("type") == "function_call" and (call_id := item.get("call_id")) not in answered
+    ]
+    tail, _, _ = normalize_for_request(items[start:], prior_calls=prior_calls)
+    return result + tail

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,10 @@ from pygls.protocol.json_rpc import (
 )
 
 from agentls import __version__
-from agentls.agent.context import AgentContext, ModelStream
+from agentls.agent.context import AgentContext
 from agentls.agent.results import TurnInProgressError
 from agentls.agent.workspace import SessionNotFoundError, Workspace
-from agentls.config.settings import Settings, load_settings
+from agentls.config.settings import load_settings
 from agentls.lsp.approvals import LspApprover
 from agentls.lsp.errors import (
     SESSION_LOCKED,
@@ -43,7 +43,7 @@ from agentls.lsp.params import (
 )
 from agentls.lsp.progress import TurnProgress
 from agentls.lsp.watcher import watch_sessions
-from agentls.providers.events import ModelEvent, ModelRequest, ProviderError
+from agentls.providers.factory import Provider, build_provider
 from agentls.rollout.paths import InvalidSessionIdError, WorkspaceLayout, uri_to_path
 from agentls.rollout.writer import SessionLockedError
 
@@ -81,18 +81,6 @@ class AgentProtocol(LanguageServerProtocol):
         return result
 
 
-def missing_endpoint_stream(settings: Settings) -> ModelStream:
-    async def stream(_request: ModelRequest) -> AsyncIterator[ModelEvent]:
-        raise ProviderError(
-            "no model API is configured: set OPENAI_API_KEY to use api.openai.com, or "
-            "OPENAI_BASE_URL to use a local OpenAI-compatible server (Ollama, vLLM, llama.cpp)",
-            code="no_model_configured",
-        )
-        yield  # pragma: no cover - makes this an async generator
-
-    return stream
-
-
 class AgentServer(LanguageServer):
     """Owns the workspace's agent state for the lifetime of one client connection."""
 
@@ -111,21 +99,11 @@ class AgentServer(LanguageServer):
         self.init_options: dict[str, Any] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop_watching = asyncio.Event()
-        self._close_provider: Any = None
+        self.provider: Provider | None = None
 
     # -- set-up ------------------------------------------------------------------------------
     def capability(self) -> dict[str, Any]:
-        settings = self.agent.context.settings if self.agent else None
-        model = (
-            {
-                "name": settings.model,
-                "baseUrl": settings.base_url,
-                "wireApi": settings.wire_api.value,
-                "configured": settings.has_model_endpoint(self.env),
-            }
-            if settings
-            else None
-        )
+        model = self.provider.info if self.provider else None
         return {"agent": {"version": 1, "methods": AGENT_METHODS, "model": model}}
 
     def configure(
@@ -141,7 +119,12 @@ class AgentServer(LanguageServer):
         for warning in loaded.warnings:
             logger.warning("%s", warning)
         settings = loaded.settings
-        stream = self._model_stream(settings)
+        previous, self.provider = self.provider, build_provider(settings, self.env)
+        if previous is not None:
+            self.spawn(previous.aclose())
+        if self.provider.embedded is not None:
+            self.provider.embedded.start()  # loads in a thread; sends wait for it
+        stream = self.provider.stream
         if self.agent is None:
             context = AgentContext(
                 settings=settings,
@@ -154,17 +137,6 @@ class AgentServer(LanguageServer):
         else:
             self.agent.context.settings = settings
             self.agent.context.model_stream = stream
-
-    def _model_stream(self, settings: Settings) -> ModelStream:
-        if not settings.has_model_endpoint(self.env):
-            return missing_endpoint_stream(settings)
-        from agentls.providers.responses import ResponsesClient
-
-        client = ResponsesClient(settings, env=self.env)
-        previous, self._close_provider = self._close_provider, client.aclose
-        if previous is not None:
-            self.spawn(previous())
-        return client.stream
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Background work with a strong reference and its failures logged."""
@@ -204,9 +176,8 @@ class AgentServer(LanguageServer):
         self._stop_watching.set()
         if self.agent is not None:
             await self.agent.shutdown()
-        if self._close_provider is not None:
-            await self._close_provider()
-            self._close_provider = None
+        if self.provider is not None:
+            await self.provider.aclose()
 
 
 def workspace_path(params: types.InitializeParams) -> Path:

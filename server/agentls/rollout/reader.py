@@ -74,7 +74,7 @@ def parse_rollout(data: bytes) -> Rollout:
             if out.meta is None:
                 out.meta = payload
         elif kind == STATE:
-            out.state = payload
+            out.state = {**payload, "_item_index": len(out.items)}
         else:
             skipped_unknown += 1
     if skipped_unknown:

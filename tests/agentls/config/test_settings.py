@@ -74,3 +74,35 @@ def test_api_key_comes_from_the_named_variable() -> None:
     assert s.api_key({"MY_KEY": "k-123"}) == "k-123"
     assert s.api_key({"OPENAI_API_KEY": "k"}) is None
     assert "k-123" not in s.model_dump_json()
+
+
+def test_provider_profiles_from_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(
+        'model = "top"\n'
+        "[providers.local]\n"
+        'base_url = "http://127.0.0.1:11434/v1"\nwire_api = "chat"\nmodel = "qwen"\n'
+        "[providers.openai]\n"
+        'history = "server"\n'
+    )
+    env = {"AGENTLS_HOME": str(tmp_path)}
+    local = load_settings(env=env, init_options={"provider": "local"}).settings
+    assert (local.base_url, local.wire_api, local.model) == (
+        "http://127.0.0.1:11434/v1",
+        WireApi.CHAT,
+        "qwen",
+    )
+    chosen_by_env = load_settings(env={**env, "AGENTLS_PROVIDER": "openai"}).settings
+    assert chosen_by_env.history.value == "server"
+    assert chosen_by_env.model == "top"
+    missing = load_settings(env=env, init_options={"provider": "nope"})
+    assert "no [providers.nope] table" in missing.warnings[0]
+
+
+def test_embedded_model_is_wanted_without_an_endpoint(tmp_path: Path) -> None:
+    s = load_settings(env={"AGENTLS_HOME": str(tmp_path)}).settings
+    assert s.wants_embedded_model({})
+    assert not s.wants_embedded_model({"OPENAI_API_KEY": "k"})
+    with_path = load_settings(
+        env={"AGENTLS_HOME": str(tmp_path), "AGENTLS_MODEL_PATH": "/m.gguf"}
+    ).settings
+    assert with_path.wants_embedded_model({"OPENAI_API_KEY": "k"})

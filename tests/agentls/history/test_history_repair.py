@@ -72,3 +72,13 @@ def test_stateless_input_strips_ids_and_unreplayable_reasoning() -> None:
     assert "id" not in result[2] and "id" not in result[4]
     assert items[3]["id"] == "fc_1"
     assert added == 1
+
+
+def test_server_side_input_answers_known_calls_first() -> None:
+    from agentls.history.repair import server_side_input
+
+    items = [user("1"), call("a"), call("b"), out("b"), user("2")]
+    # the service stored up to and including the calls (index 3)
+    tail = server_side_input(items, 3)
+    assert tail == [out("a", "aborted"), out("b"), user("2")]
+    assert server_side_input(items, len(items)) == [out("a", "aborted")]
