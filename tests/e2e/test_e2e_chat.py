@@ -51,7 +51,8 @@ async def test_resume_continues_the_last_session(
 
 
 async def test_without_a_key_it_says_what_to_set(home: Path, workspace: Path) -> None:
-    code, out, err = await run_chat(server_env(home, None), workspace, "-p", "hello")
+    env = server_env(home, None, AGENTLS_LOCAL_MODEL="0")
+    code, out, err = await run_chat(env, workspace, "-p", "hello")
     assert code == 2
     assert out == ""
     assert "OPENAI_API_KEY" in err and "OPENAI_BASE_URL" in err
@@ -88,3 +89,21 @@ async def test_interactive_ctrl_c_stops_the_turn_not_the_program(
     assert "(stopped)" in err.decode()
     assert api.rejected == []
     assert [i.get("role") for i in api.requests[-1]["input"]] == ["user", "assistant", "user"]
+
+
+async def test_without_a_key_the_embedded_model_answers(home: Path, workspace: Path) -> None:
+    from tests.e2e.test_e2e_real_model import _local_model_or_skip
+
+    _local_model_or_skip()
+    code, out, err = await run_chat(server_env(home, None), workspace, "-p", "Say hi.")
+    assert code == 0, err
+    assert out.strip()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "agentls", "chat", "--workspace", str(workspace),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=server_env(home, None),
+    )
+    _out, banner = await asyncio.wait_for(process.communicate(b"/quit\n"), 60)
+    assert "SmolLM2-135M-Instruct" in banner.decode()

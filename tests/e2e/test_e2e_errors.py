@@ -131,8 +131,8 @@ async def test_bad_request_quotes_the_api(agent: Agent, api: FakeModelAPI) -> No
     assert len(api.requests) == 1
 
 
-async def test_no_key_and_no_server_says_what_to_set(start: Starter) -> None:
-    agent = await start(base_url=None)
+async def test_no_key_and_no_server_says_what_to_set(start: Starter, home: Path) -> None:
+    agent = await start(env=server_env(home, None, AGENTLS_LOCAL_MODEL="0"))
     assert (
         agent.initialize_result.capabilities.experimental["agent"]["model"]["configured"] is False
     )

@@ -54,6 +54,7 @@ class Settings(BaseModel):
     wire_api: WireApi = WireApi.RESPONSES
     history: HistoryMode = HistoryMode.STATELESS
     model_path: Path | None = None
+    local_model: bool = True
     local_context_tokens: Annotated[int, Field(ge=512, le=131072)] = 8192
     approval: ApprovalPolicy = ApprovalPolicy.ASK_UNSAFE
     home: Path = Field(default_factory=lambda: Path(platformdirs.user_state_dir("agentls")))
@@ -77,7 +78,9 @@ class Settings(BaseModel):
         return self.api_key(env) is not None or self.base_url.rstrip("/") != DEFAULT_BASE_URL
 
     def wants_embedded_model(self, env: Mapping[str, str] | None = None) -> bool:
-        """A configured GGUF file, or nothing else to talk to."""
+        """A configured GGUF file, or nothing else to talk to (unless turned off)."""
+        if not self.local_model:
+            return False
         return self.model_path is not None or not self.has_model_endpoint(env)
 
 
@@ -89,6 +92,7 @@ ENV_NAMES: dict[str, str] = {
     "AGENTLS_HOME": "home",
     "AGENTLS_HISTORY": "history",
     "AGENTLS_MODEL_PATH": "model_path",
+    "AGENTLS_LOCAL_MODEL": "local_model",
 }
 
 

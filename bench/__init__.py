@@ -1,0 +1,1 @@
+"""Benchmarks and fault injection for agentls; `python bench/run.py` is the entry point."""

@@ -1,0 +1,118 @@
+"""The strict fake model API in a process of its own, so it never competes with the client's
+event loop (or the client with it) while a benchmark is timed.
+
+Child: `python -m bench.fake_proc --api-key K` prints `listening <base_url>`, then answers
+one JSON line per command line on stdin: `stats` (requests since the last stats, their
+total, and every rejection so far), `quit`.
+Parent: `FakeAPIProcess` starts it and asks for those figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def _child(api_key: str | None) -> None:
+    from tests.fake_api import FakeModelAPI
+
+    api = FakeModelAPI(api_key=api_key)
+    await api.start()
+    total = 0
+    print(f"listening {api.base_url}", flush=True)
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    try:
+        while line := await reader.readline():
+            command = line.decode().strip()
+            if command == "quit":
+                break
+            if command == "stats":
+                new = len(api.requests)
+                total += new
+                # Request bodies carry whole histories; keep the child's memory flat.
+                api.requests.clear()
+                out: dict[str, Any] = {"requests": new, "total": total, "rejected": api.rejected}
+                sys.stdout.buffer.write(orjson.dumps(out) + b"\n")
+                sys.stdout.flush()
+    finally:
+        await api.stop()
+
+
+class FakeAPIProcess:
+    def __init__(self, api_key: str | None) -> None:
+        self.api_key = api_key
+        self.process: asyncio.subprocess.Process | None = None
+        self.base_url = ""
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> FakeAPIProcess:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        args = [sys.executable, "-m", "bench.fake_proc"]
+        if self.api_key:
+            args += ["--api-key", self.api_key]
+        self.process = await asyncio.create_subprocess_exec(
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=str(ROOT),
+            env=env,
+        )
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), 30)
+        text = line.decode().strip()
+        if not text.startswith("listening "):
+            raise RuntimeError(f"fake API did not start: {text!r}")
+        self.base_url = text.split(" ", 1)[1]
+        return self
+
+    async def stats(self) -> dict[str, Any]:
+        process = self.process
+        assert process is not None and process.stdin is not None and process.stdout is not None
+        async with self._lock:
+            process.stdin.write(b"stats\n")
+            await process.stdin.drain()
+            line = await asyncio.wait_for(process.stdout.readline(), 30)
+        result: dict[str, Any] = orjson.loads(line)
+        return result
+
+    async def stop(self) -> None:
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(Exception):
+            assert process.stdin is not None
+            process.stdin.write(b"quit\n")
+            await process.stdin.drain()
+        try:
+            await asyncio.wait_for(process.wait(), 10)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+    async def __aenter__(self) -> FakeAPIProcess:
+        return await self.start()
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.fake_proc")
+    parser.add_argument("--api-key", default=None)
+    args = parser.parse_args()
+    asyncio.run(_child(args.api_key))
+
+
+if __name__ == "__main__":
+    main()
