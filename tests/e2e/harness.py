@@ -10,12 +10,29 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
+from pygls.protocol import default_converter
+from pygls.protocol.json_rpc import (
+    JsonRPCNotification,
+    JsonRPCRequestMessage,
+    JsonRPCResponseMessage,
+)
 from pytest_lsp import ClientServerConfig, LanguageClient
 from pytest_lsp.client import register_lsp_features
 
-from agentls.lsp.server import agent_converter
-
 API_KEY = "sk-test-0123456789abcdef"
+
+
+def _keep_dicts(obj: dict[str, Any], cls: type[Any]) -> Any:
+    """Custom params and results stay plain dicts: pygls would make lossy namedtuples."""
+    return cls(**obj)
+
+
+def agent_converter() -> Any:
+    """A pygls converter for a test client of the agent methods."""
+    converter = default_converter()
+    for message_type in (JsonRPCRequestMessage, JsonRPCNotification, JsonRPCResponseMessage):
+        converter.register_structure_hook(message_type, _keep_dicts)
+    return converter
 
 
 def make_client() -> LanguageClient:

@@ -99,7 +99,12 @@ async def test_without_a_key_the_embedded_model_answers(home: Path, workspace: P
     assert code == 0, err
     assert out.strip()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "agentls", "chat", "--workspace", str(workspace),
+        sys.executable,
+        "-m",
+        "agentls",
+        "chat",
+        "--workspace",
+        str(workspace),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

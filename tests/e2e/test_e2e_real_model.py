@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from agentls.providers.local import default_model_path
 from tests.e2e.conftest import Starter
 from tests.e2e.harness import server_env
+
+from agentls.providers.local import default_model_path
 
 REQUIRED = os.environ.get("AGENTLS_TEST_REQUIRE_LOCAL_MODEL") == "1"
 

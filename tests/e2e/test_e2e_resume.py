@@ -76,7 +76,7 @@ async def test_quit_mid_turn_then_resume(start: Starter, api: FakeModelAPI) -> N
 async def test_resume_without_sessions_is_a_clear_error(agent: Agent) -> None:
     with pytest.raises(JsonRpcException) as error:
         await agent.request("agent/resume", {})
-    assert error.value.code == -32001
+    assert error.value.code == -33001
     assert "no sessions" in error.value.message
 
 
@@ -93,10 +93,10 @@ async def test_resume_by_id_and_unknown_ids(start: Starter) -> None:
     assert latest["sessionId"] == b
     with pytest.raises(JsonRpcException) as unknown:
         await second.request("agent/resume", {"sessionId": str(uuid.uuid4())})
-    assert unknown.value.code == -32001
+    assert unknown.value.code == -33001
     with pytest.raises(JsonRpcException) as unknown_send:
         await second.send("x", sessionId=str(uuid.uuid4()))
-    assert unknown_send.value.code == -32001
+    assert unknown_send.value.code == -33001
 
 
 async def test_two_servers_cannot_write_one_session(start: Starter) -> None:
@@ -105,7 +105,7 @@ async def test_two_servers_cannot_write_one_session(start: Starter) -> None:
     second = await start()
     with pytest.raises(JsonRpcException) as locked:
         await second.request("agent/resume", {"sessionId": session_id})
-    assert locked.value.code == -32003
+    assert locked.value.code == -33003
     assert "another agentls server" in locked.value.message
     # the second server can still work in a session of its own
     assert (await second.send("separate"))["sessionId"] != session_id

@@ -101,7 +101,7 @@ async def test_send_while_a_turn_runs_is_refused(agent: Agent) -> None:
     started = await agent.wait_event("textDelta")
     with pytest.raises(JsonRpcException) as refused:
         await agent.send("second", sessionId=started["sessionId"])
-    assert refused.value.code == -32002
+    assert refused.value.code == -33002
     assert "already running" in refused.value.message
     agent.cancel(msg_id)
     assert (await asyncio.wait_for(pending, 10))["status"] == "interrupted"

@@ -11,10 +11,8 @@ from typing import Any
 import pytest
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
-from tests.e2e.harness import server_env
+from tests.e2e.harness import agent_converter, server_env
 from tests.fake_api import FakeModelAPI
-
-from agentls.lsp.server import agent_converter
 
 
 def free_port() -> int:

@@ -171,3 +171,28 @@ async def test_the_api_key_reaches_no_file_no_tool_and_no_event(
     for path in home.rglob("*"):
         if path.is_file():
             assert API_KEY.encode() not in path.read_bytes(), path
+
+
+async def test_configuration_pulled_mid_turn_does_not_break_the_turn(start: Starter) -> None:
+    import asyncio
+
+    capabilities = types.ClientCapabilities(
+        workspace=types.WorkspaceClientCapabilities(configuration=True)
+    )
+    agent = await start(capabilities=capabilities)
+    answered = asyncio.Event()
+    agent.client.protocol.fm.features.pop(types.WORKSPACE_CONFIGURATION)  # pytest-lsp's own
+
+    @agent.client.feature(types.WORKSPACE_CONFIGURATION)
+    async def configuration(_params: types.ConfigurationParams) -> list[object]:
+        await asyncio.sleep(0.3)
+        answered.set()
+        return [{"maxRetries": 3, "approval": "never-ask"}]
+
+    msg_id, pending = agent.start("agent/send", {"text": "slow: 0.05"})
+    await asyncio.wait_for(answered.wait(), 10)
+    await asyncio.sleep(0.2)
+    agent.cancel(msg_id)
+    result = await asyncio.wait_for(pending, 10)
+    assert result["status"] == "interrupted", result
+    assert (await agent.send("after"))["status"] == "completed"

@@ -260,7 +260,11 @@ class Session:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
             self.interrupt()
-            return await asyncio.shield(task)
+        while True:  # further cancels ask for what is already happening: keep waiting
+            try:
+                return await asyncio.shield(task)
+            except asyncio.CancelledError:
+                continue
 
     def _turn_done(self, task: asyncio.Task[TurnResult]) -> None:
         if self._task is task:

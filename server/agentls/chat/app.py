@@ -18,6 +18,8 @@ from typing import Any
 
 from agentls import __version__
 from agentls.chat.render import TerminalRenderer, describe
+from agentls.rpc.endpoint import Endpoint
+from agentls.rpc.streams import FramedStream
 
 NO_MODEL_HELP = (
     "No model API is configured. Set OPENAI_API_KEY to use api.openai.com, "
@@ -46,33 +48,23 @@ class LineReader:
 
 
 class ChatClient:
+    """The client side of the same JSON-RPC endpoint the server uses."""
+
     def __init__(self, renderer: TerminalRenderer, interactive: bool) -> None:
-        from pygls.lsp.client import LanguageClient
-
-        from agentls.lsp.server import agent_converter
-
         self.renderer = renderer
         self.interactive = interactive
-        self.client = LanguageClient("agentls-chat", __version__, converter_factory=agent_converter)
         self.reader: LineReader | None = None
         self.current_request: str | None = None
+        self.endpoint: Endpoint | None = None
+        self.process: asyncio.subprocess.Process | None = None
+        self._serving: asyncio.Task[None] | None = None
         self._counter = 0
-        # pygls tags handlers with attributes, which bound methods cannot carry
-        self.client.feature("agent/event")(lambda params: self._on_event(params))
-        self.client.feature("window/showMessage")(lambda params: self._on_message(params))
-
-        async def approval(params: Any) -> dict[str, str]:
-            return await self._on_approval(params)
-
-        self.client.feature("agent/requestApproval")(approval)
 
     def _on_event(self, params: Any) -> None:
         self.renderer.event(params if isinstance(params, dict) else {})
 
     def _on_message(self, params: Any) -> None:
-        message = getattr(params, "message", None) or (
-            params.get("message") if isinstance(params, dict) else None
-        )
+        message = params.get("message") if isinstance(params, dict) else None
         if message:
             self.renderer.notice(str(message))
 
@@ -95,59 +87,72 @@ class ChatClient:
         }
 
     async def start(self, workspace: Path, approval: str | None) -> dict[str, Any]:
-        from lsprotocol import types
-
-        await self.client.start_io(
-            sys.executable, "-m", "agentls", "serve", start_new_session=True, env=dict(os.environ)
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "agentls",
+            "serve",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,  # Ctrl-C is for the turn, not for the server
         )
-        server = self.client._server
-        if server is not None and server.stderr is not None:
-            asyncio.get_running_loop().create_task(_drain(server.stderr))
+        assert self.process.stdout and self.process.stdin and self.process.stderr
+        asyncio.get_running_loop().create_task(_drain(self.process.stderr))
+        endpoint = Endpoint(FramedStream(self.process.stdout, self.process.stdin), id_prefix="c")
+        endpoint.notifications["agent/event"] = self._on_event
+        endpoint.notifications["window/showMessage"] = self._on_message
+        endpoint.requests["agent/requestApproval"] = self._on_approval
+        self.endpoint = endpoint
+        self._serving = asyncio.get_running_loop().create_task(endpoint.serve())
         options: dict[str, Any] = {"approvals": True}
         if approval:
             options["approval"] = approval
-        result = await self.client.initialize_async(
-            types.InitializeParams(
-                capabilities=types.ClientCapabilities(),
-                process_id=os.getpid(),
-                root_uri=workspace.as_uri(),
-                workspace_folders=[
-                    types.WorkspaceFolder(uri=workspace.as_uri(), name=workspace.name)
-                ],
-                initialization_options=options,
-            )
+        result = await endpoint.request(
+            "initialize",
+            {
+                "processId": os.getpid(),
+                "capabilities": {},
+                "rootUri": workspace.as_uri(),
+                "workspaceFolders": [{"uri": workspace.as_uri(), "name": workspace.name}],
+                "initializationOptions": options,
+            },
         )
-        self.client.initialized(types.InitializedParams())
-        experimental = result.capabilities.experimental or {}
-        agent = experimental.get("agent") if isinstance(experimental, dict) else None
-        model = (agent or {}).get("model") or {}
-        return dict(model)
+        endpoint.notify("initialized", {})
+        agent = (result.get("capabilities") or {}).get("experimental", {}).get("agent") or {}
+        return dict(agent.get("model") or {})
 
     async def request(self, method: str, params: dict[str, Any]) -> Any:
+        assert self.endpoint is not None
         self._counter += 1
         msg_id = f"chat-{self._counter}"
         if method == "agent/send":
             self.current_request = msg_id
         try:
-            return await self.client.protocol.send_request_async(method, params, msg_id=msg_id)
+            return await self.endpoint.request(method, params, msg_id=msg_id)
         finally:
             if method == "agent/send":
                 self.current_request = None
 
     def stop_turn(self) -> bool:
-        from lsprotocol import types
-
-        if self.current_request is None:
+        if self.current_request is None or self.endpoint is None:
             return False
-        self.client.cancel_request(types.CancelParams(id=self.current_request))
+        self.endpoint.cancel(self.current_request)
         return True
 
     async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.client.shutdown_async(None), timeout=5)
-            self.client.exit(None)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.client.stop(), timeout=5)  # type: ignore[no-untyped-call]
+        if self.endpoint is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.endpoint.request("shutdown"), timeout=10)
+                self.endpoint.notify("exit")
+        if self.process is not None:
+            try:
+                await asyncio.wait_for(self.process.wait(), timeout=5)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        if self._serving is not None:
+            self._serving.cancel()
 
 
 def _json(value: Any) -> str:

@@ -6,7 +6,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
-from agentls.lsp.errors import invalid_params
+from agentls.rpc.errors import invalid_params
 
 MAX_TEXT_CHARS = 1_000_000
 

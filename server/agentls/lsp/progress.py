@@ -5,32 +5,31 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from lsprotocol import types
-from pygls.lsp.server import LanguageServer
+from agentls.rpc.endpoint import Endpoint
 
 REPORT_EVERY_S = 0.25
 
 
 class TurnProgress:
-    def __init__(self, server: LanguageServer, token: str | int | None) -> None:
-        self._server = server
+    def __init__(self, endpoint: Endpoint, token: str | int | None) -> None:
+        self._endpoint = endpoint
         self._token = token
         self._last_report = 0.0
         self._chars = 0
 
+    def _progress(self, value: dict[str, Any]) -> None:
+        self._endpoint.notify("$/progress", {"token": self._token, "value": value})
+
     def on_event(self, event: dict[str, Any]) -> None:
-        token = self._token
-        if token is None:
+        if self._token is None:
             return
-        progress = self._server.work_done_progress
         kind = event.get("type")
         if kind == "turnStarted":
-            progress.begin(
-                token,
-                types.WorkDoneProgressBegin(title="agentls", message="thinking…", cancellable=True),
+            self._progress(
+                {"kind": "begin", "title": "agentls", "message": "thinking…", "cancellable": True}
             )
         elif kind == "turnCompleted":
-            progress.end(token, types.WorkDoneProgressEnd(message=str(event.get("status"))))
+            self._progress({"kind": "end", "message": str(event.get("status"))})
         elif kind in ("textDelta", "toolCallStarted", "retrying"):
             self._chars += len(str(event.get("delta", "")))
             now = time.monotonic()
@@ -42,4 +41,4 @@ class TurnProgress:
                 "toolCallStarted": f"running {event.get('name')}",
                 "retrying": f"retrying (attempt {event.get('attempt')})",
             }[str(kind)]
-            progress.report(token, types.WorkDoneProgressReport(message=message))
+            self._progress({"kind": "report", "message": message})

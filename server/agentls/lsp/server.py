@@ -1,6 +1,8 @@
 """The LSP adapter: validate params, call the agent core, forward its events.
 
-Nothing here knows how a turn works; everything here knows what a client may send.
+Nothing here knows how a turn works; everything here knows what a client may send. Heavy
+modules (pydantic params, the HTTP client, the folder watcher) are imported by the first
+request that needs them, so `initialize` is answered within a few dozen milliseconds.
 """
 
 from __future__ import annotations
@@ -8,46 +10,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lsprotocol import types
-from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol, default_converter, lsp_method
-from pygls.protocol.json_rpc import (
-    JsonRPCNotification,
-    JsonRPCRequestMessage,
-    JsonRPCResponseMessage,
-)
-
 from agentls import __version__
 from agentls.agent.context import AgentContext
-from agentls.agent.results import TurnInProgressError
-from agentls.agent.workspace import SessionNotFoundError, Workspace
-from agentls.config.settings import load_settings
+from agentls.agent.workspace import Workspace
 from agentls.lsp.approvals import LspApprover
-from agentls.lsp.errors import (
-    SESSION_LOCKED,
-    SESSION_NOT_FOUND,
-    TURN_IN_PROGRESS,
-    AgentError,
-    invalid_params,
-)
-from agentls.lsp.params import (
-    ListSessionsParams,
-    NoParams,
-    SendParams,
-    SessionParams,
-    parse_params,
-)
 from agentls.lsp.progress import TurnProgress
-from agentls.lsp.watcher import watch_sessions
-from agentls.providers.factory import Provider, build_provider
-from agentls.rollout.paths import InvalidSessionIdError, WorkspaceLayout, uri_to_path
-from agentls.rollout.writer import SessionLockedError
+from agentls.rpc.endpoint import Endpoint
+from agentls.rpc.errors import INVALID_REQUEST, SERVER_NOT_INITIALIZED, RpcError, invalid_params
 
 logger = logging.getLogger(__name__)
+
+SESSION_NOT_FOUND = -33001
+TURN_IN_PROGRESS = -33002
+SESSION_LOCKED = -33003
 
 AGENT_METHODS = [
     "agent/send",
@@ -56,62 +35,121 @@ AGENT_METHODS = [
     "agent/newSession",
     "agent/listSessions",
 ]
+MESSAGE_WARNING = 2
 
 
-def _keep_params(obj: dict[str, Any], cls: type[Any]) -> Any:
-    """Custom params and results stay plain dicts: pygls would make lossy namedtuples."""
-    return cls(**obj)
+def uri_path(uri: str) -> Path:
+    from agentls.rollout.paths import uri_to_path
+
+    return uri_to_path(uri)
 
 
-def agent_converter() -> Any:
-    converter = default_converter()  # type: ignore[no-untyped-call]
-    converter.register_structure_hook(JsonRPCRequestMessage, _keep_params)
-    converter.register_structure_hook(JsonRPCNotification, _keep_params)
-    converter.register_structure_hook(JsonRPCResponseMessage, _keep_params)
-    return converter
+def workspace_path(params: Mapping[str, Any]) -> Path:
+    folders = params.get("workspaceFolders")
+    if isinstance(folders, list):
+        for folder in folders:
+            if isinstance(folder, dict) and isinstance(folder.get("uri"), str):
+                return uri_path(folder["uri"])
+    if isinstance(params.get("rootUri"), str):
+        return uri_path(params["rootUri"])
+    if isinstance(params.get("rootPath"), str):
+        return Path(params["rootPath"])
+    return Path.cwd()
 
 
-class AgentProtocol(LanguageServerProtocol):
-    @lsp_method(types.INITIALIZE)
-    def lsp_initialize(self, params: types.InitializeParams) -> Any:
-        result = yield from super().lsp_initialize(params)
-        server = self._server
-        assert isinstance(server, AgentServer)
-        result.capabilities.experimental = server.capability()
-        return result
+def core_error(exc: Exception) -> Exception:
+    """The core's exceptions as the JSON-RPC errors the protocol promises."""
+    from agentls.agent.results import TurnInProgressError
+    from agentls.agent.workspace import SessionNotFoundError
+    from agentls.rollout.paths import InvalidSessionIdError
+    from agentls.rollout.writer import SessionLockedError
+
+    if isinstance(exc, InvalidSessionIdError):
+        return invalid_params(f"invalid 'sessionId': {exc}")
+    if isinstance(exc, SessionNotFoundError):
+        return RpcError(SESSION_NOT_FOUND, str(exc))
+    if isinstance(exc, SessionLockedError):
+        return RpcError(SESSION_LOCKED, str(exc))
+    if isinstance(exc, TurnInProgressError):
+        return RpcError(TURN_IN_PROGRESS, str(exc))
+    return exc
 
 
-class AgentServer(LanguageServer):
+class AgentServer:
     """Owns the workspace's agent state for the lifetime of one client connection."""
 
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
-        super().__init__(
-            "agentls",
-            __version__,
-            text_document_sync_kind=types.TextDocumentSyncKind.None_,
-            protocol_cls=AgentProtocol,
-            converter_factory=agent_converter,
-        )
+    def __init__(self, endpoint: Endpoint, env: Mapping[str, str] | None = None) -> None:
+        self.endpoint = endpoint
         self.env: Mapping[str, str] = os.environ if env is None else env
-        self.approver = LspApprover(self)
+        self.approver = LspApprover(endpoint)
         self.agent: Workspace | None = None
-        self.settings_warnings: list[str] = []
+        self.provider: Any = None
+        self.retired_providers: list[Any] = []
         self.init_options: dict[str, Any] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.settings_warnings: list[str] = []
+        self.client_pulls_configuration = False
+        self.shutting_down = False
         self._stop_watching = asyncio.Event()
-        self.provider: Provider | None = None
+        endpoint.refuse_requests = self._refusal
+        for method, handler in {
+            "initialize": self.initialize,
+            "shutdown": self.shutdown,
+            "agent/send": self.send,
+            "agent/interrupt": self.interrupt,
+            "agent/resume": self.resume,
+            "agent/newSession": self.new_session,
+            "agent/listSessions": self.list_sessions,
+        }.items():
+            endpoint.requests[method] = handler
+        endpoint.notifications["initialized"] = self.initialized
+        endpoint.notifications["exit"] = lambda _params: endpoint.stop()
 
-    # -- set-up ------------------------------------------------------------------------------
-    def capability(self) -> dict[str, Any]:
-        model = self.provider.info if self.provider else None
-        return {"agent": {"version": 1, "methods": AGENT_METHODS, "model": model}}
+    def _refusal(self, method: str) -> RpcError | None:
+        if self.shutting_down:
+            return RpcError(INVALID_REQUEST, "the server is shutting down")
+        if self.agent is None and method != "initialize":
+            return RpcError(SERVER_NOT_INITIALIZED, "initialize the server first")
+        return None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def initialize(self, params: Any) -> dict[str, Any]:
+        if self.agent is not None:
+            raise RpcError(INVALID_REQUEST, "the server is already initialized")
+        if not isinstance(params, dict):
+            raise invalid_params("initialize: params must be an object")
+        options = params.get("initializationOptions")
+        self.init_options = options if isinstance(options, dict) else {}
+        self.approver.custom_requests = bool(self.init_options.get("approvals"))
+        capabilities = params.get("capabilities")
+        workspace_caps = capabilities.get("workspace") if isinstance(capabilities, dict) else None
+        self.client_pulls_configuration = isinstance(workspace_caps, dict) and bool(
+            workspace_caps.get("configuration")
+        )
+        self.configure(workspace_path(params), self.init_options)
+        return {
+            "capabilities": {
+                "textDocumentSync": 0,
+                "experimental": {
+                    "agent": {
+                        "version": 1,
+                        "methods": AGENT_METHODS,
+                        "model": self.provider.info if self.provider else None,
+                    }
+                },
+            },
+            "serverInfo": {"name": "agentls", "version": __version__},
+        }
 
     def configure(
         self,
         workspace: Path,
-        init_options: Mapping[str, Any] | None,
+        init_options: Mapping[str, Any],
         workspace_config: Mapping[str, Any] | None = None,
     ) -> None:
+        from agentls.config.settings import load_settings
+        from agentls.providers.factory import build_provider
+        from agentls.rollout.paths import WorkspaceLayout
+
         loaded = load_settings(
             env=self.env, init_options=init_options, workspace_config=workspace_config
         )
@@ -119,47 +157,61 @@ class AgentServer(LanguageServer):
         for warning in loaded.warnings:
             logger.warning("%s", warning)
         settings = loaded.settings
-        previous, self.provider = self.provider, build_provider(settings, self.env)
-        if previous is not None:
-            self.spawn(previous.aclose())
+        if self.agent is not None and self.agent.context.settings == settings:
+            return  # nothing changed: keep the model client (and a loaded local model)
+        if self.provider is not None:
+            # a running turn may still stream through it: close it when the server ends
+            self.retired_providers.append(self.provider)
+        self.provider = build_provider(settings, self.env)
         if self.provider.embedded is not None:
             self.provider.embedded.start()  # loads in a thread; sends wait for it
-        stream = self.provider.stream
         if self.agent is None:
             context = AgentContext(
                 settings=settings,
                 workspace=workspace,
-                model_stream=stream,
+                model_stream=self.provider.stream,
                 approver=self.approver,
                 env=self.env,
             )
             self.agent = Workspace(context, WorkspaceLayout.for_path(settings.home, workspace))
         else:
             self.agent.context.settings = settings
-            self.agent.context.model_stream = stream
+            self.agent.context.model_stream = self.provider.stream
 
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """Background work with a strong reference and its failures logged."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
+    def initialized(self, _params: Any) -> None:
+        for warning in self.settings_warnings:
+            self.endpoint.notify(
+                "window/showMessage", {"type": MESSAGE_WARNING, "message": f"agentls: {warning}"}
+            )
+        self.endpoint.spawn(self._watch_sessions())
+        if self.client_pulls_configuration:
+            self.endpoint.spawn(self._pull_configuration())
 
-        def done(finished: asyncio.Task[Any]) -> None:
-            self._tasks.discard(finished)
-            if not finished.cancelled() and finished.exception() is not None:
-                logger.error("background task failed", exc_info=finished.exception())
+    async def _pull_configuration(self) -> None:
+        try:
+            result = await asyncio.wait_for(
+                self.endpoint.request(
+                    "workspace/configuration", {"items": [{"section": "agentls"}]}
+                ),
+                timeout=5,
+            )
+        except (TimeoutError, RpcError, ConnectionError) as exc:
+            logger.warning("workspace/configuration failed: %s", exc)
+            return
+        config = result[0] if isinstance(result, list) and result else None
+        if isinstance(config, dict) and config:
+            agent = self.workspace()
+            self.configure(agent.context.workspace, self.init_options, config)
+            for warning in self.settings_warnings:
+                self.endpoint.notify(
+                    "window/showMessage",
+                    {"type": MESSAGE_WARNING, "message": f"agentls: {warning}"},
+                )
 
-        task.add_done_callback(done)
+    async def _watch_sessions(self) -> None:
+        from agentls.lsp.watcher import watch_sessions
 
-    def agent_workspace(self) -> Workspace:
-        if self.agent is None:
-            raise AgentError(-32002, "the server is not initialized yet")
-        return self.agent
-
-    def notify_event(self, event: dict[str, Any]) -> None:
-        self.protocol.notify("agent/event", event)
-
-    async def start_watcher(self) -> None:
-        agent = self.agent_workspace()
+        agent = self.workspace()
         agent.layout.ensure()
 
         def own_files() -> set[Path]:
@@ -167,142 +219,89 @@ class AgentServer(LanguageServer):
 
         await watch_sessions(
             agent.layout.sessions_dir,
-            lambda: self.protocol.notify("agent/sessionsChanged", {}),
+            lambda: self.endpoint.notify("agent/sessionsChanged", {}),
             own_files,
             self._stop_watching,
         )
+
+    async def shutdown(self, _params: Any) -> None:
+        await self.close()
+        self.shutting_down = True
 
     async def close(self) -> None:
         self._stop_watching.set()
         if self.agent is not None:
             await self.agent.shutdown()
-        if self.provider is not None:
-            await self.provider.aclose()
+        for provider in [*self.retired_providers, self.provider]:
+            if provider is not None:
+                await provider.aclose()
+        self.retired_providers.clear()
 
+    def workspace(self) -> Workspace:
+        if self.agent is None:
+            raise RpcError(SERVER_NOT_INITIALIZED, "initialize the server first")
+        return self.agent
 
-def workspace_path(params: types.InitializeParams) -> Path:
-    for folder in params.workspace_folders or []:
-        return uri_to_path(folder.uri)
-    if params.root_uri:
-        return uri_to_path(params.root_uri)
-    if params.root_path:
-        return Path(params.root_path)
-    return Path.cwd()
+    # -- agent methods -----------------------------------------------------------------------
+    async def send(self, raw: Any) -> dict[str, Any]:
+        from agentls.lsp.params import SendParams, parse_params
 
-
-def _core_errors(exc: Exception) -> Exception:
-    if isinstance(exc, InvalidSessionIdError):
-        return invalid_params(f"invalid 'sessionId': {exc}")
-    if isinstance(exc, SessionNotFoundError):
-        return AgentError(SESSION_NOT_FOUND, str(exc))
-    if isinstance(exc, SessionLockedError):
-        return AgentError(SESSION_LOCKED, str(exc))
-    if isinstance(exc, TurnInProgressError):
-        return AgentError(TURN_IN_PROGRESS, str(exc))
-    return exc
-
-
-def create_server(env: Mapping[str, str] | None = None) -> AgentServer:
-    server = AgentServer(env)
-
-    @server.feature(types.INITIALIZE)
-    def initialize(ls: AgentServer, params: types.InitializeParams) -> None:
-        options = params.initialization_options
-        options = options if isinstance(options, dict) else {}
-        ls.approver.custom_requests = bool(options.get("approvals"))
-        ls.init_options = options
-        ls.configure(workspace_path(params), options)
-
-    @server.feature(types.INITIALIZED)
-    async def initialized(ls: AgentServer, _params: Any) -> None:
-        for warning in ls.settings_warnings:
-            ls.window_show_message(
-                types.ShowMessageParams(type=types.MessageType.Warning, message=warning)
-            )
-        ls.spawn(ls.start_watcher())
-        capabilities = ls.client_capabilities
-        if capabilities.workspace and capabilities.workspace.configuration:
-            ls.spawn(_pull_configuration(ls))
-
-    async def _pull_configuration(ls: AgentServer) -> None:
-        try:
-            result = await asyncio.wait_for(
-                ls.workspace_configuration_async(
-                    types.ConfigurationParams(items=[types.ConfigurationItem(section="agentls")])
-                ),
-                timeout=5,
-            )
-        except (TimeoutError, Exception) as exc:
-            logger.warning("workspace/configuration failed: %s", exc)
-            return
-        config = result[0] if result else None
-        if isinstance(config, dict) and config:
-            agent = ls.agent_workspace()
-            ls.configure(agent.context.workspace, ls.init_options, config)
-
-    @server.feature("agent/send")
-    async def send(ls: AgentServer, raw: Any) -> dict[str, Any]:
         params = parse_params(SendParams, raw, "agent/send")
         try:
-            session = ls.agent_workspace().session_for_send(params.sessionId)
+            session = self.workspace().session_for_send(params.sessionId)
         except Exception as exc:
-            raise _core_errors(exc) from None
-        progress = TurnProgress(ls, params.workDoneToken)
+            raise core_error(exc) from None
+        progress = TurnProgress(self.endpoint, params.workDoneToken)
+        notify = self.endpoint.notify
 
         def sink(event: dict[str, Any]) -> None:
-            ls.notify_event(event)
+            notify("agent/event", event)
             progress.on_event(event)
 
         try:
             result = await session.send(params.text, sink)
-        except TurnInProgressError as exc:
-            raise _core_errors(exc) from None
-        task = asyncio.current_task()
-        if task is not None:
-            while task.cancelling():
-                task.uncancel()
+        except Exception as exc:
+            raise core_error(exc) from None
         return result.to_wire()
 
-    @server.feature("agent/interrupt")
-    async def interrupt(ls: AgentServer, raw: Any) -> dict[str, Any]:
+    async def interrupt(self, raw: Any) -> dict[str, Any]:
+        from agentls.lsp.params import SessionParams, parse_params
+
         params = parse_params(SessionParams, raw, "agent/interrupt")
         try:
-            session = ls.agent_workspace().session_for_interrupt(params.sessionId)
+            session = self.workspace().session_for_interrupt(params.sessionId)
         except Exception as exc:
-            raise _core_errors(exc) from None
+            raise core_error(exc) from None
         turn_id = session.interrupt() if session is not None else None
         if turn_id is None or session is None:
             return {"interrupted": False}
         await session.wait_idle()
         return {"interrupted": True, "turnId": turn_id}
 
-    @server.feature("agent/resume")
-    def resume(ls: AgentServer, raw: Any) -> dict[str, Any]:
+    async def resume(self, raw: Any) -> dict[str, Any]:
+        from agentls.lsp.params import SessionParams, parse_params
+
         params = parse_params(SessionParams, raw, "agent/resume")
         try:
-            return ls.agent_workspace().resume(params.sessionId).to_wire()
+            return self.workspace().resume(params.sessionId).to_wire()
         except Exception as exc:
-            raise _core_errors(exc) from None
+            raise core_error(exc) from None
 
-    @server.feature("agent/newSession")
-    def new_session(ls: AgentServer, raw: Any) -> dict[str, Any]:
+    async def new_session(self, raw: Any) -> dict[str, Any]:
+        from agentls.lsp.params import NoParams, parse_params
+
         parse_params(NoParams, raw, "agent/newSession")
-        return {"sessionId": ls.agent_workspace().new_session().id}
+        return {"sessionId": self.workspace().new_session().id}
 
-    @server.feature("agent/listSessions")
-    def list_sessions(ls: AgentServer, raw: Any) -> dict[str, Any]:
+    async def list_sessions(self, raw: Any) -> dict[str, Any]:
+        from agentls.lsp.params import ListSessionsParams, parse_params
+
         params = parse_params(ListSessionsParams, raw, "agent/listSessions")
         try:
-            page, cursor = ls.agent_workspace().store.page(params.limit, params.cursor)
+            page, cursor = self.workspace().store.page(params.limit, params.cursor)
         except ValueError as exc:
             raise invalid_params(f"invalid 'cursor': {exc}") from None
         result: dict[str, Any] = {"sessions": [s.to_wire() for s in page]}
         if cursor:
             result["nextCursor"] = cursor
         return result
-
-    @server.feature(types.SHUTDOWN)
-    async def shutdown(ls: AgentServer, _params: Any) -> None:
-        await ls.close()
-
-    return server

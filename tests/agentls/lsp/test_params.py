@@ -1,7 +1,7 @@
 import pytest
-from pygls.exceptions import JsonRpcInvalidParams
 
 from agentls.lsp.params import ListSessionsParams, SendParams, parse_params
+from agentls.rpc.errors import RpcError
 
 
 def test_valid_send() -> None:
@@ -14,17 +14,18 @@ def test_valid_send() -> None:
     [({}, "text"), ({"text": 1}, "text"), ({"text": "a", "sessionId": 3}, "sessionId")],
 )
 def test_bad_send_names_the_field(raw: object, field: str) -> None:
-    with pytest.raises(JsonRpcInvalidParams) as error:
+    with pytest.raises(RpcError) as error:
         parse_params(SendParams, raw, "agent/send")
+    assert error.value.code == -32602
     assert f"'{field}'" in error.value.message
 
 
 def test_params_must_be_an_object() -> None:
-    with pytest.raises(JsonRpcInvalidParams, match="must be an object"):
+    with pytest.raises(RpcError, match="must be an object"):
         parse_params(SendParams, ["text"], "agent/send")
 
 
 def test_list_defaults_and_limits() -> None:
     assert parse_params(ListSessionsParams, None, "m").limit == 50
-    with pytest.raises(JsonRpcInvalidParams, match="'limit'"):
+    with pytest.raises(RpcError, match="'limit'"):
         parse_params(ListSessionsParams, {"limit": 10_000}, "m")
