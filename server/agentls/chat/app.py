@@ -97,7 +97,9 @@ class ChatClient:
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,  # Ctrl-C is for the turn, not for the server
         )
-        assert self.process.stdout and self.process.stdin and self.process.stderr
+        assert self.process.stdout is not None
+        assert self.process.stdin is not None
+        assert self.process.stderr is not None
         asyncio.get_running_loop().create_task(_drain(self.process.stderr))
         endpoint = Endpoint(FramedStream(self.process.stdout, self.process.stdin), id_prefix="c")
         endpoint.notifications["agent/event"] = self._on_event

@@ -96,6 +96,7 @@ class WebSocketStream:
     def __init__(self, connection: Any) -> None:
         self._connection = connection
         self._outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._failed = False
         self._sender = asyncio.ensure_future(self._send_all())
 
     async def _send_all(self) -> None:
@@ -104,7 +105,10 @@ class WebSocketStream:
             try:
                 await self._connection.send(body.decode())
             except Exception:
-                return
+                self._failed = True
+            finally:
+                self._outbox.task_done()
+        self._outbox.task_done()
 
     async def read(self) -> bytes | None:
         try:
@@ -114,11 +118,11 @@ class WebSocketStream:
         return message.encode() if isinstance(message, str) else bytes(message)
 
     def write(self, body: bytes) -> None:
-        self._outbox.put_nowait(body)
+        if not self._failed:
+            self._outbox.put_nowait(body)
 
     async def drain(self) -> None:
-        while not self._outbox.empty() and not self._sender.done():
-            await asyncio.sleep(0.001)
+        await self._outbox.join()
 
     def close(self) -> None:
         self._outbox.put_nowait(None)
