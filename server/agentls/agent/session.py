@@ -12,12 +12,11 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from agentls.agent.context import AgentContext
 from agentls.agent.results import TurnInProgressError, TurnResult
-from agentls.agent.turn import EventSink, Turn
 from agentls.history.repair import ABORTED_OUTPUT, function_call_output, pending_call_ids
 from agentls.history.view import render_history
 from agentls.rollout.paths import WorkspaceLayout, new_session_id
@@ -37,6 +36,9 @@ from agentls.rollout.records import (
 )
 from agentls.rollout.store import user_text
 from agentls.rollout.writer import RolloutWriter
+
+if TYPE_CHECKING:
+    from agentls.agent.turn import EventSink, Turn
 
 CRASH_REASON = "the server stopped during this turn"
 
@@ -251,6 +253,8 @@ class Session:
                 f"a turn is already running in session {self.id}; "
                 "wait for it to finish or interrupt it first"
             )
+        from agentls.agent.turn import Turn  # the loop, its tools and clients: first send only
+
         turn = Turn(self, f"turn-{uuid.uuid4().hex[:12]}", text, sink)
         self._turn = turn
         task = asyncio.get_running_loop().create_task(turn.run(), name=f"agentls-{turn.id}")

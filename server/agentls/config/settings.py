@@ -2,21 +2,20 @@
 
 A bad value in one source must never stop the server: it is reported in words that name the
 setting and the source, and the value from the next lower source (or the default) is used.
+The record is a plain dataclass with small field checks: settings are read while
+`initialize` waits, and a validation library would cost more to import than all of this.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
-import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
-
-import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from typing import Any
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -39,34 +38,39 @@ class HistoryMode(StrEnum):
     SERVER = "server"
 
 
-PositiveFloat = Annotated[float, Field(gt=0)]
-NonNegativeFloat = Annotated[float, Field(ge=0)]
+def default_home() -> Path:
+    """The platform's user state folder, resolved only when no home was given."""
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("agentls"))
 
 
-class Settings(BaseModel):
+@dataclass(frozen=True)
+class Settings:
     """Everything the server can be told; API keys are read from the environment only."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
     base_url: str = DEFAULT_BASE_URL
-    api_key_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "OPENAI_API_KEY"
-    model: Annotated[str, Field(min_length=1)] = "gpt-5-mini"
+    api_key_env: str = "OPENAI_API_KEY"
+    model: str = "gpt-5-mini"
     wire_api: WireApi = WireApi.RESPONSES
     history: HistoryMode = HistoryMode.STATELESS
     model_path: Path | None = None
     local_model: bool = True
-    local_context_tokens: Annotated[int, Field(ge=512, le=131072)] = 8192
+    local_context_tokens: int = 8192
     approval: ApprovalPolicy = ApprovalPolicy.ASK_UNSAFE
-    home: Path = Field(default_factory=lambda: Path(platformdirs.user_state_dir("agentls")))
+    home: Path = field(default_factory=default_home)
     instructions: str | None = None
-    connect_timeout_s: PositiveFloat = 10.0
-    stream_idle_timeout_s: PositiveFloat = 120.0
-    max_retries: Annotated[int, Field(ge=0, le=20)] = 4
-    retry_base_delay_s: NonNegativeFloat = 0.5
-    retry_max_delay_s: NonNegativeFloat = 30.0
-    shell_timeout_s: PositiveFloat = 300.0
-    kill_grace_s: NonNegativeFloat = 0.5
-    extra_headers: dict[str, str] = Field(default_factory=dict)
+    connect_timeout_s: float = 10.0
+    stream_idle_timeout_s: float = 120.0
+    max_retries: int = 4
+    retry_base_delay_s: float = 0.5
+    retry_max_delay_s: float = 30.0
+    shell_timeout_s: float = 300.0
+    kill_grace_s: float = 0.5
+    extra_headers: Mapping[str, str] = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
 
     def api_key(self, env: Mapping[str, str] | None = None) -> str | None:
         """The key is looked up at use so it never sits in a dump of the settings."""
@@ -83,6 +87,112 @@ class Settings(BaseModel):
             return False
         return self.model_path is not None or not self.has_model_endpoint(env)
 
+
+# -- field checks ------------------------------------------------------------------------------
+Check = Callable[[Any], Any]
+
+
+def _text(*, pattern: str | None = None, empty: bool = False) -> Check:
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError("expected a string")
+        if not empty and not value.strip():
+            raise ValueError("must not be empty")
+        if pattern and not re.fullmatch(pattern, value):
+            raise ValueError(f"must match {pattern}")
+        return value
+
+    return check
+
+
+def _url(value: Any) -> str:
+    text = _text()(value)
+    if not re.match(r"^https?://[^\s/]+", text):
+        raise ValueError("expected an http:// or https:// URL")
+    return str(text)
+
+
+def _choice(kind: type[StrEnum]) -> Check:
+    def check(value: Any) -> StrEnum:
+        try:
+            return kind(value)
+        except ValueError:
+            allowed = ", ".join(member.value for member in kind)
+            raise ValueError(f"expected one of {allowed}") from None
+
+    return check
+
+
+def _number(kind: type[int] | type[float], low: float, high: float) -> Check:
+    def check(value: Any) -> int | float:
+        if isinstance(value, bool):
+            raise ValueError("expected a number")
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected {'an integer' if kind is int else 'a number'}") from None
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError("expected an integer")
+        if not low <= number <= high:
+            raise ValueError(f"must be between {low:g} and {high:g}")
+        return number
+
+    return check
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _path(value: Any) -> Path:
+    if isinstance(value, Path):
+        return value
+    return Path(os.path.expanduser(_text()(value)))
+
+
+def _optional(check: Check) -> Check:
+    def optional(value: Any) -> Any:
+        return None if value is None or value == "" else check(value)
+
+    return optional
+
+
+def _headers(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValueError("expected a table of header names to string values")
+    return dict(value)
+
+
+FIELD_CHECKS: dict[str, Check] = {
+    "base_url": _url,
+    "api_key_env": _text(pattern=r"[A-Za-z_][A-Za-z0-9_]*"),
+    "model": _text(),
+    "wire_api": _choice(WireApi),
+    "history": _choice(HistoryMode),
+    "model_path": _optional(_path),
+    "local_model": _flag,
+    "local_context_tokens": _number(int, 512, 131072),
+    "approval": _choice(ApprovalPolicy),
+    "home": _path,
+    "instructions": _optional(_text(empty=True)),
+    "connect_timeout_s": _number(float, 0.001, 3600),
+    "stream_idle_timeout_s": _number(float, 0.001, 86400),
+    "max_retries": _number(int, 0, 20),
+    "retry_base_delay_s": _number(float, 0, 600),
+    "retry_max_delay_s": _number(float, 0, 3600),
+    "shell_timeout_s": _number(float, 0.001, 86400),
+    "kill_grace_s": _number(float, 0, 60),
+    "extra_headers": _headers,
+}
 
 ENV_NAMES: dict[str, str] = {
     "OPENAI_BASE_URL": "base_url",
@@ -106,47 +216,32 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
 
-def _field_adapter(annotation: Any, metadata: list[Any]) -> TypeAdapter[Any]:
-    if metadata:
-        return TypeAdapter(Annotated[(annotation, *metadata)])
-    return TypeAdapter(annotation)
-
-
-_FIELD_ADAPTERS: dict[str, TypeAdapter[Any]] = {
-    name: _field_adapter(info.annotation, info.metadata)
-    for name, info in Settings.model_fields.items()
-}
-
-
-def _describe(error: ValidationError) -> str:
-    first = error.errors()[0]
-    return str(first.get("msg", "invalid value"))
-
-
 def _apply_layer(
     merged: dict[str, Any], layer: Mapping[str, Any], source: str, warnings: list[str]
 ) -> None:
     for raw_key, value in layer.items():
         key = _snake(str(raw_key))
-        adapter = _FIELD_ADAPTERS.get(key)
-        if adapter is None:
+        check = FIELD_CHECKS.get(key)
+        if check is None:
             continue
         try:
-            merged[key] = adapter.validate_python(value)
-        except ValidationError as exc:
+            merged[key] = check(value)
+        except ValueError as exc:
             warnings.append(
-                f"setting '{key}' from {source}: {value!r} is not valid ({_describe(exc)}); "
+                f"setting '{key}' from {source}: {value!r} is not valid ({exc}); "
                 "keeping the previous value"
             )
 
 
 def _config_file_layer(home: Path, warnings: list[str]) -> dict[str, Any]:
     path = home / "config.toml"
+    if not path.is_file():
+        return {}
+    import tomllib
+
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
-    except FileNotFoundError:
-        return {}
     except (OSError, tomllib.TOMLDecodeError) as exc:
         warnings.append(f"config file {path} could not be read ({exc}); ignoring it")
         return {}
@@ -183,17 +278,13 @@ def load_settings(
     warnings: list[str] = []
     merged: dict[str, Any] = {}
     env_layer = {key: env[name] for name, key in ENV_NAMES.items() if env.get(name)}
-    home_hint = env_layer.get("home")
-    for layer in (init_options or {}, workspace_config or {}):
+    home_hint: Any = env_layer.get("home")
+    for layer in (workspace_config or {}, init_options or {}):
         for raw_key, value in layer.items():
-            if _snake(str(raw_key)) == "home" and isinstance(value, str):
+            if _snake(str(raw_key)) == "home" and isinstance(value, str) and value:
                 home_hint = value
-    home = (
-        Path(home_hint)
-        if home_hint
-        else Settings.model_fields["home"].get_default(call_default_factory=True)
-    )
-    config = _config_file_layer(Path(home), warnings)
+    home = _path(home_hint) if home_hint else default_home()
+    config = _config_file_layer(home, warnings)
     layers: list[tuple[Mapping[str, Any], str]] = [
         (config, "the config file"),
         ({"provider": env["AGENTLS_PROVIDER"]} if env.get("AGENTLS_PROVIDER") else {}, "env"),

@@ -86,7 +86,7 @@ def _embedded_provider(settings: Settings, env: Mapping[str, str] | None) -> Pro
     async def stream(request: ModelRequest) -> AsyncIterator[ModelEvent]:
         if not clients:
             base = await server.base_url()
-            local = settings.model_copy(update={"base_url": base})
+            local = settings.replace(base_url=base)
             clients.append(wire_client(local, {}))
 
             async def close() -> None:
@@ -111,11 +111,21 @@ def build_provider(settings: Settings, env: Mapping[str, str] | None) -> Provide
             "configured": False,
         }
         return Provider(_unconfigured(NO_MODEL_MESSAGE), info)
-    client = wire_client(settings, env)
     info = {
         "name": settings.model,
         "baseUrl": settings.base_url,
         "wireApi": settings.wire_api.value,
         "configured": True,
     }
-    return Provider(client.stream, info, [client.aclose])
+    provider = Provider(_unconfigured(""), info)
+    clients: list[WireClient] = []
+
+    async def stream(request: ModelRequest) -> AsyncIterator[ModelEvent]:
+        if not clients:  # the HTTP stack is imported by the first request, not at start-up
+            clients.append(wire_client(settings, env))
+            provider.closers.append(clients[0].aclose)
+        async for event in clients[0].stream(request):
+            yield event
+
+    provider.stream = stream
+    return provider

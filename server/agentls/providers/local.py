@@ -14,8 +14,6 @@ import logging
 import os
 import socket
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +79,9 @@ class EmbeddedServer:
             logger.error("embedded model failed to start: %s", future.exception())
 
     def _start_blocking(self) -> str:
+        import urllib.error
+        import urllib.request
+
         if not self.model_path.is_file():
             raise ProviderError(
                 f"the embedded model file {self.model_path} does not exist; set model_path to a "
