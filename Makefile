@@ -6,7 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: chat test lint typecheck pytest bench clean
+NODE_STAMP := client-vscode/node_modules/.installed
+
+.PHONY: chat test lint typecheck pytest vscode bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +34,16 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	AGENTLS_TEST_REQUIRE_LOCAL_MODEL=1 $(BIN)/python -m pytest -q
 
-test: lint typecheck pytest
+# The VS Code extension: type check, unit, browser (headless Chromium), protocol and
+# integration tests against the real server, then packaging as a .vsix.
+$(NODE_STAMP): client-vscode/package-lock.json
+	cd client-vscode && npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+vscode: $(STAMP) $(NODE_STAMP)
+	cd client-vscode && bash scripts/test.sh
+
+test: lint typecheck vscode pytest
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info client-vscode/node_modules client-vscode/dist client-vscode/out

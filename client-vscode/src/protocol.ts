@@ -18,9 +18,9 @@ export const Methods = {
 /** JSON-RPC error codes the server uses for agent methods. */
 export const ErrorCodes = {
   invalidParams: -32602,
-  sessionNotFound: -32001,
-  turnInProgress: -32002,
-  sessionLocked: -32003,
+  sessionNotFound: -33001,
+  turnInProgress: -33002,
+  sessionLocked: -33003,
   requestCancelled: -32800,
 } as const;
 

@@ -69,6 +69,10 @@ export interface NoticeEntry extends EntryBase {
 
 export type Entry = UserEntry | AssistantEntry | ToolEntry | TurnEndEntry | NoticeEntry;
 
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+/** An entry before it gets its id. */
+export type NewEntry = WithoutId<Entry>;
+
 export interface PendingApproval {
   /** Local id of the question (the answer refers to it). */
   id: string;
@@ -153,7 +157,7 @@ class Draft {
     return `e${this.nextId++}`;
   }
 
-  push<E extends Entry>(entry: Omit<E, 'id'>): void {
+  push(entry: NewEntry): void {
     this.writable().push({ ...entry, id: this.newId() } as Entry);
   }
 
@@ -202,7 +206,7 @@ function turnEnd(
   const entry: Omit<TurnEndEntry, 'id'> = { kind: 'turnEnd', turnId, status };
   if (usage) entry.usage = usage;
   if (error) entry.error = error;
-  draft.push<TurnEndEntry>(entry);
+  draft.push(entry);
 }
 
 function reduceEvent(state: ChatState, event: AgentEvent): ChatState {
@@ -216,7 +220,7 @@ function reduceEvent(state: ChatState, event: AgentEvent): ChatState {
       if (last && last.kind === 'user' && last.turnId === undefined && state.running) {
         draft.replace(pending, { ...last, turnId });
       } else if (!draft.entries.some((e) => e.kind === 'user' && e.turnId === turnId)) {
-        draft.push<UserEntry>({ kind: 'user', text: event.text, turnId });
+        draft.push({ kind: 'user', text: event.text, turnId });
       }
       return draft.finish({ sessionId: event.sessionId, turnId });
     }
@@ -228,7 +232,7 @@ function reduceEvent(state: ChatState, event: AgentEvent): ChatState {
       if (found && found.kind === 'assistant') {
         draft.replace(index, { ...found, text: found.text + event.delta });
       } else {
-        draft.push<AssistantEntry>({
+        draft.push({
           kind: 'assistant',
           turnId,
           itemId: event.itemId,
@@ -246,7 +250,7 @@ function reduceEvent(state: ChatState, event: AgentEvent): ChatState {
       if (found && found.kind === 'assistant') {
         draft.replace(index, { ...found, text: event.text, streaming: false });
       } else {
-        draft.push<AssistantEntry>({
+        draft.push({
           kind: 'assistant',
           turnId,
           itemId: event.itemId,
@@ -260,7 +264,7 @@ function reduceEvent(state: ChatState, event: AgentEvent): ChatState {
       if (draft.findLast((e) => e.kind === 'tool' && e.callId === event.callId) >= 0) {
         return state;
       }
-      draft.push<ToolEntry>({
+      draft.push({
         kind: 'tool',
         turnId,
         callId: event.callId,
@@ -284,7 +288,8 @@ function reduceEvent(state: ChatState, event: AgentEvent): ChatState {
       const ran = event.status === 'completed' || event.status === 'failed';
       if (found && found.kind === 'tool') {
         // a run's final output replaces the streamed one; "denied"/"aborted" keep what ran
-        const output = ran || !found.output ? event.output : found.output;
+        // (their own output only repeats the status, which the mark shows)
+        const output = ran ? event.output : found.output;
         const next: ToolEntry = { ...found, status: event.status, output };
         if (event.exitCode !== undefined && event.exitCode !== null) next.exitCode = event.exitCode;
         draft.replace(index, next);
@@ -299,7 +304,7 @@ function reduceEvent(state: ChatState, event: AgentEvent): ChatState {
           status: event.status,
         };
         if (event.exitCode !== undefined && event.exitCode !== null) entry.exitCode = event.exitCode;
-        draft.push<ToolEntry>(entry);
+        draft.push(entry);
       }
       return draft.finish();
     }
@@ -307,7 +312,7 @@ function reduceEvent(state: ChatState, event: AgentEvent): ChatState {
       // the failed attempt's partial text is dropped: the retry streams it again
       draft.removeWhere((e) => e.kind === 'assistant' && e.turnId === turnId && e.streaming);
       const seconds = (event.delayMs / 1000).toFixed(1);
-      draft.push<NoticeEntry>({
+      draft.push({
         kind: 'notice',
         turnId,
         level: 'warning',
@@ -365,7 +370,7 @@ export function reduce(state: ChatState, action: Action): ChatState {
   switch (action.type) {
     case 'userSent': {
       const draft = new Draft(state);
-      draft.push<UserEntry>({ kind: 'user', text: action.text });
+      draft.push({ kind: 'user', text: action.text });
       const next = draft.finish({ running: true, stopping: false });
       delete next.turnId;
       return next;
@@ -382,7 +387,7 @@ export function reduce(state: ChatState, action: Action): ChatState {
         (e) => e.kind === 'assistant' && e.turnId === result.turnId,
       );
       if (!hasAnswer && result.finalMessage) {
-        draft.push<AssistantEntry>({
+        draft.push({
           kind: 'assistant',
           turnId: result.turnId,
           text: result.finalMessage,
@@ -408,7 +413,7 @@ export function reduce(state: ChatState, action: Action): ChatState {
           draft.replace(index, { ...entry, status: 'aborted' });
         }
       });
-      draft.push<NoticeEntry>({ kind: 'notice', level: 'error', text: action.message });
+      draft.push({ kind: 'notice', level: 'error', text: action.message });
       const next = draft.finish({ running: false, stopping: false, approvals: [] });
       delete next.turnId;
       return next;
@@ -454,7 +459,7 @@ export function reduce(state: ChatState, action: Action): ChatState {
       return { ...state, server: action.server };
     case 'notice': {
       const draft = new Draft(state);
-      draft.push<NoticeEntry>({ kind: 'notice', level: action.level, text: action.text });
+      draft.push({ kind: 'notice', level: action.level, text: action.text });
       return draft.finish();
     }
     default:
