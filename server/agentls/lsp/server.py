@@ -184,8 +184,22 @@ class AgentServer:
                 "window/showMessage", {"type": MESSAGE_WARNING, "message": f"agentls: {warning}"}
             )
         self.endpoint.spawn(self._watch_sessions())
+        self.endpoint.spawn(self._warm_up())
         if self.client_pulls_configuration:
             self.endpoint.spawn(self._pull_configuration())
+
+    async def _warm_up(self) -> None:
+        """Import what the first turn needs while the user is still typing.
+
+        `initialize` is answered without these; loading them now, in a worker thread, takes
+        their cost off the first `agent/send`.
+        """
+        import importlib
+
+        settings = self.workspace().context.settings
+        wire = "chat" if settings.wire_api.value == "chat" else "responses"
+        for name in ("agentls.agent.turn", "agentls.lsp.params", f"agentls.providers.{wire}"):
+            await asyncio.to_thread(importlib.import_module, name)
 
     async def _pull_configuration(self) -> None:
         try:
