@@ -13,13 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import orjson
-from httpx_sse import aconnect_sse
 
 from agentls.config.settings import Settings
 from agentls.history.repair import ABORTED_OUTPUT
 from agentls.history.view import assistant_text
-from agentls.providers.errors import http_error
 from agentls.providers.events import (
     Completed,
     ItemDone,
@@ -28,7 +25,7 @@ from agentls.providers.events import (
     ProviderError,
     TextDelta,
 )
-from agentls.providers.responses import build_http_client, request_headers, transport_error
+from agentls.providers.sse import build_http_client, decode_event, open_event_stream, stream_cut
 from agentls.rollout.store import user_text
 
 Message = dict[str, Any]
@@ -189,63 +186,27 @@ class ChatCompletionsClient:
         return body
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
-        settings = self.settings
         answer = _Assembly()
         done = False
-        try:
-            async with aconnect_sse(
-                self._http,
-                "POST",
-                self._url,
-                content=orjson.dumps(self.body(request)),
-                headers={
-                    **request_headers(settings, self._env),
-                    "Content-Type": "application/json",
-                },
-            ) as source:
-                response = source.response
-                if response.status_code != 200:
-                    raise http_error(
-                        response.status_code,
-                        await response.aread(),
-                        response.headers.get("retry-after"),
-                        key_env=settings.api_key_env,
-                        base_url=settings.base_url,
-                    )
-                content_type = response.headers.get("content-type", "")
-                if "text/event-stream" not in content_type:
-                    raise ProviderError(
-                        f"the model API answered with '{content_type or 'no content type'}' "
-                        "instead of an event stream; check OPENAI_BASE_URL",
-                        http_status=response.status_code,
-                    )
-                async for sse in source.aiter_sse():
-                    if sse.data == "[DONE]":
-                        done = True
-                        break
-                    for delta in self._absorb(answer, sse.data):
-                        yield delta
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, settings.base_url, settings.stream_idle_timeout_s) from exc
+        async with open_event_stream(
+            self._http, self._url, self.body(request), self.settings, self._env
+        ) as source:
+            async for sse in source.aiter_sse():
+                if sse.data == "[DONE]":
+                    done = True
+                    break
+                for delta in self._absorb(answer, sse.data):
+                    yield delta
         if not (done or answer.finished):
-            raise ProviderError(
-                "the model API ended the stream before the response completed",
-                code="stream_cut",
-                retryable=True,
-            )
+            raise stream_cut()
         for item in answer.items():
             yield ItemDone(item)
         yield Completed(answer.message_id or None, answer.usage)
 
     @staticmethod
     def _absorb(answer: _Assembly, data: str) -> list[TextDelta]:
-        try:
-            chunk = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise ProviderError(
-                "the model API sent an event that is not JSON", code="bad_event", retryable=True
-            ) from exc
-        if not isinstance(chunk, dict):
+        chunk = decode_event(data)
+        if chunk is None:
             return []
         error = chunk.get("error")
         if isinstance(error, dict):
