@@ -14,10 +14,11 @@ from agentls import __version__
 
 
 def _host_port(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got '{value}'")
-    return host or "127.0.0.1", int(port)
+    """`PORT` or `HOST:PORT`; without a host only this machine can connect (loopback)."""
+    host, _sep, port = value.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected PORT or HOST:PORT, got '{value}'")
+    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,8 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the language server (stdio by default)")
     transport = serve.add_mutually_exclusive_group()
     transport.add_argument("--stdio", action="store_true", help="speak LSP on stdin/stdout")
-    transport.add_argument("--tcp", type=_host_port, metavar="HOST:PORT")
-    transport.add_argument("--ws", type=_host_port, metavar="HOST:PORT")
+    transport.add_argument(
+        "--tcp", type=_host_port, metavar="[HOST:]PORT", help="TCP, on 127.0.0.1 by default"
+    )
+    transport.add_argument(
+        "--ws", type=_host_port, metavar="[HOST:]PORT", help="WebSocket, on 127.0.0.1 by default"
+    )
 
     chat = commands.add_parser("chat", help="chat in the terminal through a server child")
     chat.add_argument("-p", "--prompt", help="send one message, print the answer, exit")

@@ -112,3 +112,17 @@ async def test_without_a_key_the_embedded_model_answers(home: Path, workspace: P
     )
     _out, banner = await asyncio.wait_for(process.communicate(b"/quit\n"), 60)
     assert "SmolLM2-135M-Instruct" in banner.decode()
+
+
+async def test_the_key_is_in_no_log_no_output_no_file(
+    api: FakeModelAPI, home: Path, workspace: Path
+) -> None:
+    secret = "sk-this-key-must-never-show-up-0001"
+    env = server_env(home, api.base_url, OPENAI_API_KEY=secret, AGENTLS_LOG="debug")
+    code, out, err = await run_chat(env, workspace, "-p", "run: env; echo $OPENAI_API_KEY")
+    assert code == 1  # the fake refuses that key: a failed turn
+    assert "401" in err
+    assert secret not in out and secret not in err
+    for path in home.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes()
