@@ -1,3 +1,4 @@
+# ruff: noqa: ASYNC109 - bounded waits are this module's whole point
 """An editor-like driver for one `agentls serve` process, on top of the light client."""
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from bench.rpc import LspClient
 from tests.e2e.harness import API_KEY, server_env
+
+from bench.rpc import LspClient
 
 __all__ = ["API_KEY", "Agent", "EventWaiter", "server_env", "start_agent"]
 

@@ -50,8 +50,9 @@ async def _child(api_key: str | None) -> None:
 
 
 class FakeAPIProcess:
-    def __init__(self, api_key: str | None) -> None:
+    def __init__(self, api_key: str | None, stderr_path: Path | None = None) -> None:
         self.api_key = api_key
+        self.stderr_path = stderr_path
         self.process: asyncio.subprocess.Process | None = None
         self.base_url = ""
         self._lock = asyncio.Lock()
@@ -61,13 +62,20 @@ class FakeAPIProcess:
         args = [sys.executable, "-m", "bench.fake_proc"]
         if self.api_key:
             args += ["--api-key", self.api_key]
-        self.process = await asyncio.create_subprocess_exec(
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            cwd=str(ROOT),
-            env=env,
-        )
+        # aiohttp logs every client that hangs up early (which stops do, on purpose)
+        stderr = open(self.stderr_path, "ab") if self.stderr_path else None  # noqa: SIM115, ASYNC230
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                *args,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=stderr or asyncio.subprocess.DEVNULL,
+                cwd=str(ROOT),
+                env=env,
+            )
+        finally:
+            if stderr is not None:
+                stderr.close()
         assert self.process.stdout is not None
         line = await asyncio.wait_for(self.process.stdout.readline(), 30)
         text = line.decode().strip()
@@ -78,7 +86,9 @@ class FakeAPIProcess:
 
     async def stats(self) -> dict[str, Any]:
         process = self.process
-        assert process is not None and process.stdin is not None and process.stdout is not None
+        assert process is not None
+        assert process.stdin is not None
+        assert process.stdout is not None
         async with self._lock:
             process.stdin.write(b"stats\n")
             await process.stdin.drain()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from dataclasses import dataclass
 
 from tests.e2e.harness import alive
@@ -131,10 +133,25 @@ def descendants(pid: int) -> list[int]:
 
 
 def kill_all(pids: list[int]) -> None:
-    import signal
-
     for pid in pids:
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
+
+
+def fd_kinds(pid: int) -> dict[str, int]:
+    """What a process's open descriptors point at, by kind (socket, pipe, pidfd, file...)."""
+    kinds: dict[str, int] = {}
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return kinds
+    for name in names:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{name}")
         except OSError:
-            pass
+            continue
+        kind = target.split(":", 1)[0] if ":" in target else target
+        if kind.startswith("/"):
+            kind = "file " + kind
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds

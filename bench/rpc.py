@@ -1,3 +1,4 @@
+# ruff: noqa: ASYNC109 - bounded waits are this module's whole point
 """A minimal JSON-RPC (LSP framing) client that drives a real `agentls serve` over stdio.
 
 Lighter than pygls's client on purpose: frames are parsed in `pipe_data_received` without
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import itertools
+import json
 import os
 import signal
 import sys
@@ -77,8 +80,11 @@ class _Protocol(asyncio.SubprocessProtocol):
             try:
                 message = orjson.loads(body)
             except orjson.JSONDecodeError:
-                self.client.protocol_errors.append(f"invalid JSON frame: {body[:200]!r}")
-                continue
+                try:  # valid JSON that orjson refuses: escaped lone surrogates ("\\udfff")
+                    message = json.loads(body)
+                except ValueError:
+                    self.client.protocol_errors.append(f"invalid JSON frame: {body[:200]!r}")
+                    continue
             self.client._dispatch(message)
         if pos:
             del buf[:pos]
@@ -124,7 +130,7 @@ class LspClient:
         stderr: Any = asyncio.subprocess.DEVNULL
         handle = None
         if stderr_path is not None:
-            handle = open(stderr_path, "ab")  # noqa: SIM115 - handed to the child, closed below
+            handle = open(stderr_path, "ab")  # noqa: SIM115, ASYNC230 - handed to the child
             stderr = handle
         try:
             self.spawned_at = time.perf_counter()
@@ -186,7 +192,10 @@ class LspClient:
 
     # -- wire -----------------------------------------------------------------------------
     def _write(self, message: Json) -> None:
-        body = orjson.dumps(message)
+        try:
+            body = orjson.dumps(message)
+        except TypeError:  # integers beyond 64 bits, which fuzzing sends on purpose
+            body = json.dumps(message).encode()
         if self._stdin is None or self._stdin.is_closing():
             raise ServerGone("server stdin is closed")
         self._stdin.write(b"Content-Length: %d\r\n\r\n%b" % (len(body), body))
@@ -237,7 +246,7 @@ class LspClient:
         async def answer() -> None:
             try:
                 result = handler(message.get("params")) if handler is not None else None
-                if asyncio.iscoroutine(result):
+                if inspect.isawaitable(result):
                     result = await result
                 reply: Json = {"jsonrpc": "2.0", "id": msg_id, "result": result}
             except asyncio.CancelledError:
@@ -247,7 +256,11 @@ class LspClient:
                     "error": {"code": -32800, "message": "cancelled"},
                 }
             except Exception as exc:
-                reply = {"jsonrpc": "2.0", "id": msg_id, "error": {"code": -32603, "message": str(exc)}}
+                reply = {
+                    "jsonrpc": "2.0",
+                    "id": msg_id,
+                    "error": {"code": -32603, "message": str(exc)},
+                }
             finally:
                 self._server_tasks.pop(msg_id, None)
             with contextlib.suppress(ServerGone):
@@ -256,7 +269,9 @@ class LspClient:
         task = asyncio.get_running_loop().create_task(answer())
         self._server_tasks[msg_id] = task
 
-    def start_request(self, method: str, params: Any, msg_id: Any = None) -> tuple[Any, asyncio.Future[Any]]:
+    def start_request(
+        self, method: str, params: Any, msg_id: Any = None
+    ) -> tuple[Any, asyncio.Future[Any]]:
         """Send now; returns (id, future). A cancel sent after this cannot overtake it."""
         if msg_id is None:
             msg_id = f"r{next(self._ids)}"
@@ -293,6 +308,14 @@ class LspClient:
         """Bytes as they are, for tests of framing itself."""
         assert self._stdin is not None
         self._stdin.write(data)
+
+    def raw_request(self, body: bytes, msg_id: Any) -> asyncio.Future[Any]:
+        """Send a hand-made body (framed here) and book an answer for `msg_id`."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.sent_ids.add(msg_id)
+        self._pending[msg_id] = future
+        self.raw_write(b"Content-Length: %d\r\n\r\n%b" % (len(body), body))
+        return future
 
     # -- books ----------------------------------------------------------------------------
     def unanswered(self) -> list[Any]:

@@ -66,24 +66,73 @@ def write_session(home: Path, workspace: Path, items: int, *, model: str = "gpt-
         call_id = f"call_{uuid.uuid4().hex[:24]}"
         command = ["bash", "-lc", f"cat notes/part-{turn}.txt"]
         records = [
-            (TURN_CONTEXT, {"turn_id": turn_id, "model": model, "approval_policy": "ask-unsafe",
-                            "cwd": str(layout.path)}),
+            (
+                TURN_CONTEXT,
+                {
+                    "turn_id": turn_id,
+                    "model": model,
+                    "approval_policy": "ask-unsafe",
+                    "cwd": str(layout.path),
+                },
+            ),
             (EVENT_MSG, {"type": TURN_STARTED, "turn_id": turn_id}),
-            (RESPONSE_ITEM, {"type": "message", "role": "user",
-                             "content": [{"type": "input_text", "text": f"show part {turn}"}]}),
-            (RESPONSE_ITEM, {"type": "function_call", "id": f"fc_{uuid.uuid4().hex[:24]}",
-                             "call_id": call_id, "name": "shell", "status": "completed",
-                             "arguments": orjson.dumps({"command": command}).decode()}),
-            (RESPONSE_ITEM, {"type": "function_call_output", "call_id": call_id,
-                             "output": _output_text(turn)}),
-            (EVENT_MSG, {"type": TOOL_CALL_COMPLETED, "call_id": call_id, "status": "completed",
-                         "exit_code": 0}),
-            (RESPONSE_ITEM, {"type": "message", "role": "assistant", "status": "completed",
-                             "id": f"msg_{uuid.uuid4().hex[:24]}",
-                             "content": [{"type": "output_text", "annotations": [],
-                                          "text": f"Part {turn} says the fox jumped."}]}),
-            (EVENT_MSG, {"type": TURN_COMPLETED, "turn_id": turn_id, "status": "completed",
-                         "last_agent_message": f"Part {turn} says the fox jumped."}),
+            (
+                RESPONSE_ITEM,
+                {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": f"show part {turn}"}],
+                },
+            ),
+            (
+                RESPONSE_ITEM,
+                {
+                    "type": "function_call",
+                    "id": f"fc_{uuid.uuid4().hex[:24]}",
+                    "call_id": call_id,
+                    "name": "shell",
+                    "status": "completed",
+                    "arguments": orjson.dumps({"command": command}).decode(),
+                },
+            ),
+            (
+                RESPONSE_ITEM,
+                {"type": "function_call_output", "call_id": call_id, "output": _output_text(turn)},
+            ),
+            (
+                EVENT_MSG,
+                {
+                    "type": TOOL_CALL_COMPLETED,
+                    "call_id": call_id,
+                    "status": "completed",
+                    "exit_code": 0,
+                },
+            ),
+            (
+                RESPONSE_ITEM,
+                {
+                    "type": "message",
+                    "role": "assistant",
+                    "status": "completed",
+                    "id": f"msg_{uuid.uuid4().hex[:24]}",
+                    "content": [
+                        {
+                            "type": "output_text",
+                            "annotations": [],
+                            "text": f"Part {turn} says the fox jumped.",
+                        }
+                    ],
+                },
+            ),
+            (
+                EVENT_MSG,
+                {
+                    "type": TURN_COMPLETED,
+                    "turn_id": turn_id,
+                    "status": "completed",
+                    "last_agent_message": f"Part {turn} says the fox jumped.",
+                },
+            ),
         ]
         lines.extend(encode_line(kind, payload, moment) for kind, payload in records)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
