@@ -13,7 +13,6 @@ import os
 import random
 from pathlib import Path
 
-import pytest
 from bench.agent import API_KEY, server_env, start_agent
 from bench.fake_proc import FakeAPIProcess
 from bench.procs import fd_kinds
@@ -42,12 +41,6 @@ async def test_stop_storm(tmp_path: Path) -> None:
     assert after.fds <= before.fds + 8, context
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="agentls bug: a turn stopped while the model streams fast can leave its HTTP "
-    "connection checked out of httpx's pool for good (httpcore cancellation leaks); after "
-    "~1,300 such stops every request fails with PoolTimeout; see the proof report",
-)
 async def test_stopped_streams_give_their_connections_back(tmp_path: Path) -> None:
     rng = random.Random(int(os.environ.get("AGENTLS_PROOF_SEED") or 0) or None)
     async with FakeAPIProcess(API_KEY) as api:

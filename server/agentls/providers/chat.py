@@ -25,7 +25,7 @@ from agentls.providers.events import (
     ProviderError,
     TextDelta,
 )
-from agentls.providers.sse import build_http_client, decode_event, open_event_stream, stream_cut
+from agentls.providers.sse import HttpPool, decode_event, open_event_stream, stream_cut
 from agentls.rollout.store import user_text
 
 Message = dict[str, Any]
@@ -169,7 +169,7 @@ class ChatCompletionsClient:
     ) -> None:
         self.settings = settings
         self._env = env
-        self._http = http or build_http_client(settings)
+        self._pool = HttpPool(settings, http)
         self._url = settings.base_url.rstrip("/") + "/chat/completions"
 
     def body(self, request: ModelRequest) -> dict[str, Any]:
@@ -189,7 +189,7 @@ class ChatCompletionsClient:
         answer = _Assembly()
         done = False
         async with open_event_stream(
-            self._http, self._url, self.body(request), self.settings, self._env
+            self._pool, self._url, self.body(request), self.settings, self._env
         ) as source:
             async for sse in source.aiter_sse():
                 if sse.data == "[DONE]":
@@ -250,4 +250,4 @@ class ChatCompletionsClient:
         return deltas
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._pool.aclose()

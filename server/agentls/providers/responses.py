@@ -20,7 +20,7 @@ from agentls.providers.events import (
     ProviderError,
     TextDelta,
 )
-from agentls.providers.sse import build_http_client, decode_event, open_event_stream, stream_cut
+from agentls.providers.sse import HttpPool, decode_event, open_event_stream, stream_cut
 
 RETRYABLE_FAILURE_CODES = frozenset({"server_error", "rate_limit_exceeded", "overloaded"})
 
@@ -44,7 +44,7 @@ class ResponsesClient:
     ) -> None:
         self.settings = settings
         self._env = env
-        self._http = http or build_http_client(settings)
+        self._pool = HttpPool(settings, http)
         self._url = settings.base_url.rstrip("/") + "/responses"
 
     def body(self, request: ModelRequest) -> dict[str, Any]:
@@ -66,7 +66,7 @@ class ResponsesClient:
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         settings = self.settings
         async with open_event_stream(
-            self._http, self._url, self.body(request), settings, self._env
+            self._pool, self._url, self.body(request), settings, self._env
         ) as source:
             async for sse in source.aiter_sse():
                 event = decode_event(sse.data)
@@ -109,4 +109,4 @@ class ResponsesClient:
         )
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._pool.aclose()

@@ -7,6 +7,8 @@ every transport failure becomes a `ProviderError` worded for the user.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,6 +30,33 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
         pool=settings.connect_timeout_s,
     )
     return httpx.AsyncClient(timeout=timeout, trust_env=False)
+
+
+class HttpPool:
+    """A provider's HTTP client, replaced whenever a stream is abandoned midway.
+
+    Cancelling a task while httpx reads a streamed body can leave that connection checked
+    out of the pool for good (an httpcore cancellation bug); after enough stops the pool is
+    exhausted. Closing the whole client is what reliably releases it, so a stopped stream
+    retires its client (closed in the background) and later requests get a fresh one.
+    """
+
+    def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
+        self._settings = settings
+        self.client = client or build_http_client(settings)
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def retire(self) -> None:
+        old, self.client = self.client, build_http_client(self._settings)
+        task = asyncio.ensure_future(old.aclose())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        for task in list(self._closing):
+            with contextlib.suppress(Exception):
+                await task
 
 
 def request_headers(settings: Settings, env: Mapping[str, str] | None) -> dict[str, str]:
@@ -83,15 +112,16 @@ def decode_event(data: str) -> dict[str, Any] | None:
 
 @asynccontextmanager
 async def open_event_stream(
-    http: httpx.AsyncClient,
+    pool: HttpPool,
     url: str,
     body: dict[str, Any],
     settings: Settings,
     env: Mapping[str, str] | None,
 ) -> AsyncIterator[EventSource]:
+    headers = request_headers(settings, env)
     try:
         async with aconnect_sse(
-            http, "POST", url, content=orjson.dumps(body), headers=request_headers(settings, env)
+            pool.client, "POST", url, content=orjson.dumps(body), headers=headers
         ) as source:
             response = source.response
             if response.status_code != 200:
@@ -112,3 +142,6 @@ async def open_event_stream(
             yield source
     except httpx.HTTPError as exc:
         raise transport_error(exc, settings.base_url, settings.stream_idle_timeout_s) from exc
+    except (asyncio.CancelledError, GeneratorExit):
+        pool.retire()  # stopped mid-stream: do not leave the connection to the pool
+        raise

@@ -162,3 +162,30 @@ def test_http_error_quotes_the_api() -> None:
     assert error.retryable and error.retry_after_s == 3.0
     plain = http_error(502, b"<html>bad gateway</html>", None, key_env="K", base_url="u")
     assert "bad gateway" in plain.message and plain.retryable
+
+
+async def test_a_stopped_stream_retires_its_http_client(api: FakeModelAPI) -> None:
+    """Cancelling mid-body must not leave the connection checked out of the pool."""
+    import asyncio
+
+    client = client_for(api)
+    first_http = client._pool.client
+    request = ModelRequest(model="m", input=[user("slow: 0.05")], tools=[])
+    started = asyncio.Event()
+
+    async def consume() -> None:
+        async for event in client.stream(request):
+            if isinstance(event, TextDelta):
+                started.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(started.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert client._pool.client is not first_http
+    await asyncio.sleep(0.1)
+    assert first_http.is_closed
+    events = await collect(client, ModelRequest(model="m", input=[user("again")], tools=[]))
+    assert isinstance(events[-1], Completed)
+    await client.aclose()
