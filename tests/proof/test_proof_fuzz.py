@@ -750,12 +750,6 @@ SEMANTIC_DAMAGE = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="agentls bug: a rollout line that is valid JSON but not a valid API item (a "
-    "flipped byte in a role, type or field) is replayed to the model as read, and every "
-    "later send of the session fails with a 400; see the proof report",
-)
 def test_resume_of_items_damaged_inside_valid_json(
     rig: Rig, real_rollout: RealRollout, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

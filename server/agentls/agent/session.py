@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 from agentls.agent.context import AgentContext
 from agentls.agent.results import TurnInProgressError, TurnResult
 from agentls.history.repair import ABORTED_OUTPUT, function_call_output, pending_call_ids
+from agentls.history.validate import drop_invalid
 from agentls.history.view import render_history
 from agentls.rollout.paths import WorkspaceLayout, new_session_id
 from agentls.rollout.reader import read_rollout
@@ -119,9 +120,9 @@ class Session:
         except BaseException:
             writer.close()
             raise
-        warnings = list(rollout.warnings)
+        history, damaged = drop_invalid(rollout.items)
+        warnings = [*rollout.warnings, *damaged]
         events = rollout.events
-        history = rollout.items
         meta = rollout.meta or {}
         if rollout.meta is None:
             warnings.append("the session_meta line is missing; the session is still usable")
