@@ -370,12 +370,6 @@ def test_malformed_frames_leave_the_server_working(rig: Rig) -> None:
     assert_server_sound(rig)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="agentls bug: a request whose JSON holds an escaped lone surrogate (valid JSON, "
-    "e.g. JSON.stringify of a string cut inside an emoji) gets a parse error with id null, "
-    "so its own id is never answered; see the proof report",
-)
 def test_lone_surrogates_get_an_answer(rig: Rig) -> None:
     cases = [
         ("agent/send", {"text": "cut emoji \ud83d", "sessionId": rig.session_id}),
@@ -468,11 +462,6 @@ def test_initialize_with_odd_workspaces(rig: Rig, tmp_path_factory: pytest.TempP
     one()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="agentls bug: initialize with a workspace URI that is not file:// (or holds %00) "
-    "answers -32603 (internal error: ValueError) instead of -32602; see the proof report",
-)
 def test_initialize_with_a_non_file_uri(rig: Rig, tmp_path: Path) -> None:
     env = server_env(tmp_path / "state", rig.api.base_url)
 

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
 
 from agentls.rpc.errors import invalid_params
 
 MAX_TEXT_CHARS = 1_000_000
+
+
+def _without_lone_surrogates(text: str) -> str:
+    """A message cut inside an emoji arrives with half a surrogate pair; no API takes that."""
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 class _Params(BaseModel):
@@ -16,7 +29,11 @@ class _Params(BaseModel):
 
 
 class SendParams(_Params):
-    text: Annotated[StrictStr, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
+    text: Annotated[
+        StrictStr,
+        Field(min_length=1, max_length=MAX_TEXT_CHARS),
+        AfterValidator(_without_lone_surrogates),
+    ]
     sessionId: StrictStr | None = None  # noqa: N815 - wire name
     workDoneToken: StrictStr | StrictInt | None = None  # noqa: N815 - wire name
 

@@ -125,7 +125,16 @@ class AgentServer:
         self.client_pulls_configuration = isinstance(workspace_caps, dict) and bool(
             workspace_caps.get("configuration")
         )
-        self.configure(workspace_path(params), self.init_options)
+        try:
+            workspace = workspace_path(params)
+            if "\0" in str(workspace):
+                raise ValueError("it contains a NUL byte")
+        except ValueError as exc:
+            raise invalid_params(
+                f"initialize: invalid 'workspaceFolders'/'rootUri': the workspace must be a "
+                f"local folder ({exc})"
+            ) from None
+        self.configure(workspace, self.init_options)
         return {
             "capabilities": {
                 "textDocumentSync": 0,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -53,7 +54,11 @@ class Endpoint:
         if self.closed:
             return
         try:
-            self.stream.write(orjson.dumps(message))
+            body = orjson.dumps(message)
+        except TypeError:  # text orjson will not encode, such as a lone surrogate
+            body = json.dumps(message).encode()
+        try:
+            self.stream.write(body)
         except (ConnectionError, RuntimeError) as exc:
             logger.warning("could not send to the peer: %s", exc)
             self.closed = True
@@ -120,8 +125,14 @@ class Endpoint:
         try:
             message = orjson.loads(body)
         except orjson.JSONDecodeError:
-            self._send({"jsonrpc": "2.0", "id": None, "error": _error(PARSE_ERROR, "not JSON")})
-            return
+            # valid JSON that orjson refuses: an escaped lone surrogate, as a string cut
+            # inside an emoji by a client's JSON.stringify produces
+            try:
+                message = json.loads(body)
+            except (ValueError, UnicodeDecodeError):
+                error = _error(PARSE_ERROR, "not JSON")
+                self._send({"jsonrpc": "2.0", "id": None, "error": error})
+                return
         if not isinstance(message, dict):
             error = _error(INVALID_REQUEST, "expected a JSON object (batches are not used in LSP)")
             self._send({"jsonrpc": "2.0", "id": None, "error": error})

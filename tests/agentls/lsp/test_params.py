@@ -29,3 +29,9 @@ def test_list_defaults_and_limits() -> None:
     assert parse_params(ListSessionsParams, None, "m").limit == 50
     with pytest.raises(RpcError, match="'limit'"):
         parse_params(ListSessionsParams, {"limit": 10_000}, "m")
+
+
+def test_lone_surrogates_become_replacement_characters() -> None:
+    params = parse_params(SendParams, {"text": "cut emoji \ud83d!"}, "agent/send")
+    assert params.text == "cut emoji \ufffd!"
+    params.text.encode("utf-8")  # encodable now
