@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
@@ -17,11 +18,12 @@ from pydantic import (
 from agentls.rpc.errors import invalid_params
 
 MAX_TEXT_CHARS = 1_000_000
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _without_lone_surrogates(text: str) -> str:
     """A message cut inside an emoji arrives with half a surrogate pair; no API takes that."""
-    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return _SURROGATE.sub("\ufffd", text)
 
 
 class _Params(BaseModel):
