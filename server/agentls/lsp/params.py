@@ -6,7 +6,7 @@ import re
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
-    AfterValidator,
+    BeforeValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -21,9 +21,9 @@ MAX_TEXT_CHARS = 1_000_000
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _without_lone_surrogates(text: str) -> str:
+def _without_lone_surrogates(value: Any) -> Any:
     """A message cut inside an emoji arrives with half a surrogate pair; no API takes that."""
-    return _SURROGATE.sub("\ufffd", text)
+    return _SURROGATE.sub("\ufffd", value) if isinstance(value, str) else value
 
 
 class _Params(BaseModel):
@@ -34,7 +34,7 @@ class SendParams(_Params):
     text: Annotated[
         StrictStr,
         Field(min_length=1, max_length=MAX_TEXT_CHARS),
-        AfterValidator(_without_lone_surrogates),
+        BeforeValidator(_without_lone_surrogates),
     ]
     sessionId: StrictStr | None = None  # noqa: N815 - wire name
     workDoneToken: StrictStr | StrictInt | None = None  # noqa: N815 - wire name
