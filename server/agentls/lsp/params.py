@@ -6,8 +6,8 @@ import re
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
-    BeforeValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
