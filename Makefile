@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 NODE_STAMP := client-vscode/node_modules/.installed
 
-.PHONY: chat test lint typecheck pytest vscode bench clean
+.PHONY: chat test lint typecheck pytest vscode bench system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
-	AGENTLS_TEST_REQUIRE_LOCAL_MODEL=1 $(BIN)/python -m pytest -q
+# Debian packages the tests drive: Neovim (a second real editor) and Chromium (the webview).
+# Installed when missing and we may (root with apt); otherwise the tests say what to install.
+system-deps:
+	@missing=""; \
+	command -v nvim >/dev/null || missing="$$missing neovim"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing:$$missing"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+pytest: $(STAMP) system-deps
+	AGENTLS_TEST_REQUIRE_LOCAL_MODEL=1 AGENTLS_TEST_REQUIRE_NVIM=1 $(BIN)/python -m pytest -q
 
 # The VS Code extension: type check, unit, browser (headless Chromium), protocol and
 # integration tests against the real server, then packaging as a .vsix.
@@ -40,10 +52,15 @@ $(NODE_STAMP): client-vscode/package-lock.json
 	cd client-vscode && npm ci --no-audit --no-fund
 	touch $(NODE_STAMP)
 
-vscode: $(STAMP) $(NODE_STAMP)
+vscode: $(STAMP) $(NODE_STAMP) system-deps
 	cd client-vscode && bash scripts/test.sh
 
 test: lint typecheck vscode pytest
+
+# Figures, not tests: every target of the proof issue, then time to first token.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(ARGS)
+	$(BIN)/python -m bench.first_token
 
 clean:
 	rm -rf $(VENV) build *.egg-info client-vscode/node_modules client-vscode/dist client-vscode/out
