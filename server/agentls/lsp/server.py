@@ -303,10 +303,12 @@ class AgentServer:
 
     async def resume(self, raw: Any) -> dict[str, Any]:
         from agentls.lsp.params import SessionParams, parse_params
+        from agentls.rollout.reader import bulk_load
 
         params = parse_params(SessionParams, raw, "agent/resume")
         try:
-            return self.workspace().resume(params.sessionId).to_wire()
+            with bulk_load():
+                return self.workspace().resume(params.sessionId).to_wire()
         except Exception as exc:
             raise core_error(exc) from None
 
