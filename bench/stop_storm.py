@@ -153,6 +153,10 @@ async def _round(
             try:
                 follow = await agent.send("right after the interrupt", sessionId=session_id)
                 report.statuses[f"follow-{follow['status']}"] += 1
+                if follow["status"] == "failed":
+                    report.problems.append(
+                        f"{tag}: send after interrupt failed: {follow.get('error')}"
+                    )
             except RpcError as exc:
                 report.problems.append(f"{tag}: send right after interrupt refused: {exc}")
         result = await asyncio.wait_for(pending, 20)

@@ -8,13 +8,10 @@ the strict services enforce.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
-from agentls.config.settings import Settings
 from agentls.history.repair import ABORTED_OUTPUT
 from agentls.history.view import assistant_text
 from agentls.providers.events import (
@@ -25,7 +22,7 @@ from agentls.providers.events import (
     ProviderError,
     TextDelta,
 )
-from agentls.providers.sse import HttpPool, decode_event, open_event_stream, stream_cut
+from agentls.providers.sse import StreamingClient, decode_event, stream_cut
 from agentls.rollout.store import user_text
 
 Message = dict[str, Any]
@@ -159,18 +156,8 @@ class _Assembly:
         return out
 
 
-class ChatCompletionsClient:
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        env: Mapping[str, str] | None = None,
-        http: httpx.AsyncClient | None = None,
-    ) -> None:
-        self.settings = settings
-        self._env = env
-        self._pool = HttpPool(settings, http)
-        self._url = settings.base_url.rstrip("/") + "/chat/completions"
+class ChatCompletionsClient(StreamingClient):
+    PATH = "/chat/completions"
 
     def body(self, request: ModelRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -188,9 +175,7 @@ class ChatCompletionsClient:
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         answer = _Assembly()
         done = False
-        async with open_event_stream(
-            self._pool, self._url, self.body(request), self.settings, self._env
-        ) as source:
+        async with self.events(self.body(request)) as source:
             async for sse in source.aiter_sse():
                 if sse.data == "[DONE]":
                     done = True
@@ -248,6 +233,3 @@ class ChatCompletionsClient:
             if choice.get("finish_reason"):
                 answer.finished = True
         return deltas
-
-    async def aclose(self) -> None:
-        await self._pool.aclose()

@@ -6,12 +6,9 @@ Only `response.output_item.done` items are kept; deltas exist for the screen.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
-
-from agentls.config.settings import Settings
 from agentls.providers.events import (
     Completed,
     ItemDone,
@@ -20,7 +17,7 @@ from agentls.providers.events import (
     ProviderError,
     TextDelta,
 )
-from agentls.providers.sse import HttpPool, decode_event, open_event_stream, stream_cut
+from agentls.providers.sse import StreamingClient, decode_event, stream_cut
 
 RETRYABLE_FAILURE_CODES = frozenset({"server_error", "rate_limit_exceeded", "overloaded"})
 
@@ -32,20 +29,10 @@ def usage_from(data: Any) -> dict[str, int]:
     return {k: int(data[k]) for k in keys if isinstance(data.get(k), int)}
 
 
-class ResponsesClient:
+class ResponsesClient(StreamingClient):
     """Speaks `POST {base_url}/responses` with `stream: true`."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        env: Mapping[str, str] | None = None,
-        http: httpx.AsyncClient | None = None,
-    ) -> None:
-        self.settings = settings
-        self._env = env
-        self._pool = HttpPool(settings, http)
-        self._url = settings.base_url.rstrip("/") + "/responses"
+    PATH = "/responses"
 
     def body(self, request: ModelRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -64,10 +51,7 @@ class ResponsesClient:
         return body
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
-        settings = self.settings
-        async with open_event_stream(
-            self._pool, self._url, self.body(request), settings, self._env
-        ) as source:
+        async with self.events(self.body(request)) as source:
             async for sse in source.aiter_sse():
                 event = decode_event(sse.data)
                 if event is None:
@@ -107,6 +91,3 @@ class ResponsesClient:
             code=str(code) if code else None,
             retryable=code in RETRYABLE_FAILURE_CODES,
         )
-
-    async def aclose(self) -> None:
-        await self._pool.aclose()

@@ -37,26 +37,75 @@ class HttpPool:
 
     Cancelling a task while httpx reads a streamed body can leave that connection checked
     out of the pool for good (an httpcore cancellation bug); after enough stops the pool is
-    exhausted. Closing the whole client is what reliably releases it, so a stopped stream
-    retires its client (closed in the background) and later requests get a fresh one.
+    exhausted. Closing the client is what reliably releases it. So a stopped stream retires
+    the client it used: new requests get a fresh client at once, and the retired one is
+    closed when the last stream still using it (another session's, say) has ended.
     """
 
     def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
         self._settings = settings
         self.client = client or build_http_client(settings)
+        self._leases: dict[httpx.AsyncClient, int] = {}
+        self._retired: set[httpx.AsyncClient] = set()
         self._closing: set[asyncio.Task[None]] = set()
 
-    def retire(self) -> None:
-        old, self.client = self.client, build_http_client(self._settings)
-        task = asyncio.ensure_future(old.aclose())
+    @asynccontextmanager
+    async def lease(self) -> AsyncIterator[httpx.AsyncClient]:
+        client = self.client
+        self._leases[client] = self._leases.get(client, 0) + 1
+        try:
+            yield client
+        finally:
+            self._leases[client] -= 1
+            if not self._leases[client]:
+                del self._leases[client]
+                if client in self._retired:
+                    self._close_later(client)
+
+    def retire(self, client: httpx.AsyncClient) -> None:
+        if client is self.client:
+            self.client = build_http_client(self._settings)
+        self._retired.add(client)
+        if client not in self._leases:
+            self._close_later(client)
+
+    def _close_later(self, client: httpx.AsyncClient) -> None:
+        self._retired.discard(client)
+        task = asyncio.ensure_future(client.aclose())
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        for client in list(self._retired):
+            await client.aclose()
         for task in list(self._closing):
             with contextlib.suppress(Exception):
                 await task
+
+
+class StreamingClient:
+    """What every wire client holds: its settings, the key's environment, a pool, a URL."""
+
+    PATH = ""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        env: Mapping[str, str] | None = None,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.settings = settings
+        self._env = env
+        self._pool = HttpPool(settings, http)
+        self._url = settings.base_url.rstrip("/") + self.PATH
+
+    def events(self, body: dict[str, Any]) -> contextlib.AbstractAsyncContextManager[EventSource]:
+        return open_event_stream(self._pool, self._url, body, self.settings, self._env)
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
 
 
 def request_headers(settings: Settings, env: Mapping[str, str] | None) -> dict[str, str]:
@@ -119,29 +168,30 @@ async def open_event_stream(
     env: Mapping[str, str] | None,
 ) -> AsyncIterator[EventSource]:
     headers = request_headers(settings, env)
-    try:
-        async with aconnect_sse(
-            pool.client, "POST", url, content=orjson.dumps(body), headers=headers
-        ) as source:
-            response = source.response
-            if response.status_code != 200:
-                raise http_error(
-                    response.status_code,
-                    await response.aread(),
-                    response.headers.get("retry-after"),
-                    key_env=settings.api_key_env,
-                    base_url=settings.base_url,
-                )
-            content_type = response.headers.get("content-type", "")
-            if "text/event-stream" not in content_type:
-                raise ProviderError(
-                    f"the model API answered with '{content_type or 'no content type'}' "
-                    "instead of an event stream; check OPENAI_BASE_URL",
-                    http_status=response.status_code,
-                )
-            yield source
-    except httpx.HTTPError as exc:
-        raise transport_error(exc, settings.base_url, settings.stream_idle_timeout_s) from exc
-    except (asyncio.CancelledError, GeneratorExit):
-        pool.retire()  # stopped mid-stream: do not leave the connection to the pool
-        raise
+    async with pool.lease() as client:
+        try:
+            async with aconnect_sse(
+                client, "POST", url, content=orjson.dumps(body), headers=headers
+            ) as source:
+                response = source.response
+                if response.status_code != 200:
+                    raise http_error(
+                        response.status_code,
+                        await response.aread(),
+                        response.headers.get("retry-after"),
+                        key_env=settings.api_key_env,
+                        base_url=settings.base_url,
+                    )
+                content_type = response.headers.get("content-type", "")
+                if "text/event-stream" not in content_type:
+                    raise ProviderError(
+                        f"the model API answered with '{content_type or 'no content type'}' "
+                        "instead of an event stream; check OPENAI_BASE_URL",
+                        http_status=response.status_code,
+                    )
+                yield source
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, settings.base_url, settings.stream_idle_timeout_s) from exc
+        except (asyncio.CancelledError, GeneratorExit):
+            pool.retire(client)  # stopped mid-stream: its connection must not stay checked out
+            raise

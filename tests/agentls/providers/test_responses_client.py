@@ -189,3 +189,45 @@ async def test_a_stopped_stream_retires_its_http_client(api: FakeModelAPI) -> No
     events = await collect(client, ModelRequest(model="m", input=[user("again")], tools=[]))
     assert isinstance(events[-1], Completed)
     await client.aclose()
+
+
+async def test_retiring_a_client_waits_for_its_other_streams(api: FakeModelAPI) -> None:
+    """Another session's stream on the same client must not be cut by this stop."""
+    import asyncio
+
+    client = client_for(api)
+    shared = client._pool.client
+    other_done: list[ModelEvent] = []
+
+    async def other_session() -> None:
+        request = ModelRequest(model="m", input=[user("slow: 0.02")], tools=[])
+        count = 0
+        async for event in client.stream(request):
+            other_done.append(event)
+            count += 1
+            if count > 30:
+                return
+
+    other = asyncio.create_task(other_session())
+    await asyncio.sleep(0.1)
+    started = asyncio.Event()
+
+    async def stopped_session() -> None:
+        async for event in client.stream(
+            ModelRequest(model="m", input=[user("slow: 0.05")], tools=[])
+        ):
+            if isinstance(event, TextDelta):
+                started.set()
+
+    stopped = asyncio.create_task(stopped_session())
+    await asyncio.wait_for(started.wait(), 5)
+    stopped.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stopped
+    assert client._pool.client is not shared
+    assert not shared.is_closed  # the other stream still uses it
+    await asyncio.wait_for(other, 10)
+    assert len(other_done) > 30
+    await asyncio.sleep(0.1)
+    assert shared.is_closed
+    await client.aclose()
