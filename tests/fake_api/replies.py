@@ -121,4 +121,19 @@ class Stall:
     seconds: float
 
 
-Scripted = Reply | HttpError | CutStream | Stall
+@dataclass
+class SlowStart:
+    """Wait `seconds` before sending anything at all (not even headers), then reply normally."""
+
+    seconds: float
+
+
+@dataclass
+class Malformed:
+    """Start the normal reply, then send an event whose data is not JSON, and hang up."""
+
+    after_events: int = 3
+    garbage: bytes = b"event: response.output_text.delta\ndata: {this is not json\n\n"
+
+
+Scripted = Reply | HttpError | CutStream | Stall | SlowStart | Malformed

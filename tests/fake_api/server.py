@@ -24,8 +24,10 @@ from .replies import (
     CallItem,
     CutStream,
     HttpError,
+    Malformed,
     Reply,
     Scripted,
+    SlowStart,
     Stall,
     TextItem,
     new_id,
@@ -288,7 +290,9 @@ class _Sink:
         closing: asyncio.Event,
         cut_after: int | None,
         stall_s: float | None,
+        garbage: bytes | None = None,
     ) -> None:
+        self.garbage = garbage
         self.request = request
         self.response = response
         self.closing = closing
@@ -305,6 +309,8 @@ class _Sink:
                 if room > 0:
                     await self.response.write(b"".join(events[:room]))
                     self.count += room
+                if self.garbage is not None:
+                    await self.response.write(self.garbage)
                 raise _AbortStreamError
         await self.response.write(b"".join(events))
         self.count += len(events)
@@ -315,6 +321,8 @@ class _Sink:
     async def finish(self, events: list[bytes]) -> None:
         """Send the terminal events, unless a cut is scripted: a cut never ends cleanly."""
         if self.cut_after is not None:
+            if self.garbage is not None:
+                await self.response.write(self.garbage)
             raise _AbortStreamError
         await self.send(events)
 
@@ -695,9 +703,9 @@ class FakeModelAPI:
 
     # ----------------------------------------------------------------------- scripting
 
-    def enqueue(self, *replies: Reply | HttpError | CutStream | Stall) -> None:
+    def enqueue(self, *replies: Scripted) -> None:
         for reply in replies:
-            if not isinstance(reply, Reply | HttpError | CutStream | Stall):
+            if not isinstance(reply, Reply | HttpError | CutStream | Stall | SlowStart | Malformed):
                 raise TypeError(f"cannot enqueue {reply!r}")
             self._queue.append(reply)
 
@@ -786,8 +794,11 @@ class FakeModelAPI:
         if isinstance(script, HttpError):
             return self._http_error(script)
         reply = script if isinstance(script, Reply) else default()
-        cut_after = script.after_events if isinstance(script, CutStream) else None
+        cut_after = script.after_events if isinstance(script, CutStream | Malformed) else None
         stall_s = script.seconds if isinstance(script, Stall) else None
+        garbage = script.garbage if isinstance(script, Malformed) else None
+        if isinstance(script, SlowStart):
+            await asyncio.sleep(script.seconds)
         stream = render(reply)
         response = web.StreamResponse(
             status=200,
@@ -798,7 +809,7 @@ class FakeModelAPI:
             },
         )
         await response.prepare(request)
-        sink = _Sink(request, response, self._closing, cut_after, stall_s)
+        sink = _Sink(request, response, self._closing, cut_after, stall_s, garbage)
         try:
             await stream.run(sink)
         except _AbortStreamError:
