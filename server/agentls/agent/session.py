@@ -17,7 +17,12 @@ from urllib.parse import urlparse
 
 from agentls.agent.context import AgentContext
 from agentls.agent.results import TurnInProgressError, TurnResult
-from agentls.history.repair import ABORTED_OUTPUT, function_call_output, pending_call_ids
+from agentls.history.repair import (
+    ABORTED_OUTPUT,
+    StatelessInput,
+    function_call_output,
+    pending_call_ids,
+)
 from agentls.history.validate import drop_invalid
 from agentls.history.view import render_history
 from agentls.rollout.paths import WorkspaceLayout, new_session_id
@@ -71,6 +76,7 @@ class Session:
         self.info = info
         self.instructions = instructions
         self.approved_commands: set[tuple[str, ...]] = set()
+        self.stateless_input = StatelessInput()
         # server-side history: the last stored response and how many items it covers
         self.response_chain: tuple[str, int] | None = None
         self.server_history_refused = False
@@ -178,6 +184,7 @@ class Session:
     def append_item(self, item: dict[str, Any]) -> None:
         self.writer.append(RESPONSE_ITEM, item)
         self.history.append(item)
+        self.stateless_input.append(item)
 
     def record_turn_start(self, turn: Turn) -> None:
         settings = self.context.settings

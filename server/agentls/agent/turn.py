@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from agentls.agent.approvals import DECISIONS, ApprovalRequest, needs_approval
 from agentls.agent.results import TurnResult
 from agentls.config.settings import HistoryMode, WireApi
-from agentls.history.repair import ABORTED_OUTPUT, server_side_input, stateless_input
+from agentls.history.repair import ABORTED_OUTPUT, server_side_input
 from agentls.history.view import assistant_text, describe_call
 from agentls.providers.events import (
     Completed,
@@ -161,7 +161,7 @@ class Turn:
         if chain is not None:
             items = server_side_input(session.history, chain[1])
         else:
-            items, added, dropped = stateless_input(session.history)
+            items, added, dropped = session.stateless_input.build(session.history)
             if added or dropped:
                 logger.warning(
                     "history repaired before request: %d added, %d dropped", added, dropped

@@ -94,14 +94,59 @@ def stateless_input(items: list[Item]) -> tuple[list[Item], int, int]:
     rejects them; reasoning items can only be replayed through their encrypted content.
     """
     normalized, added, dropped = normalize_for_request(items)
-    result: list[Item] = []
-    for item in normalized:
-        if item.get("type") == "reasoning":
-            if item.get("encrypted_content"):
-                result.append(item)
-            continue
-        result.append({k: v for k, v in item.items() if k != "id"} if "id" in item else item)
+    result = [wire for item in normalized if (wire := stateless_item(item)) is not None]
     return result, added, dropped
+
+
+def stateless_item(item: Item) -> Item | None:
+    """One item as `store: false` input, or None when it cannot be replayed."""
+    if item.get("type") == "reasoning":
+        return item if item.get("encrypted_content") else None
+    return {k: v for k, v in item.items() if k != "id"} if "id" in item else item
+
+
+class StatelessInput:
+    """The `store: false` input, kept in step with the history instead of rebuilt per request.
+
+    At 50,000 items, rebuilding cost about 250 ms a request. The list is built once with the
+    full repair, then extended item by item while it stays valid (every call answered once,
+    every output answering a call); anything unusual triggers the full rebuild again.
+    """
+
+    def __init__(self) -> None:
+        self._items: list[Item] | None = None
+        self._calls: set[Any] = set()
+        self._open: set[Any] = set()
+        self._valid = False
+
+    def append(self, item: Item) -> None:
+        if self._items is None:
+            return
+        kind = item.get("type")
+        call_id = item.get("call_id")
+        if kind == "function_call":
+            if call_id in self._calls:
+                self._valid = False
+            self._calls.add(call_id)
+            self._open.add(call_id)
+        elif kind == "function_call_output":
+            if call_id not in self._open:
+                self._valid = False
+            self._open.discard(call_id)
+        wire = stateless_item(item)
+        if wire is not None:
+            self._items.append(wire)
+
+    def build(self, history: list[Item]) -> tuple[list[Item], int, int]:
+        """The input for the next request; (items, outputs added, items dropped)."""
+        if self._items is not None and self._valid and not self._open:
+            return list(self._items), 0, 0
+        items, added, dropped = stateless_input(history)
+        self._items = items
+        self._calls = {i.get("call_id") for i in items if i.get("type") == "function_call"}
+        self._open = set()
+        self._valid = True
+        return list(items), added, dropped
 
 
 def server_side_input(items: list[Item], start: int) -> list[Item]:

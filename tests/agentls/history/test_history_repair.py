@@ -82,3 +82,26 @@ def test_server_side_input_answers_known_calls_first() -> None:
     tail = server_side_input(items, 3)
     assert tail == [out("a", "aborted"), out("b"), user("2")]
     assert server_side_input(items, len(items)) == [out("a", "aborted")]
+
+
+def test_stateless_input_is_extended_while_valid_and_rebuilt_when_not() -> None:
+    from agentls.history.repair import StatelessInput, stateless_input
+
+    history: list[dict[str, Any]] = [user("1"), {"id": "fc_1", **call("a")}]
+    cache = StatelessInput()
+    first, added, _ = cache.build(history)  # a call without output: repaired
+    assert added == 1 and first[-1] == out("a", "aborted")
+    # from here appends keep it in step, as Session.append_item does
+    for item in (user("2"), {"id": "fc_2", **call("b")}, out("b")):
+        history.append(item)
+        cache.append(item)
+    fast, added, dropped = cache.build(history)
+    assert (added, dropped) == (0, 0)
+    assert fast[-3:] == [user("2"), call("b"), out("b")]  # ids stripped
+    # an output nobody asked for makes it fall back to the full repair
+    stray = out("ghost")
+    history.append(stray)
+    cache.append(stray)
+    rebuilt, _, dropped = cache.build(history)
+    assert dropped >= 1
+    assert rebuilt == stateless_input(history)[0]
