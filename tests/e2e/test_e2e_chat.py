@@ -11,10 +11,11 @@ from tests.e2e.harness import server_env
 from tests.fake_api import FakeModelAPI
 
 
-async def run_chat(
-    env: dict[str, str], workspace: Path, *args: str, stdin: bytes | None = None
-) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
+async def spawn_chat(
+    env: dict[str, str], workspace: Path, *args: str
+) -> asyncio.subprocess.Process:
+    """`agentls chat` as a user starts it, with every stream piped to the test."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "agentls",
@@ -27,6 +28,12 @@ async def run_chat(
         stderr=asyncio.subprocess.PIPE,
         env=env,
     )
+
+
+async def run_chat(
+    env: dict[str, str], workspace: Path, *args: str, stdin: bytes | None = None
+) -> tuple[int, str, str]:
+    process = await spawn_chat(env, workspace, *args)
     out, err = await asyncio.wait_for(process.communicate(stdin), 60)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
@@ -61,18 +68,7 @@ async def test_without_a_key_it_says_what_to_set(home: Path, workspace: Path) ->
 async def test_interactive_ctrl_c_stops_the_turn_not_the_program(
     api: FakeModelAPI, home: Path, workspace: Path
 ) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "agentls",
-        "chat",
-        "--workspace",
-        str(workspace),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=server_env(home, api.base_url),
-    )
+    process = await spawn_chat(server_env(home, api.base_url), workspace)
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write(b"slow: 0.05\n")
     await process.stdin.drain()
@@ -98,18 +94,7 @@ async def test_without_a_key_the_embedded_model_answers(home: Path, workspace: P
     code, out, err = await run_chat(server_env(home, None), workspace, "-p", "Say hi.")
     assert code == 0, err
     assert out.strip()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "agentls",
-        "chat",
-        "--workspace",
-        str(workspace),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=server_env(home, None),
-    )
+    process = await spawn_chat(server_env(home, None), workspace)
     _out, banner = await asyncio.wait_for(process.communicate(b"/quit\n"), 60)
     assert "SmolLM2-135M-Instruct" in banner.decode()
 

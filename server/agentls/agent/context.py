@@ -25,13 +25,15 @@ class AgentContext:
     reaper: Reaper = field(default_factory=Reaper)
     version: str = __version__
 
+    def _secret_names(self) -> set[str]:
+        return {self.settings.api_key_env, *SECRET_ENV_NAMES}
+
     def secrets(self) -> list[str]:
         """Values that must never reach a rollout, whatever prints them."""
-        names = {self.settings.api_key_env, *SECRET_ENV_NAMES}
-        return [v for n in names if (v := self.env.get(n))]
+        return [v for n in self._secret_names() if (v := self.env.get(n))]
 
     def tool_env(self) -> dict[str, str]:
         """Tools inherit the environment minus the model key, plus the reaper's mark."""
-        names = {self.settings.api_key_env, *SECRET_ENV_NAMES}
+        names = self._secret_names()
         base = {k: v for k, v in self.env.items() if k not in names}
         return self.reaper.tool_env(base)

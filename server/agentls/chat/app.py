@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from agentls import __version__
-from agentls.chat.render import TerminalRenderer, describe
+from agentls.chat.render import TerminalRenderer
+from agentls.history.view import describe_command
 from agentls.rpc.endpoint import Endpoint
 from agentls.rpc.streams import FramedStream
 
@@ -70,7 +71,7 @@ class ChatClient:
 
     async def _on_approval(self, params: Any) -> dict[str, str]:
         command = params.get("command") or []
-        shown = describe({"arguments": _json({"command": command})}) if command else "a change"
+        shown = describe_command([str(c) for c in command]) if command else "a change"
         if self.reader is None:
             self.renderer.notice(f"(denied `{shown}`: no terminal to ask in)")
             return {"decision": "deny"}
@@ -155,12 +156,6 @@ class ChatClient:
                 await self.process.wait()
         if self._serving is not None:
             self._serving.cancel()
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value)
 
 
 async def _drain(stream: asyncio.StreamReader) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
+from agentls.history.view import describe_call
+
 DIM = "\033[2m"
 BOLD = "\033[1m"
 RED = "\033[31m"
@@ -44,7 +46,8 @@ class TerminalRenderer:
         if kind == "textDelta":
             self._write(self.out, str(event.get("delta", "")))
         elif kind == "toolCallStarted":
-            self._write(self.info, self._style(f"$ {describe(event)}", BOLD) + "\n")
+            shown = describe_call(str(event.get("name", "")), str(event.get("arguments", "")))
+            self._write(self.info, self._style(f"$ {shown}", BOLD) + "\n")
         elif kind == "toolOutputDelta":
             self._write(self.info, self._style(str(event.get("delta", "")), DIM))
         elif kind == "toolCallCompleted":
@@ -83,18 +86,3 @@ class TerminalRenderer:
             else:
                 status = entry.get("status", "")
                 self._write(self.info, self._style(f"$ {text} [{status}]", DIM) + "\n")
-
-
-def describe(event: dict[str, Any]) -> str:
-    import json
-
-    try:
-        args = json.loads(str(event.get("arguments", "")))
-        command = args.get("command")
-        if isinstance(command, list) and len(command) == 3 and command[1] in ("-c", "-lc"):
-            return str(command[2])
-        if isinstance(command, list):
-            return " ".join(str(c) for c in command)
-    except (ValueError, AttributeError):
-        pass
-    return f"{event.get('name')} {event.get('arguments')}"

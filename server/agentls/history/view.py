@@ -29,17 +29,21 @@ def assistant_text(item: Item) -> str | None:
     )
 
 
+def describe_command(argv: list[str]) -> str:
+    """The command as a person would type it: the script of `bash -lc "..."`, else argv."""
+    if len(argv) == 3 and argv[0] in ("bash", "sh", "zsh") and argv[1] in ("-lc", "-c"):
+        return argv[2]
+    return shlex.join(argv)
+
+
 def describe_call(name: str, arguments: str) -> str:
-    """The command as a person would type it, when the call is a shell call."""
+    """A shell call's command as a person would type it; other calls as sent."""
     try:
         args = orjson.loads(arguments)
     except orjson.JSONDecodeError:
         return arguments
     if isinstance(args, dict) and isinstance(args.get("command"), list):
-        argv = [str(a) for a in args["command"]]
-        if len(argv) == 3 and argv[0] in ("bash", "sh", "zsh") and argv[1] in ("-lc", "-c"):
-            return argv[2]
-        return shlex.join(argv)
+        return describe_command([str(a) for a in args["command"]])
     return arguments
 
 

@@ -38,20 +38,16 @@ AGENT_METHODS = [
 MESSAGE_WARNING = 2
 
 
-def uri_path(uri: str) -> Path:
+def workspace_path(params: Mapping[str, Any]) -> Path:
     from agentls.rollout.paths import uri_to_path
 
-    return uri_to_path(uri)
-
-
-def workspace_path(params: Mapping[str, Any]) -> Path:
     folders = params.get("workspaceFolders")
     if isinstance(folders, list):
         for folder in folders:
             if isinstance(folder, dict) and isinstance(folder.get("uri"), str):
-                return uri_path(folder["uri"])
+                return uri_to_path(folder["uri"])
     if isinstance(params.get("rootUri"), str):
-        return uri_path(params["rootUri"])
+        return uri_to_path(params["rootUri"])
     if isinstance(params.get("rootPath"), str):
         return Path(params["rootPath"])
     return Path.cwd()

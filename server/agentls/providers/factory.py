@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,92 +39,82 @@ def wire_client(settings: Settings, env: Mapping[str, str] | None) -> WireClient
     return ResponsesClient(settings, env=env)
 
 
-@dataclass
+Connect = Callable[[], Awaitable[WireClient]]
+
+
 class Provider:
-    """A ready-to-use model stream plus what the editor should show about it."""
+    """A model stream plus what the editor should show about it.
 
-    stream: ModelStream
-    info: dict[str, Any]
-    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    embedded: EmbeddedServer | None = None
+    The client is made on the first request (the HTTP stack is not imported at start-up,
+    and the embedded model may still be loading); without `connect`, every request fails
+    with `unavailable`, which says what to configure.
+    """
 
-    async def aclose(self) -> None:
-        for close in self.closers:
-            await close()
-        self.closers.clear()
+    def __init__(
+        self,
+        info: dict[str, Any],
+        connect: Connect | None,
+        *,
+        unavailable: str = NO_MODEL_MESSAGE,
+        embedded: EmbeddedServer | None = None,
+    ) -> None:
+        self.info = info
+        self.embedded = embedded
+        self._connect = connect
+        self._unavailable = unavailable
+        self._client: WireClient | None = None
 
-
-def _unconfigured(message: str) -> ModelStream:
-    async def stream(_request: ModelRequest) -> AsyncIterator[ModelEvent]:
-        raise ProviderError(message, code="no_model_configured")
-        yield  # pragma: no cover - makes this an async generator
-
-    return stream
-
-
-def _embedded_provider(settings: Settings, env: Mapping[str, str] | None) -> Provider:
-    path = settings.model_path or default_model_path()
-    if path is None or not runtime_available():
-        message = f"{NO_MODEL_MESSAGE}; or {INSTALL_HINT} to use the embedded model"
-        info = {"name": settings.model, "baseUrl": settings.base_url, "configured": False}
-        return Provider(_unconfigured(message), {**info, "wireApi": settings.wire_api.value})
-    server = EmbeddedServer(Path(path), context_tokens=settings.local_context_tokens)
-    provider = Provider(
-        _unconfigured(""),  # replaced below
-        {
-            "name": server.name,
-            "baseUrl": "embedded",
-            "wireApi": settings.wire_api.value,
-            "configured": True,
-            "embedded": True,
-        },
-        embedded=server,
-    )
-    clients: list[WireClient] = []
-
-    async def stream(request: ModelRequest) -> AsyncIterator[ModelEvent]:
-        if not clients:
-            base = await server.base_url()
-            local = settings.replace(base_url=base)
-            clients.append(wire_client(local, {}))
-
-            async def close() -> None:
-                await clients[0].aclose()
-
-            provider.closers.append(close)
-        async for event in clients[0].stream(request):
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+        if self._connect is None:
+            raise ProviderError(self._unavailable, code="no_model_configured")
+        if self._client is None:
+            client = await self._connect()
+            if self._client is None:
+                self._client = client
+            else:  # another session connected first
+                await client.aclose()
+        async for event in self._client.stream(request):
             yield event
 
-    provider.stream = stream
-    return provider
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+def _info(settings: Settings, name: str, base_url: str, configured: bool) -> dict[str, Any]:
+    return {
+        "name": name,
+        "baseUrl": base_url,
+        "wireApi": settings.wire_api.value,
+        "configured": configured,
+    }
+
+
+def _embedded_provider(settings: Settings) -> Provider:
+    path = settings.model_path or default_model_path()
+    if path is None or not runtime_available():
+        return Provider(
+            _info(settings, settings.model, settings.base_url, False),
+            None,
+            unavailable=f"{NO_MODEL_MESSAGE}; or {INSTALL_HINT} to use the embedded model",
+        )
+    server = EmbeddedServer(Path(path), context_tokens=settings.local_context_tokens)
+
+    async def connect() -> WireClient:
+        return wire_client(settings.replace(base_url=await server.base_url()), {})
+
+    info = {**_info(settings, server.name, "embedded", True), "embedded": True}
+    return Provider(info, connect, embedded=server)
 
 
 def build_provider(settings: Settings, env: Mapping[str, str] | None) -> Provider:
     if settings.wants_embedded_model(env):
-        return _embedded_provider(settings, env)
+        return _embedded_provider(settings)
     if not settings.has_model_endpoint(env):
-        info = {
-            "name": settings.model,
-            "baseUrl": settings.base_url,
-            "wireApi": settings.wire_api.value,
-            "configured": False,
-        }
-        return Provider(_unconfigured(NO_MODEL_MESSAGE), info)
-    info = {
-        "name": settings.model,
-        "baseUrl": settings.base_url,
-        "wireApi": settings.wire_api.value,
-        "configured": True,
-    }
-    provider = Provider(_unconfigured(""), info)
-    clients: list[WireClient] = []
+        return Provider(_info(settings, settings.model, settings.base_url, False), None)
 
-    async def stream(request: ModelRequest) -> AsyncIterator[ModelEvent]:
-        if not clients:  # the HTTP stack is imported by the first request, not at start-up
-            clients.append(wire_client(settings, env))
-            provider.closers.append(clients[0].aclose)
-        async for event in clients[0].stream(request):
-            yield event
+    async def connect() -> WireClient:
+        return wire_client(settings, env)
 
-    provider.stream = stream
-    return provider
+    return Provider(_info(settings, settings.model, settings.base_url, True), connect)
