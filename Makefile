@@ -25,8 +25,8 @@ chat: $(STAMP)
 	$(BIN)/agentls chat $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check server tests
-	$(BIN)/ruff format --check server tests
+	$(BIN)/ruff check server tests fixtures bench
+	$(BIN)/ruff format --check server tests fixtures bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

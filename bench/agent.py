@@ -1,4 +1,3 @@
-# ruff: noqa: ASYNC109 - bounded waits are this module's whole point
 """An editor-like driver for one `agentls serve` process, on top of the light client."""
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 async def _child(api_key: str | None) -> None:
-    from tests.fake_api import FakeModelAPI
+    from fixtures.fake_api import FakeModelAPI
 
     api = FakeModelAPI(api_key=api_key)
     await api.start()
@@ -63,7 +63,7 @@ class FakeAPIProcess:
         if self.api_key:
             args += ["--api-key", self.api_key]
         # aiohttp logs every client that hangs up early (which stops do, on purpose)
-        stderr = open(self.stderr_path, "ab") if self.stderr_path else None  # noqa: SIM115, ASYNC230
+        stderr = open(self.stderr_path, "ab") if self.stderr_path else None  # noqa: SIM115
         try:
             self.process = await asyncio.create_subprocess_exec(
                 *args,

@@ -1,4 +1,3 @@
-# ruff: noqa: ASYNC109 - bounded waits are this module's whole point
 """A minimal JSON-RPC (LSP framing) client that drives a real `agentls serve` over stdio.
 
 Lighter than pygls's client on purpose: frames are parsed in `pipe_data_received` without
@@ -130,7 +129,7 @@ class LspClient:
         stderr: Any = asyncio.subprocess.DEVNULL
         handle = None
         if stderr_path is not None:
-            handle = open(stderr_path, "ab")  # noqa: SIM115, ASYNC230 - handed to the child
+            handle = open(stderr_path, "ab")  # noqa: SIM115 - handed to the child
             stderr = handle
         try:
             self.spawned_at = time.perf_counter()

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from fixtures.fake_api import FakeModelAPI
 from tests.e2e.harness import API_KEY, Agent, server_env, start_agent, stop_agent
-from tests.fake_api import FakeModelAPI
 
 Starter = Callable[..., Awaitable[Agent]]
 

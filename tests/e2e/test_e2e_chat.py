@@ -7,8 +7,8 @@ import signal
 import sys
 from pathlib import Path
 
+from fixtures.fake_api import FakeModelAPI
 from tests.e2e.harness import server_env
-from tests.fake_api import FakeModelAPI
 
 
 async def spawn_chat(

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.fake_api import CutStream, FakeModelAPI, HttpError
 from pygls.exceptions import JsonRpcException
 from tests.e2e.conftest import Starter
 from tests.e2e.harness import Agent, server_env
-from tests.fake_api import CutStream, FakeModelAPI, HttpError
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from fixtures.fake_api import CutStream, FakeModelAPI, HttpError
 from tests.e2e.conftest import Starter
 from tests.e2e.harness import API_KEY, alive, pids_with_marker, process_tree, server_env, wait_until
-from tests.fake_api import CutStream, FakeModelAPI, HttpError
 
 CHAT = {"wireApi": "chat"}
 SERVER = {"history": "server"}

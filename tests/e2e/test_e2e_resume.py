@@ -10,10 +10,10 @@ from pathlib import Path
 
 import orjson
 import pytest
+from fixtures.fake_api import FakeModelAPI
 from pygls.exceptions import JsonRpcException
 from tests.e2e.conftest import Starter
 from tests.e2e.harness import Agent, alive, pids_with_marker, process_tree, wait_until
-from tests.fake_api import FakeModelAPI
 
 from agentls.rollout.paths import WorkspaceLayout
 

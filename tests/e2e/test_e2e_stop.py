@@ -7,10 +7,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+from fixtures.fake_api import FakeModelAPI
 from pygls.exceptions import JsonRpcException
 from tests.e2e.conftest import Starter
 from tests.e2e.harness import Agent, alive, pids_with_marker, process_tree, wait_until
-from tests.fake_api import FakeModelAPI
 
 
 async def _assert_next_turn_accepted(agent: Agent, api: FakeModelAPI, session_id: str) -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.fake_api import FakeModelAPI
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 from tests.e2e.harness import agent_converter, server_env
-from tests.fake_api import FakeModelAPI
 
 
 def free_port() -> int:

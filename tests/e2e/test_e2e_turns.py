@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fixtures.fake_api import CallItem, FakeModelAPI, Reply, TextItem
 from lsprotocol import types
 from tests.e2e.conftest import Starter
 from tests.e2e.harness import Agent
-from tests.fake_api import CallItem, FakeModelAPI, Reply, TextItem
 
 
 async def test_initialize_advertises_the_agent_methods(agent: Agent) -> None:

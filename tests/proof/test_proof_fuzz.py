@@ -28,10 +28,10 @@ import pytest
 from bench.agent import Agent, start_agent
 from bench.background import BackgroundLoop
 from bench.rpc import LspClient, RpcError, ServerGone, wait_for
+from fixtures.fake_api import FakeModelAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.e2e.harness import API_KEY, server_env
-from tests.fake_api import FakeModelAPI
 
 from agentls.rollout.paths import WorkspaceLayout
 from agentls.rollout.reader import parse_rollout

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.fake_api import FakeModelAPI
 from tests.e2e.harness import API_KEY, server_env
-from tests.fake_api import FakeModelAPI
 
 SCRIPT = Path(__file__).with_name("nvim_agent.lua")
 NVIM = shutil.which("nvim")

@@ -11,9 +11,9 @@ import time
 from typing import Any
 
 import pytest
+from fixtures.fake_api import CutStream, FakeModelAPI, HttpError, Malformed, SlowStart, Stall
 from tests.e2e.conftest import Starter
 from tests.e2e.harness import Agent
-from tests.fake_api import CutStream, FakeModelAPI, HttpError, Malformed, SlowStart, Stall
 
 WIRES = ["responses", "chat"]
 

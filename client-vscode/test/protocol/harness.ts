@@ -58,11 +58,11 @@ function waitExit(child: ChildProcess, timeoutMs: number): Promise<void> {
   });
 }
 
-/** `python -m tests.fake_api --port 0` from the repository root. */
+/** `python -m fixtures.fake_api --port 0` from the repository root. */
 export function startFakeApi(apiKey = API_KEY): Promise<FakeApi> {
   const child = spawn(
     path.join(VENV_BIN, 'python'),
-    ['-m', 'tests.fake_api', '--port', '0', '--api-key', apiKey],
+    ['-m', 'fixtures.fake_api', '--port', '0', '--api-key', apiKey],
     { cwd: REPO_DIR, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from tests.fake_api import CallItem, CutStream, FakeModelAPI, HttpError, Reply, Stall, TextItem
+from fixtures.fake_api import CallItem, CutStream, FakeModelAPI, HttpError, Reply, Stall, TextItem
 
 from agentls.config.settings import Settings
 from agentls.providers.errors import http_error, parse_retry_after
