@@ -31,6 +31,14 @@ class WireApi(StrEnum):
     CHAT = "chat"
 
 
+class SandboxMode(StrEnum):
+    """How commands are contained: see docs/security.md."""
+
+    WORKSPACE_WRITE = "workspace-write"
+    READ_ONLY = "read-only"
+    OFF = "off"
+
+
 class HistoryMode(StrEnum):
     """`stateless`: full history each turn, `store: false`. `server`: `previous_response_id`."""
 
@@ -68,6 +76,13 @@ class Settings:
     shell_timeout_s: float = 300.0
     kill_grace_s: float = 0.5
     extra_headers: Mapping[str, str] = field(default_factory=dict)
+    sandbox: SandboxMode = SandboxMode.WORKSPACE_WRITE
+    sandbox_network: bool = True
+    checkpoints: bool = True
+    checkpoint_max_file_mb: float = 10.0
+    context_window: int | None = None
+    auto_compact_percent: int = 85
+    mcp_servers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -172,6 +187,15 @@ def _headers(value: Any) -> dict[str, str]:
     return dict(value)
 
 
+def _tables(value: Any) -> dict[str, dict[str, Any]]:
+    """`[mcp_servers.NAME]`: a table of tables; each server's own keys are checked by MCP."""
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, Mapping) for k, v in value.items()
+    ):
+        raise ValueError("expected a table of named tables")
+    return {k: dict(v) for k, v in value.items()}
+
+
 FIELD_CHECKS: dict[str, Check] = {
     "base_url": _url,
     "api_key_env": _text(pattern=r"[A-Za-z_][A-Za-z0-9_]*"),
@@ -192,7 +216,19 @@ FIELD_CHECKS: dict[str, Check] = {
     "shell_timeout_s": _number(float, 0.001, 86400),
     "kill_grace_s": _number(float, 0, 60),
     "extra_headers": _headers,
+    "sandbox": _choice(SandboxMode),
+    "sandbox_network": _flag,
+    "checkpoints": _flag,
+    "checkpoint_max_file_mb": _number(float, 0.001, 100_000),
+    "context_window": _optional(_number(int, 256, 100_000_000)),
+    "auto_compact_percent": _number(int, 0, 100),
+    "mcp_servers": _tables,
 }
+
+# Keys that are not settings but are understood where they appear: the profile choice,
+# the profiles themselves, and what editors put in `initializationOptions` or their section.
+STRUCTURE_KEYS = {"provider", "providers"}
+CLIENT_KEYS = {"approvals", "server", "trace", "client", "steer_mode", "panel"}
 
 ENV_NAMES: dict[str, str] = {
     "OPENAI_BASE_URL": "base_url",
@@ -203,6 +239,7 @@ ENV_NAMES: dict[str, str] = {
     "AGENTLS_HISTORY": "history",
     "AGENTLS_MODEL_PATH": "model_path",
     "AGENTLS_LOCAL_MODEL": "local_model",
+    "AGENTLS_SANDBOX": "sandbox",
 }
 
 
@@ -216,13 +253,28 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
 
+def _unknown_key(key: str, source: str, allowed: set[str]) -> str:
+    import difflib
+
+    known = sorted({*FIELD_CHECKS, *allowed})
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.7)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"setting '{key}' from {source} is not a setting agentls knows; ignoring it{hint}"
+
+
 def _apply_layer(
-    merged: dict[str, Any], layer: Mapping[str, Any], source: str, warnings: list[str]
+    merged: dict[str, Any],
+    layer: Mapping[str, Any],
+    source: str,
+    warnings: list[str],
+    allowed: set[str] = STRUCTURE_KEYS,
 ) -> None:
     for raw_key, value in layer.items():
         key = _snake(str(raw_key))
         check = FIELD_CHECKS.get(key)
         if check is None:
+            if key not in allowed:
+                warnings.append(_unknown_key(key, source, allowed))
             continue
         try:
             merged[key] = check(value)
@@ -253,9 +305,16 @@ def _provider_layer(
     config: dict[str, Any], chosen: Any, source: str, warnings: list[str]
 ) -> dict[str, Any]:
     """`[providers.NAME]` tables of the config file, selected with `provider = "NAME"`."""
-    if not chosen:
-        return {}
     providers = config.get("providers")
+    if not chosen:
+        for name, table in (providers or {}).items() if isinstance(providers, dict) else ():
+            if isinstance(table, dict) and "provider" in table:
+                warnings.append(
+                    f"'provider' is inside [providers.{name}] in the config file, so no "
+                    "profile is chosen: TOML puts every key written after a [table] header "
+                    "into that table; move the 'provider' line above the first table"
+                )
+        return {}
     profile = providers.get(str(chosen)) if isinstance(providers, dict) else None
     if not isinstance(profile, dict):
         known = ", ".join(sorted(providers)) if isinstance(providers, dict) else "none"
@@ -264,6 +323,13 @@ def _provider_layer(
             f"file (known: {known}); using the other settings"
         )
         return {}
+    if "provider" in profile:
+        warnings.append(
+            f"'provider' inside [providers.{chosen}] in the config file has no effect: TOML "
+            "puts every key written after a [table] header into that table; move the "
+            "'provider' line above the first table"
+        )
+        profile = {k: v for k, v in profile.items() if k != "provider"}
     return profile
 
 
@@ -301,8 +367,12 @@ def load_settings(
         _provider_layer(config, chosen, chosen_from, warnings),
         f"[providers.{chosen}] in the config file",
         warnings,
+        set(),
     )
     _apply_layer(merged, env_layer, "the environment", warnings)
-    _apply_layer(merged, workspace_config or {}, "workspace/configuration", warnings)
-    _apply_layer(merged, init_options or {}, "initializationOptions", warnings)
+    client_allowed = STRUCTURE_KEYS | CLIENT_KEYS
+    _apply_layer(
+        merged, workspace_config or {}, "workspace/configuration", warnings, client_allowed
+    )
+    _apply_layer(merged, init_options or {}, "initializationOptions", warnings, client_allowed)
     return LoadedSettings(Settings(**merged), warnings)

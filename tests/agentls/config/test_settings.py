@@ -111,3 +111,46 @@ def test_embedded_model_is_wanted_without_an_endpoint(tmp_path: Path) -> None:
 def test_the_embedded_model_can_be_turned_off(tmp_path: Path) -> None:
     s = load_settings(env={"AGENTLS_HOME": str(tmp_path), "AGENTLS_LOCAL_MODEL": "0"}).settings
     assert not s.wants_embedded_model({})
+
+
+def test_unknown_keys_are_reported_by_name_with_a_suggestion(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('modle = "gpt-x"\n')
+    loaded = load_settings(
+        env={"AGENTLS_HOME": str(tmp_path)},
+        init_options={"approvals": True, "sandbx": "off"},
+        workspace_config={"server": {"command": "x"}},
+    )
+    text = "\n".join(loaded.warnings)
+    assert "'modle' from the config file" in text and "did you mean 'model'" in text
+    assert "'sandbx' from initializationOptions" in text and "did you mean 'sandbox'" in text
+    assert "approvals" not in text and "'server'" not in text
+    assert len(loaded.warnings) == 2
+
+
+def test_a_provider_line_written_after_a_table_is_explained(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(
+        '[providers.local]\nbase_url = "http://127.0.0.1:9/v1"\nprovider = "local"\n'
+    )
+    loaded = load_settings(env={"AGENTLS_HOME": str(tmp_path)})
+    assert any("move the 'provider' line above the first table" in w for w in loaded.warnings)
+    assert loaded.settings.base_url == "https://api.openai.com/v1"
+
+
+def test_v2_settings_are_checked(tmp_path: Path) -> None:
+    loaded = load_settings(
+        env={"AGENTLS_HOME": str(tmp_path)},
+        init_options={
+            "sandbox": "read-only",
+            "sandboxNetwork": False,
+            "checkpoints": "false",
+            "contextWindow": 32000,
+            "autoCompactPercent": 101,
+            "mcpServers": {"db": {"command": "x"}},
+        },
+    )
+    s = loaded.settings
+    assert s.sandbox.value == "read-only" and s.sandbox_network is False
+    assert s.checkpoints is False and s.context_window == 32000
+    assert s.auto_compact_percent == 85
+    assert any("auto_compact_percent" in w for w in loaded.warnings)
+    assert s.mcp_servers == {"db": {"command": "x"}}
