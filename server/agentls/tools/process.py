@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from agentls.tools.procfs import list_pids, read_stat
 from agentls.tools.truncate import OutputBuffer
 
 __all__ = [
@@ -68,21 +69,6 @@ class CommandResult:
 # --------------------------------------------------------------------------------------------
 
 
-def _read_stat(pid: int) -> tuple[str, int, int] | None:
-    """State, process group and session of ``pid``; ``None`` once it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat_file:
-            data = stat_file.read()
-    except OSError:
-        return None
-    # The command name is parenthesised and may itself contain spaces and parentheses.
-    fields = data[data.rfind(b")") + 2 :].split(b" ", 4)
-    try:
-        return fields[0].decode("ascii"), int(fields[2]), int(fields[3])
-    except (IndexError, ValueError, UnicodeDecodeError):
-        return None
-
-
 def _is_member(pid: int, pgid: int) -> bool:
     """Whether ``pid`` is a live (not zombie) process in the group or session ``pgid``.
 
@@ -90,18 +76,8 @@ def _is_member(pid: int, pgid: int) -> bool:
     the session as well catches jobs that a shell with job control (``set -m``) moved into
     process groups of their own.
     """
-    stat = _read_stat(pid)
-    if stat is None:
-        return False
-    state, pgrp, session = stat
-    return state not in ("Z", "X", "x") and pgid in (pgrp, session)
-
-
-def _list_pids() -> list[int]:
-    try:
-        return [int(name) for name in os.listdir("/proc") if name.isdigit()]
-    except OSError:
-        return []
+    stat = read_stat(pid)
+    return stat is not None and stat.alive and pgid in (stat.pgid, stat.sid)
 
 
 class _GroupScanner:
@@ -119,7 +95,7 @@ class _GroupScanner:
 
     def members(self) -> set[int]:
         found: set[int] = set()
-        for pid in _list_pids():
+        for pid in list_pids():
             if pid in self._outside:
                 continue
             if _is_member(pid, self._pgid):

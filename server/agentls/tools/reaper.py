@@ -9,10 +9,12 @@ however the server dies; the reaper sees EOF, finds every process still carrying
 marker (the environment is inherited, so it finds grandchildren and daemons that left the
 command's session too) and kills them.
 
-This file doubles as the reaper's program, run as ``python -I -S reaper.py <marker>``:
-isolated mode without site-packages starts in a few tens of milliseconds and cannot be
-affected by the workspace (a ``signal.py`` next to the user's code, PYTHONPATH, ...). It
-must therefore import nothing but the standard library at module level.
+This module doubles as the reaper's program: ``python -I -S -c <bootstrap> <root> <marker>``
+appends the folder holding the ``agentls`` package to the path and calls :func:`_main`.
+Isolated mode without site-packages starts in a few tens of milliseconds and cannot be
+affected by the workspace (a ``signal.py`` next to the user's code, PYTHONPATH, ...); the
+package folder goes *after* the standard library, so nothing in it can shadow a stdlib
+module. The module must therefore import only the standard library and ``procfs``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
 from types import FrameType
+
+from agentls.tools.procfs import list_pids, read_stat
 
 __all__ = ["OWNER_ENV_VAR", "Reaper"]
 
@@ -37,6 +42,14 @@ _TERM_GRACE_S = 0.3
 # Scans repeated to catch processes forked while we were killing their parents.
 _MAX_ROUNDS = 5
 _POLL_S = 0.01
+
+# The folder that holds the `agentls` package (server/ in a checkout, site-packages when
+# installed), and the program run with `python -I -S -c`.
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+_BOOTSTRAP = (
+    "import sys; sys.path.append(sys.argv[1]); "
+    "from agentls.tools.reaper import _main; sys.exit(_main(sys.argv[2:]))"
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -50,20 +63,6 @@ class _TerminatedError(Exception):
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise _TerminatedError
-
-
-def _proc_info(pid: int) -> tuple[str, int] | None:
-    """State and process group of ``pid``, or ``None`` once it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat_file:
-            data = stat_file.read()
-    except OSError:
-        return None
-    fields = data[data.rfind(b")") + 2 :].split(b" ", 3)
-    try:
-        return fields[0].decode("ascii"), int(fields[2])
-    except (IndexError, ValueError, UnicodeDecodeError):
-        return None
 
 
 def _has_marker(pid: int, entry: bytes) -> bool:
@@ -85,21 +84,16 @@ def _scan(entry: bytes) -> tuple[set[int], set[int]]:
     me = os.getpid()
     marked: set[int] = set()
     groups: dict[int, list[tuple[int, bool]]] = {}
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return marked, set()
-    for name in names:
-        if not name.isdigit() or int(name) == me:
+    for pid in list_pids():
+        if pid == me:
             continue
-        pid = int(name)
-        info = _proc_info(pid)
-        if info is None or info[0] in ("Z", "X", "x"):
+        stat = read_stat(pid)
+        if stat is None or not stat.alive:
             continue
         has = _has_marker(pid, entry)
         if has:
             marked.add(pid)
-        groups.setdefault(info[1], []).append((pid, has))
+        groups.setdefault(stat.pgid, []).append((pid, has))
     safe_groups: set[int] = set()
     for pgid, members in groups.items():
         if not any(has for _, has in members):
@@ -120,8 +114,8 @@ def _signal_all(pids: set[int], groups: set[int], sig: int) -> None:
 
 
 def _alive(pid: int) -> bool:
-    info = _proc_info(pid)
-    return info is not None and info[0] not in ("Z", "X", "x")
+    stat = read_stat(pid)
+    return stat is not None and stat.alive
 
 
 def _kill_marked(marker: str) -> None:
@@ -141,11 +135,12 @@ def _kill_marked(marker: str) -> None:
             time.sleep(_POLL_S)
 
 
-def _main(argv: list[str]) -> int:
-    if len(argv) != 2 or not argv[1]:
-        print("usage: reaper.py <marker>", file=sys.stderr)
+def _main(args: list[str]) -> int:
+    """The reaper program; ``args`` is just the marker."""
+    if len(args) != 1 or not args[0]:
+        print("usage: python -I -S -c <bootstrap> <package root> <marker>", file=sys.stderr)
         return 2
-    marker = argv[1]
+    marker = args[0]
     # Fails harmlessly when already a session leader (start_new_session=True).
     with contextlib.suppress(OSError):
         os.setsid()
@@ -207,7 +202,7 @@ class Reaper:
             if self._process is not None and self._process.stdin is not None:
                 self._process.stdin.close()
             process = subprocess.Popen(
-                [sys.executable, "-I", "-S", os.path.abspath(__file__), self._marker],
+                [sys.executable, "-I", "-S", "-c", _BOOTSTRAP, _PACKAGE_ROOT, self._marker],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -246,7 +241,3 @@ class Reaper:
                 process.wait(timeout_s)
         else:
             process.poll()
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv))

@@ -29,45 +29,34 @@ from agentls.tools.process import (
     process_group_alive,
     run_command,
 )
+from agentls.tools.procfs import list_pids, read_stat
 
 TOKEN_VAR = "AGENTLS_TEST_TOKEN"
-
-
-def _stat(pid: int) -> tuple[str, int] | None:
-    try:
-        data = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return None
-    fields = data[data.rfind(b")") + 2 :].split()
-    return fields[0].decode(), int(fields[2])
 
 
 def live_with_token(token: str) -> dict[int, int]:
     """pid -> process group of every live (non-zombie) process carrying ``token``."""
     found: dict[int, int] = {}
     entry = f"{TOKEN_VAR}={token}".encode()
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
+    for pid in list_pids():
         try:
-            environ = Path(f"/proc/{name}/environ").read_bytes()
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
         except OSError:
             continue
         if entry not in environ.split(b"\0"):
             continue
-        stat = _stat(int(name))
-        if stat is not None and stat[0] != "Z":
-            found[int(name)] = stat[1]
+        stat = read_stat(pid)
+        if stat is not None and stat.alive:
+            found[pid] = stat.pgid
     return found
 
 
 def live_in_group(pgid: int) -> list[int]:
     pids = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            stat = _stat(int(name))
-            if stat is not None and stat[0] != "Z" and stat[1] == pgid:
-                pids.append(int(name))
+    for pid in list_pids():
+        stat = read_stat(pid)
+        if stat is not None and stat.alive and stat.pgid == pgid:
+            pids.append(pid)
     return pids
 
 
@@ -467,7 +456,7 @@ def test_alive_ignores_zombies() -> None:
     proc = subprocess.Popen(["true"], start_new_session=True)
     try:
         deadline = time.monotonic() + 3
-        while _stat(proc.pid) != ("Z", proc.pid):
+        while (stat := read_stat(proc.pid)) is None or (stat.state, stat.pgid) != ("Z", proc.pid):
             assert time.monotonic() < deadline
             time.sleep(0.005)
         assert not process_group_alive(proc.pid)

@@ -14,30 +14,21 @@ from pathlib import Path
 
 import pytest
 
+from agentls.tools.procfs import list_pids, read_stat
 from agentls.tools.reaper import OWNER_ENV_VAR, Reaper
 
 
-def _stat(pid: int) -> tuple[str, int] | None:
-    try:
-        data = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return None
-    fields = data[data.rfind(b")") + 2 :].split()
-    return fields[0].decode(), int(fields[2])
-
-
 def alive(pid: int) -> bool:
-    stat = _stat(pid)
-    return stat is not None and stat[0] != "Z"
+    stat = read_stat(pid)
+    return stat is not None and stat.alive
 
 
 def live_in_group(pgid: int) -> list[int]:
     pids = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            stat = _stat(int(name))
-            if stat is not None and stat[0] != "Z" and stat[1] == pgid:
-                pids.append(int(name))
+    for pid in list_pids():
+        stat = read_stat(pid)
+        if stat is not None and stat.alive and stat.pgid == pgid:
+            pids.append(pid)
     return pids
 
 
