@@ -1,0 +1,127 @@
+"""The checkpoint engine's one entry point: a shadow git repository beside a workspace.
+
+The repository lives at `<state_dir>/checkpoints.git` and treats the workspace as its work
+tree through `GIT_DIR`/`GIT_WORK_TREE`; it has its own index. Nothing here reads or writes
+the user's `.git`, except that the workspace's `.git/info/exclude`, when there is one, is
+read (by git, as an excludes file) so that files the user excluded stay out of snapshots.
+
+Snapshots are trees, not commits. A tree that must outlive the process (the before and
+after of a turn, for undo after a restart) is named with `mark`, which points a ref under
+`refs/agentls/` at it; that also keeps it from `gc`. Methods are synchronous and may block
+for seconds on a first snapshot; callers in an event loop run them in a thread. Snapshot and
+restore take a writer lock, so concurrent calls (or two servers) queue rather than fail.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from agentls.checkpoints.diff import changed_entries, workspace_diff
+from agentls.checkpoints.errors import CheckpointError
+from agentls.checkpoints.git import Git, check_object_id, check_version
+from agentls.checkpoints.lock import WriterLock
+from agentls.checkpoints.models import RestoreResult, Snapshot, WorkspaceDiff
+from agentls.checkpoints.restore import restore_files
+from agentls.checkpoints.snapshot import take_snapshot
+
+REF_PREFIX = "refs/agentls/"
+NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
+
+
+class ShadowRepo:
+    """Snapshots, diffs and restores of one workspace, stored in its state folder."""
+
+    def __init__(self, state_dir: Path, workspace: Path, *, max_file_mb: float = 10.0) -> None:
+        workspace = workspace.resolve()
+        if not workspace.is_dir():
+            raise CheckpointError(f"the workspace folder {workspace} does not exist")
+        if max_file_mb <= 0:
+            raise CheckpointError(f"checkpoint_max_file_mb must be positive, not {max_file_mb}")
+        check_version()
+        self.workspace = workspace
+        self.git_dir = state_dir.resolve() / "checkpoints.git"
+        self.max_bytes = int(max_file_mb * 1024 * 1024)
+        self._git = Git(self.git_dir, workspace, excludes_file=user_exclude_file(workspace))
+        try:
+            self._git.init()
+        except OSError as exc:
+            raise CheckpointError(
+                f"cannot create the checkpoint folder {self.git_dir}: {exc}"
+            ) from exc
+        self._lock = WriterLock(self.git_dir)
+
+    def snapshot(self) -> Snapshot:
+        """The workspace's files now, as a tree id; fast when few files changed."""
+        with self._lock.hold():
+            return take_snapshot(self._git, self.max_bytes)
+
+    def diff(self, before: str, after: str) -> WorkspaceDiff:
+        """Unified diff and per-file counts from one snapshot to another."""
+        return workspace_diff(self._git, before, after)
+
+    def changed_paths(self, before: str, after: str) -> list[str]:
+        """Workspace-relative paths that differ between two snapshots."""
+        return [entry.path for entry in changed_entries(self._git, before, after)]
+
+    def restore(self, before: str, after: str, *, force: bool = False) -> RestoreResult:
+        """Put every file that differs between the two snapshots back to its `before` state.
+
+        A file whose content on disk is no longer its `after` content is skipped with a
+        reason, unless `force`; files that did not change between the two are never written.
+        """
+        with self._lock.hold():
+            return restore_files(self._git, before, after, force=force)
+
+    def mark(self, name: str, tree: str) -> None:
+        """Name a snapshot (e.g. `turn-<id>/before`) so it survives restarts and gc."""
+        self._git.run("update-ref", "--no-deref", ref_name(name), check_object_id(tree))
+
+    def lookup(self, name: str) -> str | None:
+        """The tree a name was given, or None."""
+        out = self._git.run(
+            "rev-parse", "--quiet", "--verify", f"{ref_name(name)}^{{tree}}", ok_codes=(0, 1)
+        )
+        return out.decode().strip() or None
+
+    def forget(self, name: str) -> None:
+        """Drop a name; its tree goes at the next `gc` unless another name keeps it."""
+        self._git.run("update-ref", "--no-deref", "-d", ref_name(name))
+
+    def gc(self, *, prune: str = "1.day.ago") -> None:
+        """Pack objects and drop unnamed snapshots older than `prune` (a git date)."""
+        with self._lock.hold():
+            self._git.run("gc", "--quiet", f"--prune={prune}")
+
+
+def ref_name(name: str) -> str:
+    if not NAME.match(name) or ".." in name or name.endswith(".lock"):
+        raise CheckpointError(f"not a valid checkpoint name: {name!r}")
+    return REF_PREFIX + name
+
+
+def user_exclude_file(workspace: Path) -> Path | None:
+    """The user's `.git/info/exclude` when the workspace is a repository's top folder.
+
+    A `.git` file (a worktree or submodule) points at the git dir, whose `commondir` holds
+    `info/`. Patterns there are relative to the repository's top, so they are only used when
+    that is the workspace itself.
+    """
+    dot_git = workspace / ".git"
+    git_dir: Path | None = None
+    if dot_git.is_dir():
+        git_dir = dot_git
+    elif dot_git.is_file():
+        try:
+            text = dot_git.read_text(errors="replace").strip()
+        except OSError:
+            return None
+        if text.startswith("gitdir:"):
+            git_dir = (workspace / text.removeprefix("gitdir:").strip()).resolve()
+            common = git_dir / "commondir"
+            if common.is_file():
+                git_dir = (git_dir / common.read_text().strip()).resolve()
+    if git_dir is None:
+        return None
+    exclude = git_dir / "info" / "exclude"
+    return exclude if exclude.is_file() else None

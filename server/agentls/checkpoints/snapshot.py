@@ -1,0 +1,108 @@
+"""Turning the workspace's current files into a git tree, re-reading only what changed.
+
+Three git calls: `ls-files -m -o` lists what differs from the index (files git's stat cache
+says changed or vanished, plus new files not ignored); we drop the ones we must not store
+(over the size limit, unreadable); `update-index --refresh` refreshes stale stat data (a
+file touched but unchanged is then not re-read next time) and stages the rest; `write-tree`
+writes the tree, reusing the cached subtrees of folders that did not change.
+
+A file we skip keeps whatever version the index last held, so the snapshot simply stops
+following it: a diff never shows it, a restore never writes it.
+
+Nested git repositories (a folder with its own `.git`) would be staged as gitlinks, which
+record a commit id and none of the files, so an undo could not bring their files back. We
+snapshot their files instead: a placeholder entry under the folder makes git's walk descend
+into it (git walks into any folder the index already has entries under), and is removed
+again before the tree is written. Their own `.git` folder is never read (git skips every
+path named `.git`), and neither is any `.git/info/exclude` other than the workspace's.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from agentls.checkpoints.git import Git
+from agentls.checkpoints.models import SkippedFile, Snapshot
+
+PLACEHOLDER = ".agentls-walk-nested-repo"
+EMPTY_BLOB = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
+MAX_NESTING = 16
+
+
+def split_z(out: bytes) -> list[str]:
+    """Split git's NUL-terminated output into paths (surrogateescape keeps any bytes)."""
+    return [os.fsdecode(part) for part in out.split(b"\0") if part]
+
+
+def join_z(paths: list[str]) -> bytes:
+    return b"".join(os.fsencode(path) + b"\0" for path in paths)
+
+
+def take_snapshot(git: Git, max_bytes: int) -> Snapshot:
+    """Stage the workspace's changes into the shadow index and write its tree."""
+    listed = split_z(git.run("ls-files", "-z", "-m", "-o", "--exclude-standard"))
+    candidates, placeholders = _expand_nested(git, listed)
+    staged, skipped = _filter(git.work_tree, candidates, max_bytes)
+    git.run(
+        "update-index",
+        "-q",
+        "--refresh",
+        "--add",
+        "--remove",
+        "--replace",
+        "-z",
+        "--stdin",
+        stdin=join_z(staged),
+        ok_codes=(0, 1),
+    )
+    if placeholders:
+        git.run("update-index", "--force-remove", "-z", "--stdin", stdin=join_z(placeholders))
+    tree = git.run("write-tree").decode().strip()
+    return Snapshot(tree=tree, skipped=skipped)
+
+
+def _expand_nested(git: Git, listed: list[str]) -> tuple[list[str], list[str]]:
+    """Replace each nested repository (listed as `dir/`) by the files inside it."""
+    files = [path for path in listed if not path.endswith("/")]
+    nested = [path for path in listed if path.endswith("/")]
+    placeholders: list[str] = []
+    for _ in range(MAX_NESTING):
+        if not nested:
+            break
+        added = [folder + PLACEHOLDER for folder in nested]
+        info = b"".join(f"100644 {EMPTY_BLOB}\t".encode() + os.fsencode(p) + b"\0" for p in added)
+        git.run("update-index", "--add", "-z", "--index-info", stdin=info)
+        placeholders.extend(added)
+        inside = split_z(git.run("ls-files", "-z", "-o", "--exclude-standard", "--", *nested))
+        files.extend(path for path in inside if not path.endswith("/"))
+        nested = [path for path in inside if path.endswith("/")]
+    return files, placeholders
+
+
+def _filter(
+    root: Path, candidates: list[str], max_bytes: int
+) -> tuple[list[str], list[SkippedFile]]:
+    """Keep what git may stage; report big and unreadable files by path."""
+    staged: list[str] = []
+    skipped: list[SkippedFile] = []
+    limit_mb = max_bytes / (1024 * 1024)
+    for path in dict.fromkeys(candidates):
+        full = root / path
+        try:
+            info = full.lstat()
+        except (FileNotFoundError, NotADirectoryError):
+            staged.append(path)  # gone: --remove drops it from the index
+            continue
+        if stat.S_ISREG(info.st_mode):
+            if info.st_size > max_bytes:
+                size_mb = info.st_size / (1024 * 1024)
+                reason = f"larger than {limit_mb:g} MB ({size_mb:.1f} MB)"
+                skipped.append(SkippedFile(path, reason))
+                continue
+            if not os.access(full, os.R_OK):
+                skipped.append(SkippedFile(path, "not readable"))
+                continue
+        staged.append(path)
+    return staged, skipped
