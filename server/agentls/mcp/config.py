@@ -1,0 +1,200 @@
+"""`[mcp_servers.NAME]` tables, read the way the Codex CLI reads them.
+
+A bad entry must never stop the server: a bad value in an optional key falls back to its
+default with a warning that names the key; a server with neither a `command` nor a `url`
+(or both) is left out with a warning. Environment values and header values are secrets as
+far as this package is concerned, so they are kept out of every `repr` and message.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from agentls.config.settings import ApprovalPolicy
+
+__all__ = [
+    "DEFAULT_STARTUP_TIMEOUT_S",
+    "DEFAULT_TOOL_TIMEOUT_S",
+    "McpServerConfig",
+    "parse_server_configs",
+]
+
+DEFAULT_STARTUP_TIMEOUT_S = 10.0
+DEFAULT_TOOL_TIMEOUT_S = 60.0
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# The Codex CLI spells the timeouts `_sec`; a copied table should simply work.
+_ALIASES = {"startup_timeout_sec": "startup_timeout_s", "tool_timeout_sec": "tool_timeout_s"}
+_KNOWN = {
+    "command",
+    "args",
+    "env",
+    "cwd",
+    "enabled",
+    "startup_timeout_s",
+    "tool_timeout_s",
+    "approval",
+    "url",
+    "bearer_token_env_var",
+    "http_headers",
+}
+
+
+@dataclass(frozen=True)
+class McpServerConfig:
+    """One configured server; `command` for stdio, `url` for Streamable HTTP."""
+
+    name: str
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    cwd: str | None = None
+    enabled: bool = True
+    startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S
+    tool_timeout_s: float = DEFAULT_TOOL_TIMEOUT_S
+    approval: ApprovalPolicy | None = None
+    url: str | None = None
+    bearer_token_env_var: str | None = None
+    http_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def transport(self) -> Literal["stdio", "http"]:
+        return "http" if self.url is not None else "stdio"
+
+
+class _BadValueError(ValueError):
+    pass
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _BadValueError("expected a non-empty string")
+    return value
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise _BadValueError("expected an array of strings")
+    return tuple(value)
+
+
+def _string_table(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise _BadValueError("expected a table of names to string values")
+    return dict(value)
+
+
+def _env_table(value: Any) -> dict[str, str]:
+    table = _string_table(value)
+    for key in table:
+        if not _ENV_NAME.fullmatch(key):
+            raise _BadValueError(f"{key!r} is not a valid environment variable name")
+    return table
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _BadValueError("expected true or false")
+    return value
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _BadValueError("expected a number of seconds")
+    seconds = float(value)
+    if not math.isfinite(seconds) or not 0 < seconds <= 86400:
+        raise _BadValueError("expected a number of seconds between 0 and 86400")
+    return seconds
+
+
+def _approval(value: Any) -> ApprovalPolicy:
+    try:
+        return ApprovalPolicy(value)
+    except ValueError:
+        choices = ", ".join(p.value for p in ApprovalPolicy)
+        raise _BadValueError(f"expected one of {choices}") from None
+
+
+def _env_name(value: Any) -> str:
+    name = _string(value)
+    if not _ENV_NAME.fullmatch(name):
+        raise _BadValueError("expected an environment variable name")
+    return name
+
+
+def _url(value: Any) -> str:
+    url = _string(value)
+    if not re.match(r"https?://", url):
+        raise _BadValueError("expected an http:// or https:// URL")
+    return url
+
+
+_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "command": _string,
+    "args": _strings,
+    "env": _env_table,
+    "cwd": _string,
+    "enabled": _flag,
+    "startup_timeout_s": _seconds,
+    "tool_timeout_s": _seconds,
+    "approval": _approval,
+    "url": _url,
+    "bearer_token_env_var": _env_name,
+    "http_headers": _string_table,
+}
+
+
+def _parse_one(name: str, table: Mapping[str, Any], warnings: list[str]) -> McpServerConfig | None:
+    where = f"mcp_servers.{name}"
+    values: dict[str, Any] = {}
+    for raw_key, value in table.items():
+        key = _ALIASES.get(raw_key, raw_key)
+        if key not in _KNOWN:
+            warnings.append(f"{where}: unknown key {raw_key!r} ignored")
+            continue
+        try:
+            values[key] = _CHECKS[key](value)
+        except _BadValueError as exc:
+            # The value itself is not quoted: it may be a token pasted into the wrong key.
+            warnings.append(f"{where}.{raw_key}: {exc}; the default is used")
+    has_command = "command" in values
+    has_url = "url" in values
+    if has_command == has_url:
+        what = "both `command` and `url`" if has_command else "neither `command` nor `url`"
+        warnings.append(f"{where}: has {what}; the server is left out")
+        return None
+    if has_url:
+        for stdio_only in ("args", "env", "cwd"):
+            if stdio_only in values:
+                warnings.append(f"{where}.{stdio_only}: only applies to `command` servers")
+                del values[stdio_only]
+    else:
+        for http_only in ("bearer_token_env_var", "http_headers"):
+            if http_only in values:
+                warnings.append(f"{where}.{http_only}: only applies to `url` servers")
+                del values[http_only]
+    return McpServerConfig(name=name, **values)
+
+
+def parse_server_configs(raw: Mapping[str, Any]) -> tuple[list[McpServerConfig], list[str]]:
+    """The servers of `[mcp_servers]`, in name order, and one warning per problem found."""
+    configs: list[McpServerConfig] = []
+    warnings: list[str] = []
+    for name in sorted(raw, key=str):
+        table = raw[name]
+        if not isinstance(name, str) or not name.strip():
+            warnings.append("mcp_servers: a server without a name is left out")
+            continue
+        if not isinstance(table, Mapping):
+            warnings.append(f"mcp_servers.{name}: expected a table; the server is left out")
+            continue
+        config = _parse_one(name, table, warnings)
+        if config is not None:
+            configs.append(config)
+    return configs, warnings

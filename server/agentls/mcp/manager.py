@@ -1,0 +1,174 @@
+"""All configured MCP servers behind one object: the turn loop's view of MCP.
+
+The turn loop needs four things: the tool definitions to send to the model, which policy
+applies to a call, a way to run a call that it can cancel, and the servers' states for the
+editor. Server faults never raise out of here: they become a `failed` state or an
+`is_error` call result, so one bad server cannot take the other tools down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import mcp_types as types
+
+from agentls.config.settings import ApprovalPolicy
+from agentls.mcp.config import McpServerConfig
+from agentls.mcp.connection import ServerConnection, ServerState
+from agentls.mcp.names import exposed_names
+from agentls.mcp.results import McpCallResult, error_result
+
+__all__ = ["McpManager", "McpServerStatus", "McpTool"]
+
+logger = logging.getLogger("agentls.mcp")
+
+
+@dataclass(frozen=True)
+class McpServerStatus:
+    name: str
+    state: ServerState
+    error: str | None
+    tools: list[str]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"name": self.name, "state": self.state, "error": self.error, "tools": self.tools}
+
+
+@dataclass(frozen=True)
+class McpTool:
+    """One server tool as the model sees it (`name`) and as the server knows it (`tool`)."""
+
+    name: str
+    server: str
+    tool: str
+    description: str
+    input_schema: Mapping[str, Any] = field(repr=False)
+    read_only: bool
+    approval: ApprovalPolicy | None
+
+    def definition(self) -> dict[str, Any]:
+        """A Responses-API function tool, shaped like the built-in `shell` tool."""
+        return {
+            "type": "function",
+            "name": self.name,
+            "description": self.description,
+            "strict": False,
+            "parameters": dict(self.input_schema),
+        }
+
+
+def _description(server: str, tool: types.Tool) -> str:
+    text = tool.description or tool.title or (tool.annotations and tool.annotations.title)
+    return text or f"The {tool.name!r} tool of the {server!r} MCP server."
+
+
+def _parameters(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The tool's input schema, completed where the model API insists on fields."""
+    parameters = dict(schema)
+    parameters.setdefault("type", "object")
+    if parameters["type"] == "object":
+        parameters.setdefault("properties", {})
+    return parameters
+
+
+def _parse_arguments(arguments_json: str) -> dict[str, Any] | str:
+    """The arguments object, or the reason it is not one (said to the model)."""
+    if not arguments_json.strip():
+        return {}
+    try:
+        value = json.loads(arguments_json)
+    except ValueError as exc:
+        return f"the arguments are not valid JSON ({exc}); send a JSON object"
+    if not isinstance(value, dict):
+        return f"the arguments must be a JSON object, not {type(value).__name__}"
+    return value
+
+
+class McpManager:
+    """Starts the configured servers and routes calls to them by model-facing name."""
+
+    def __init__(
+        self,
+        configs: Iterable[McpServerConfig],
+        *,
+        env: Mapping[str, str],
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        self._on_change = on_change
+        self._connections: dict[str, ServerConnection] = {}
+        for config in configs:
+            if config.name in self._connections:
+                raise ValueError(f"two MCP servers are named {config.name!r}")
+            self._connections[config.name] = ServerConnection(
+                config, env=env, on_change=self._changed
+            )
+        self._tools: dict[str, McpTool] = {}
+        self._definitions: list[dict[str, Any]] = []
+
+    async def start(self) -> None:
+        """Starts every enabled server at once; returns when each is ready or has failed."""
+        await asyncio.gather(*(c.start() for c in self._connections.values()))
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(c.aclose() for c in self._connections.values()))
+        self._rebuild()
+
+    def statuses(self) -> list[McpServerStatus]:
+        return [
+            McpServerStatus(
+                name=c.name, state=c.state, error=c.error, tools=[t.name for t in c.tools]
+            )
+            for c in self._connections.values()
+        ]
+
+    def tool_definitions(self) -> list[dict[str, Any]]:
+        return list(self._definitions)
+
+    def lookup(self, name: str) -> McpTool | None:
+        return self._tools.get(name)
+
+    async def call(self, name: str, arguments_json: str) -> McpCallResult:
+        """Runs one call; cancelling the awaiting task cancels it at the server too."""
+        tool = self._tools.get(name)
+        if tool is None:
+            return error_result(f"there is no MCP tool named {name!r} (any more)")
+        arguments = _parse_arguments(arguments_json)
+        if isinstance(arguments, str):
+            return error_result(arguments)
+        return await self._connections[tool.server].call_tool(tool.tool, arguments)
+
+    def _changed(self) -> None:
+        self._rebuild()
+        if self._on_change is not None:
+            try:
+                self._on_change()
+            except Exception:
+                logger.exception("MCP on_change callback failed")
+
+    def _rebuild(self) -> None:
+        listed: dict[tuple[str, str], tuple[ServerConnection, types.Tool]] = {}
+        for connection in self._connections.values():
+            if connection.state != "ready":
+                continue
+            for tool in connection.tools:
+                listed[(connection.name, tool.name)] = (connection, tool)
+        names = exposed_names(listed)
+        tools: dict[str, McpTool] = {}
+        for key, (connection, tool) in sorted(listed.items()):
+            annotations = tool.annotations
+            tools[names[key]] = McpTool(
+                name=names[key],
+                server=connection.name,
+                tool=tool.name,
+                description=_description(connection.name, tool),
+                input_schema=_parameters(tool.input_schema),
+                read_only=bool(annotations and annotations.read_only_hint),
+                approval=connection.config.approval,
+            )
+        self._tools = tools
+        self._definitions = [tool.definition() for tool in tools.values()]
