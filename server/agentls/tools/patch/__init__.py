@@ -1,0 +1,43 @@
+"""``apply_patch``: the Codex CLI's patch language, planned in memory, committed all or nothing.
+
+The steps are separate so the turn loop can stand between them: :func:`parse_patch` (text to
+operations), :func:`plan_patch` (every file's new text and diff, nothing written; where
+approvals and editor buffers come in), :func:`commit_plan` (the writes), and
+:func:`reverse_patch` (a patch that undoes a committed plan).
+"""
+
+from agentls.tools.patch.commit import CommitConflictError, CommitError, commit_plan
+from agentls.tools.patch.grammar import Patch, PatchError, parse_patch
+from agentls.tools.patch.plan import (
+    FileChange,
+    HunkMismatchError,
+    PatchPlan,
+    plan_patch,
+    read_disk_text,
+)
+from agentls.tools.patch.reverse import reverse_patch
+from agentls.tools.patch.tool import (
+    APPLY_PATCH_TOOL,
+    format_patch_failure,
+    parse_apply_patch_arguments,
+    patch_from_shell_command,
+)
+
+__all__ = [
+    "APPLY_PATCH_TOOL",
+    "CommitConflictError",
+    "CommitError",
+    "FileChange",
+    "HunkMismatchError",
+    "Patch",
+    "PatchError",
+    "PatchPlan",
+    "commit_plan",
+    "format_patch_failure",
+    "parse_apply_patch_arguments",
+    "parse_patch",
+    "patch_from_shell_command",
+    "plan_patch",
+    "read_disk_text",
+    "reverse_patch",
+]

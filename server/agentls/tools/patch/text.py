@@ -1,0 +1,85 @@
+"""A file's text as lines that remember their own line endings.
+
+Patches talk about line contents only; the file on disk has CRLF or LF endings and may lack a
+final newline. Keeping each line's ending next to its content lets an edit touch only the lines
+it changes, so a CRLF file stays CRLF and an unchanged line keeps its exact bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["FileText", "dominant_eol"]
+
+
+def dominant_eol(text: str) -> str:
+    """The ending new lines get: CRLF when most of the file's line breaks are CRLF."""
+    crlf = text.count("\r\n")
+    lf_only = text.count("\n") - crlf
+    return "\r\n" if crlf > lf_only else "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class FileText:
+    """Line contents, each line's ending, and the ending new lines should get."""
+
+    lines: tuple[str, ...]
+    endings: tuple[str, ...]
+    eol: str
+
+    @classmethod
+    def parse(cls, text: str) -> FileText:
+        eol = dominant_eol(text)
+        lines: list[str] = []
+        endings: list[str] = []
+        for piece in text.split("\n"):
+            lines.append(piece)
+            endings.append("\n")
+        # The piece after the last "\n" is either empty (the file ends with a newline) or a
+        # last line without one.
+        last = lines.pop()
+        endings.pop()
+        if last:
+            lines.append(last)
+            endings.append("")
+        for i, line in enumerate(lines):
+            if endings[i] == "\n" and line.endswith("\r"):
+                lines[i] = line[:-1]
+                endings[i] = "\r\n"
+        return cls(tuple(lines), tuple(endings), eol)
+
+    @property
+    def ends_with_newline(self) -> bool:
+        """An empty file counts as ending with one: text added to it gets normal endings."""
+        return not self.endings or self.endings[-1] != ""
+
+    def render(self) -> str:
+        return "".join(line + end for line, end in zip(self.lines, self.endings, strict=True))
+
+    def replaced(self, replacements: list[tuple[int, int, list[str]]]) -> FileText:
+        """Apply (start, old_count, new_lines) replacements, given in ascending order.
+
+        Kept lines keep their endings; new lines get the file's dominant ending, and the last
+        line ends with a newline exactly when the old file's last line did.
+        """
+        lines: list[str] = []
+        endings: list[str] = []
+        cursor = 0
+        for start, count, new_lines in replacements:
+            lines.extend(self.lines[cursor:start])
+            endings.extend(self.endings[cursor:start])
+            lines.extend(new_lines)
+            endings.extend([self.eol] * len(new_lines))
+            cursor = start + count
+        lines.extend(self.lines[cursor:])
+        endings.extend(self.endings[cursor:])
+        for i in range(len(endings) - 1):
+            if endings[i] == "":
+                endings[i] = self.eol
+        if endings:
+            if self.ends_with_newline:
+                if endings[-1] == "":
+                    endings[-1] = self.eol
+            else:
+                endings[-1] = ""
+        return FileText(tuple(lines), tuple(endings), self.eol)
