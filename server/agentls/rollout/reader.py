@@ -16,11 +16,13 @@ from typing import Any
 import orjson
 
 from agentls.rollout.records import (
+    COMPACTED,
     EVENT_MSG,
     RESPONSE_ITEM,
     SESSION_META,
     STATE,
     TURN_CONTEXT,
+    compacted_replacement,
 )
 
 BOM = b"\xef\xbb\xbf"
@@ -29,11 +31,19 @@ _BLANK = frozenset(b" \t\r\x0b\x0c")
 
 @dataclass
 class Rollout:
+    """Everything in a rollout file, in order.
+
+    `items` is the whole conversation (what the panel shows); the model sees less once the
+    session was compacted: `build_model_history` gives that. `_item_index` in events, state
+    and compactions is the number of items before the line.
+    """
+
     meta: dict[str, Any] | None = None
     items: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     turn_contexts: list[dict[str, Any]] = field(default_factory=list)
     state: dict[str, Any] | None = None
+    compactions: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     torn_tail: bool = False
 
@@ -91,11 +101,46 @@ def parse_rollout(data: bytes) -> Rollout:
                 out.meta = payload
         elif kind == STATE:
             out.state = {**payload, "_item_index": len(out.items)}
+        elif kind == COMPACTED:
+            replacement = compacted_replacement(payload)
+            if replacement is None:
+                out.warnings.append(f"line {number}: a compaction without its history; skipped")
+                continue
+            message = payload.get("message")
+            out.compactions.append(
+                {
+                    "message": message if isinstance(message, str) else "",
+                    "replacement_history": replacement,
+                    "_item_index": len(out.items),
+                }
+            )
+            # The service's stored chain holds what was compacted away: it ends here.
+            out.state = None
         else:
             skipped_unknown += 1
     if skipped_unknown:
         out.warnings.append(f"{skipped_unknown} line(s) of unknown type skipped")
     return out
+
+
+def build_model_history(rollout: Rollout) -> list[dict[str, Any]]:
+    """The model's input: the last compaction's replacement history, then every later item."""
+    if not rollout.compactions:
+        return list(rollout.items)
+    last = rollout.compactions[-1]
+    return [*last["replacement_history"], *rollout.items[last["_item_index"] :]]
+
+
+def model_response_chain(rollout: Rollout) -> tuple[str, int] | None:
+    """(previous_response_id, how many model-history items it covers), if the chain holds."""
+    state = rollout.state
+    if state is None or not isinstance(state.get("previous_response_id"), str):
+        return None
+    index = int(state["_item_index"])
+    if rollout.compactions:
+        last = rollout.compactions[-1]
+        index = len(last["replacement_history"]) + index - int(last["_item_index"])
+    return str(state["previous_response_id"]), index
 
 
 @contextmanager

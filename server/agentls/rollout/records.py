@@ -12,7 +12,11 @@ TURN_CONTEXT: Final = "turn_context"
 RESPONSE_ITEM: Final = "response_item"
 EVENT_MSG: Final = "event_msg"
 STATE: Final = "state"
-LINE_TYPES: Final = frozenset({SESSION_META, TURN_CONTEXT, RESPONSE_ITEM, EVENT_MSG, STATE})
+# `{message, replacement_history}`: the history the model sees from here on (Codex's format).
+COMPACTED: Final = "compacted"
+LINE_TYPES: Final = frozenset(
+    {SESSION_META, TURN_CONTEXT, RESPONSE_ITEM, EVENT_MSG, STATE, COMPACTED}
+)
 
 TURN_STARTED: Final = "turn_started"
 TURN_COMPLETED: Final = "turn_completed"
@@ -34,3 +38,29 @@ def encode_line(line_type: str, payload: dict[str, Any], moment: datetime | None
         orjson.dumps({"timestamp": timestamp(moment), "type": line_type, "payload": payload})
         + b"\n"
     )
+
+
+def compacted_payload(message: str, replacement_history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The payload of a `compacted` line: the summary and the history that replaces the past."""
+    return {"message": message, "replacement_history": replacement_history}
+
+
+def summary_message(text: str) -> dict[str, Any]:
+    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+
+
+def compacted_replacement(payload: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The history a `compacted` line stands for, or None when the line is unusable.
+
+    A line written by an older writer may lack `replacement_history` (Codex wrote only the
+    summary for a while); its summary alone then stands for everything before it.
+    """
+    replacement = payload.get("replacement_history")
+    if isinstance(replacement, list) and all(
+        isinstance(item, dict) and isinstance(item.get("type"), str) for item in replacement
+    ):
+        return list(replacement)
+    message = payload.get("message")
+    if isinstance(message, str) and message:
+        return [summary_message(message)]
+    return None
