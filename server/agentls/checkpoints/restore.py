@@ -92,7 +92,9 @@ def current_state(path: Path) -> State:
             return (mode, file_blob_id(path, info.st_size))
         except OSError:
             return ("unreadable", "")
-    return ("other", "")  # a folder or a special file: equal to no blob
+    if stat.S_ISDIR(info.st_mode):
+        return None  # as git sees it: no file here (what is inside is compared path by path)
+    return ("other", "")  # a special file: equal to no blob
 
 
 def blob_id(data: bytes) -> str:

@@ -1,10 +1,11 @@
 """Turning the workspace's current files into a git tree, re-reading only what changed.
 
-Three git calls: `ls-files -m -o` lists what differs from the index (files git's stat cache
-says changed or vanished, plus new files not ignored); we drop the ones we must not store
-(over the size limit, unreadable); `update-index --refresh` refreshes stale stat data (a
-file touched but unchanged is then not re-read next time) and stages the rest; `write-tree`
-writes the tree, reusing the cached subtrees of folders that did not change.
+Three or four git calls: `ls-files -m -o` lists what differs from the index (files git's
+stat cache says changed or vanished, plus new files not ignored); `update-index
+--force-remove` drops the vanished ones; `update-index --refresh --add` refreshes stale stat
+data (a file touched but unchanged is then not re-read next time) and stages the rest, less
+the files we must not store (over the size limit, unreadable); `write-tree` writes the tree,
+reusing the cached subtrees of folders that did not change.
 
 A file we skip keeps whatever version the index last held, so the snapshot simply stops
 following it: a diff never shows it, a restore never writes it.
@@ -44,21 +45,21 @@ def take_snapshot(git: Git, max_bytes: int) -> Snapshot:
     """Stage the workspace's changes into the shadow index and write its tree."""
     listed = split_z(git.run("ls-files", "-z", "-m", "-o", "--exclude-standard"))
     candidates, placeholders = _expand_nested(git, listed)
-    staged, skipped = _filter(git.work_tree, candidates, max_bytes)
+    staged, removed, skipped = _sort_out(git.work_tree, candidates, max_bytes)
+    removed.extend(placeholders)
+    if removed:
+        git.run("update-index", "--force-remove", "-z", "--stdin", stdin=join_z(removed))
     git.run(
         "update-index",
         "-q",
         "--refresh",
         "--add",
-        "--remove",
         "--replace",
         "-z",
         "--stdin",
         stdin=join_z(staged),
         ok_codes=(0, 1),
     )
-    if placeholders:
-        git.run("update-index", "--force-remove", "-z", "--stdin", stdin=join_z(placeholders))
     tree = git.run("write-tree").decode().strip()
     return Snapshot(tree=tree, skipped=skipped)
 
@@ -81,11 +82,16 @@ def _expand_nested(git: Git, listed: list[str]) -> tuple[list[str], list[str]]:
     return files, placeholders
 
 
-def _filter(
+def _sort_out(
     root: Path, candidates: list[str], max_bytes: int
-) -> tuple[list[str], list[SkippedFile]]:
-    """Keep what git may stage; report big and unreadable files by path."""
+) -> tuple[list[str], list[str], list[SkippedFile]]:
+    """Split into paths to stage, paths to drop from the index, and files we will not store.
+
+    A listed path that is now missing or a folder was a tracked file that went away (an
+    untracked folder is only listed when it is a nested repository, handled before).
+    """
     staged: list[str] = []
+    removed: list[str] = []
     skipped: list[SkippedFile] = []
     limit_mb = max_bytes / (1024 * 1024)
     for path in dict.fromkeys(candidates):
@@ -93,7 +99,10 @@ def _filter(
         try:
             info = full.lstat()
         except (FileNotFoundError, NotADirectoryError):
-            staged.append(path)  # gone: --remove drops it from the index
+            removed.append(path)
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            removed.append(path)
             continue
         if stat.S_ISREG(info.st_mode):
             if info.st_size > max_bytes:
@@ -105,4 +114,4 @@ def _filter(
                 skipped.append(SkippedFile(path, "not readable"))
                 continue
         staged.append(path)
-    return staged, skipped
+    return staged, removed, skipped
