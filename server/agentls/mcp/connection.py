@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, TextIO, cast
 
 import anyio
@@ -56,19 +56,14 @@ class StartupError(Exception):
     """A server that cannot even be attempted (a missing token variable, ...)."""
 
 
-def _contained_argv(argv: list[str], cwd: str | None) -> list[str]:
-    """The sandbox's PID-namespace wrapper, when that module is present in this build.
+def _no_containment(argv: list[str], cwd: Path) -> list[str]:
+    return list(argv)
 
-    Looked up at run time so this package works before and after the sandbox lands.
-    """
-    try:
-        sandbox = importlib.import_module("agentls.tools.sandbox")
-    except ImportError:
-        return argv
-    wrap: Callable[[list[str], str | None], list[str]] | None = getattr(
-        sandbox, "contained_argv", None
-    )
-    return argv if wrap is None else list(wrap(argv, cwd))
+
+try:
+    from agentls.tools.sandbox import contained_argv
+except ImportError:  # a build without the sandbox module: the reaper marker still applies
+    contained_argv = _no_containment
 
 
 def _leaf_errors(exc: BaseException) -> list[BaseException]:
@@ -237,7 +232,10 @@ class ServerConnection:
             return
         assert config.command is not None
         env = self._env | dict(config.env) | {SERVER_ENV_VAR: self._marker}
-        argv = _contained_argv([config.command, *config.args], config.cwd)
+        cwd = Path(config.cwd) if config.cwd else Path.cwd()
+        # Probing for bwrap runs a process once; not on the event loop. The spawn itself
+        # stays on the loop's thread, which the parent-death signal is tied to.
+        argv = await asyncio.to_thread(contained_argv, [config.command, *config.args], cwd)
         params = StdioServerParameters(command=argv[0], args=argv[1:], env=env, cwd=config.cwd)
         errlog = self._runtime.stderr if self._runtime.stderr is not None else sys.stderr
         async with stdio_client(params, errlog=errlog) as streams:

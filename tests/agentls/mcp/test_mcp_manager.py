@@ -1,0 +1,266 @@
+"""The manager against the real fixture server, started as agentls would start it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from tests.agentls.mcp.mcp_helpers import ManagerFactory, processes_with, stdio_table, wait_until
+
+from agentls.config.settings import ApprovalPolicy
+
+
+async def test_tools_are_listed_as_function_tools(make_manager: ManagerFactory) -> None:
+    manager = make_manager({"fx": stdio_table(approval="ask-unsafe")})
+    await manager.start()
+    [status] = manager.statuses()
+    assert status.to_wire()["state"] == "ready"
+    assert {"echo", "slow", "lookup", "picture"} <= set(status.tools)
+    definitions = {d["name"]: d for d in manager.tool_definitions()}
+    echo = definitions["mcp__fx__echo"]
+    assert echo["type"] == "function"
+    assert echo["description"] == "Returns its text."
+    assert echo["parameters"]["type"] == "object"
+    assert "text" in echo["parameters"]["properties"]
+    assert echo["parameters"]["required"] == ["text"]
+    picture = definitions["mcp__fx__picture"]
+    assert picture["parameters"]["properties"] == {}
+
+
+async def test_lookup_carries_read_only_hint_and_policy(make_manager: ManagerFactory) -> None:
+    manager = make_manager({"fx": stdio_table(approval="always-ask"), "plain": stdio_table()})
+    await manager.start()
+    lookup = manager.lookup("mcp__fx__lookup")
+    assert lookup is not None
+    assert (lookup.server, lookup.tool, lookup.read_only) == ("fx", "lookup", True)
+    assert lookup.approval is ApprovalPolicy.ALWAYS_ASK
+    echo = manager.lookup("mcp__plain__echo")
+    assert echo is not None
+    assert (echo.read_only, echo.approval) == (False, None)
+    assert manager.lookup("mcp__fx__nope") is None
+
+
+async def test_a_call_returns_the_tool_output(make_manager: ManagerFactory) -> None:
+    manager = make_manager({"fx": stdio_table()})
+    await manager.start()
+    result = await manager.call("mcp__fx__echo", '{"text": "héllo"}')
+    assert (result.output, result.is_error) == ("héllo", False)
+
+
+async def test_rich_content_is_described(make_manager: ManagerFactory) -> None:
+    manager = make_manager({"fx": stdio_table()})
+    await manager.start()
+    result = await manager.call("mcp__fx__picture", "{}")
+    assert not result.is_error
+    assert "[image: image/png, 12 KB]" in result.output
+    assert "[resource: file:///notes.txt, text/plain]\nthe notes" in result.output
+    assert '"width": 64' in result.output
+
+
+async def test_tool_errors_and_bad_arguments_are_is_error(make_manager: ManagerFactory) -> None:
+    manager = make_manager({"fx": stdio_table()})
+    await manager.start()
+    failed = await manager.call("mcp__fx__fail", '{"reason": "disk full"}')
+    assert failed.is_error
+    assert "disk full" in failed.output
+    broken = await manager.call("mcp__fx__echo", '{"text": ')
+    assert broken.is_error
+    assert "not valid JSON" in broken.output
+    listed = await manager.call("mcp__fx__echo", '["a"]')
+    assert listed.is_error
+    assert "JSON object" in listed.output
+    missing = await manager.call("mcp__fx__echo", "{}")
+    assert missing.is_error
+    unknown = await manager.call("mcp__fx__nothing", "{}")
+    assert unknown.is_error
+    assert "mcp__fx__nothing" in unknown.output
+    after = await manager.call("mcp__fx__echo", '{"text": "still here"}')
+    assert after.output == "still here"
+
+
+async def test_stopping_a_call_cancels_it_at_the_server(
+    make_manager: ManagerFactory, tmp_path: Path
+) -> None:
+    manager = make_manager({"fx": stdio_table()})
+    await manager.start()
+    record = tmp_path / "record"
+    arguments = json.dumps({"seconds": 60, "record": str(record)})
+    call = asyncio.create_task(manager.call("mcp__fx__slow", arguments))
+    await wait_until(record.exists, "the slow tool to start")
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    await wait_until(lambda: "cancelled" in record.read_text(), "the server's record")
+    assert record.read_text().split() == ["started", "cancelled"]
+    after = await manager.call("mcp__fx__echo", '{"text": "next"}')
+    assert after.output == "next"
+
+
+async def test_a_tool_timeout_is_an_error_and_cancels_at_the_server(
+    make_manager: ManagerFactory, tmp_path: Path
+) -> None:
+    manager = make_manager({"fx": stdio_table(tool_timeout_s=0.3)})
+    await manager.start()
+    record = tmp_path / "record"
+    result = await manager.call("mcp__fx__slow", json.dumps({"seconds": 60, "record": str(record)}))
+    assert result.is_error
+    assert "did not answer within 0.3 s" in result.output
+    await wait_until(lambda: "cancelled" in record.read_text(), "the server's record")
+
+
+async def test_a_broken_server_next_to_a_good_one(
+    make_manager: ManagerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = "fixture-secret-0c1d2e"
+    changes: list[int] = []
+    manager = make_manager(
+        {
+            "bad": stdio_table("--crash", env={"FIXTURE_SECRET": secret}),
+            "good": stdio_table(),
+        },
+        on_change=lambda: changes.append(1),
+    )
+    await manager.start()
+    states = {s.name: s for s in manager.statuses()}
+    assert states["good"].state == "ready"
+    assert states["bad"].state == "failed"
+    assert states["bad"].tools == []
+    assert states["bad"].error is not None
+    assert "before it finished starting" in states["bad"].error
+    assert "cannot start" in states["bad"].error  # the server's own stderr
+    assert changes
+    assert not any(d["name"].startswith("mcp__bad__") for d in manager.tool_definitions())
+    assert (await manager.call("mcp__good__echo", '{"text": "ok"}')).output == "ok"
+    # The crashing server printed the secret; it is masked everywhere we repeat it.
+    assert secret not in json.dumps([s.to_wire() for s in manager.statuses()])
+    assert secret not in caplog.text
+    assert "cannot start" in caplog.text
+
+
+async def test_a_hanging_server_is_bounded_by_its_startup_timeout(
+    make_manager: ManagerFactory,
+) -> None:
+    manager = make_manager(
+        {"hang": stdio_table("--hang", startup_timeout_s=0.5), "good": stdio_table()}
+    )
+    await manager.start()
+    states = {s.name: s for s in manager.statuses()}
+    assert states["hang"].state == "failed"
+    assert states["hang"].error == "did not start within 0.5 s"
+    assert states["good"].state == "ready"
+    result = await manager.call("mcp__good__echo", '{"text": "ok"}')
+    assert result.output == "ok"
+
+
+async def test_a_server_that_crashes_mid_call_is_withdrawn(make_manager: ManagerFactory) -> None:
+    manager = make_manager({"fx": stdio_table(), "other": stdio_table()})
+    await manager.start()
+    result = await manager.call("mcp__fx__crash_now", "{}")
+    assert result.is_error
+    assert "closed the connection" in result.output
+    await wait_until(lambda: manager.statuses()[0].state == "failed", "the crash to be noticed")
+    status = manager.statuses()[0]
+    assert (status.name, status.tools) == ("fx", [])
+    assert manager.lookup("mcp__fx__echo") is None
+    later = await manager.call("mcp__fx__echo", '{"text": "x"}')
+    assert later.is_error
+    assert (await manager.call("mcp__other__echo", '{"text": "ok"}')).output == "ok"
+
+
+async def test_the_tool_list_refreshes_when_the_server_says_so(
+    make_manager: ManagerFactory,
+) -> None:
+    changed = asyncio.Event()
+    manager = make_manager({"fx": stdio_table()}, on_change=changed.set)
+    await manager.start()
+    assert manager.lookup("mcp__fx__extra") is None
+    changed.clear()
+    result = await manager.call("mcp__fx__add_tool", '{"name": "extra"}')
+    assert result.output == "added extra"
+    await wait_until(lambda: manager.lookup("mcp__fx__extra") is not None, "the new tool")
+    assert changed.is_set()
+    assert "mcp__fx__extra" in [d["name"] for d in manager.tool_definitions()]
+    assert (await manager.call("mcp__fx__extra", "{}")).output == "I am extra"
+
+
+async def test_a_disabled_server_is_not_started(make_manager: ManagerFactory) -> None:
+    manager = make_manager({"off": stdio_table(enabled=False)})
+    await manager.start()
+    assert [s.to_wire() for s in manager.statuses()] == [
+        {"name": "off", "state": "disabled", "error": None, "tools": []}
+    ]
+    assert manager.tool_definitions() == []
+
+
+async def test_closing_ends_the_server_and_what_it_started(
+    make_manager: ManagerFactory, tmp_path: Path
+) -> None:
+    manager = make_manager({"fx": stdio_table()})
+    await manager.start()
+    ready = tmp_path / "child.pid"
+    token = f"tok-{os.getpid()}-{uuid.uuid4().hex}"
+    arguments = json.dumps({"token": token, "ready_file": str(ready)})
+    call = asyncio.create_task(manager.call("mcp__fx__spawn_child", arguments))
+    await wait_until(lambda: ready.exists() and ready.read_text() != "", "the child")
+    assert processes_with(token)
+    await manager.aclose()
+    result = await call
+    assert result.is_error
+    await wait_until(lambda: not processes_with(token), "the child to end")
+    assert manager.tool_definitions() == []
+
+
+async def test_http_server_with_its_token(
+    make_manager: ManagerFactory, http_server: tuple[str, str], tmp_path: Path
+) -> None:
+    url, token = http_server
+    manager = make_manager(
+        {"web": {"url": url, "bearer_token_env_var": "FIXTURE_WEB_TOKEN"}},
+        env=dict(os.environ) | {"FIXTURE_WEB_TOKEN": token},
+    )
+    await manager.start()
+    [status] = manager.statuses()
+    assert status.state == "ready"
+    assert (await manager.call("mcp__web__echo", '{"text": "over http"}')).output == "over http"
+    record = tmp_path / "record"
+    arguments = json.dumps({"seconds": 60, "record": str(record)})
+    call = asyncio.create_task(manager.call("mcp__web__slow", arguments))
+    await wait_until(record.exists, "the slow tool to start")
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    await wait_until(lambda: "cancelled" in record.read_text(), "the server's record")
+
+
+async def test_http_server_without_the_token_fails_clearly(
+    make_manager: ManagerFactory,
+    http_server: tuple[str, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    url, _token = http_server
+    manager = make_manager(
+        {
+            "nokey": {"url": url},
+            "wrong": {"url": url, "http_headers": {"Authorization": "Bearer wrong-token-1"}},
+            "unset": {"url": url, "bearer_token_env_var": "FIXTURE_UNSET_TOKEN_VAR"},
+        },
+        env={k: v for k, v in os.environ.items() if k != "FIXTURE_UNSET_TOKEN_VAR"},
+    )
+    await manager.start()
+    states = {s.name: s for s in manager.statuses()}
+    assert all(s.state == "failed" for s in states.values())
+    assert states["nokey"].error is not None
+    assert states["nokey"].error.startswith("HTTP 401 from")
+    assert "token" in states["nokey"].error
+    assert states["unset"].error is not None
+    assert "FIXTURE_UNSET_TOKEN_VAR" in states["unset"].error
+    assert "wrong-token-1" not in json.dumps([s.to_wire() for s in states.values()])
+    assert "wrong-token-1" not in caplog.text
+    assert manager.tool_definitions() == []
