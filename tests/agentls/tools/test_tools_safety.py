@@ -77,6 +77,8 @@ READ_ONLY: list[list[str]] = [
     sh("sort file | uniq -c | sort -rn | head"),
     sh("date -u"),
     sh("git log -p -- file.py"),
+    # Was unsafe only because sed was not listed; sed without -i/-f/w/W/e/r now is.
+    ["sed", "-n", "1p", "x"],
 ]
 
 
@@ -89,7 +91,6 @@ UNSAFE: list[list[str]] = [
     ["python", "-c", "print(1)"],
     ["env"],
     ["env", "rm", "x"],
-    ["sed", "-n", "1p", "x"],
     ["xargs", "rm"],
     ["find", ".", "-delete"],
     ["find", ".", "-exec", "rm", "{}", ";"],
