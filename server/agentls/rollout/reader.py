@@ -63,6 +63,36 @@ def _lines(data: bytes) -> Iterator[tuple[int, memoryview]]:
         number += 1
 
 
+NOT_JSON = "not valid JSON"
+NOT_A_RECORD = "not a rollout record"
+UNTYPED_ITEM = "response item without a type"
+TORN = "the last line was cut off mid-write"
+NO_REPLACEMENT = "a compaction without its history"
+
+
+def is_blank(line: bytes | memoryview) -> bool:
+    return not line or (line[0] in _BLANK and not bytes(line).strip())
+
+
+def decode_line(line: bytes | memoryview) -> tuple[str, dict[str, Any]] | str:
+    """(line type, payload) of one rollout line, or why it cannot be used.
+
+    The one place that decides what a line is, shared by the whole-file reader and the
+    paging reader so that both skip exactly the same lines.
+    """
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return NOT_JSON
+    payload = record.get("payload") if isinstance(record, dict) else None
+    if not isinstance(payload, dict):
+        return NOT_A_RECORD
+    kind = record.get("type")
+    if kind == RESPONSE_ITEM and not isinstance(payload.get("type"), str):
+        return UNTYPED_ITEM
+    return (kind if isinstance(kind, str) else "", payload)
+
+
 def parse_rollout(data: bytes) -> Rollout:
     out = Rollout()
     if data.startswith(BOM):
@@ -71,27 +101,19 @@ def parse_rollout(data: bytes) -> Rollout:
     last_number = data.count(b"\n") + 1
     skipped_unknown = 0
     for number, line in _lines(data):
-        if not line or (line[0] in _BLANK and not bytes(line).strip()):
+        if is_blank(line):
             continue
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            if number == last_number and not ends_clean:
+        decoded = decode_line(line)
+        if isinstance(decoded, str):
+            if decoded == NOT_JSON and number == last_number and not ends_clean:
                 out.torn_tail = True
-                out.warnings.append(f"line {number}: the last line was cut off mid-write; skipped")
+                out.warnings.append(f"line {number}: {TORN}; skipped")
             else:
-                out.warnings.append(f"line {number}: not valid JSON; skipped")
+                out.warnings.append(f"line {number}: {decoded}; skipped")
             continue
-        payload = record.get("payload") if isinstance(record, dict) else None
-        if not isinstance(payload, dict):
-            out.warnings.append(f"line {number}: not a rollout record; skipped")
-            continue
-        kind = record.get("type")
+        kind, payload = decoded
         if kind == RESPONSE_ITEM:
-            if isinstance(payload.get("type"), str):
-                out.items.append(payload)
-            else:
-                out.warnings.append(f"line {number}: response item without a type; skipped")
+            out.items.append(payload)
         elif kind == EVENT_MSG:
             out.events.append({**payload, "_item_index": len(out.items)})
         elif kind == TURN_CONTEXT:
@@ -104,7 +126,7 @@ def parse_rollout(data: bytes) -> Rollout:
         elif kind == COMPACTED:
             replacement = compacted_replacement(payload)
             if replacement is None:
-                out.warnings.append(f"line {number}: a compaction without its history; skipped")
+                out.warnings.append(f"line {number}: {NO_REPLACEMENT}; skipped")
                 continue
             message = payload.get("message")
             out.compactions.append(

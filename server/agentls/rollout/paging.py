@@ -1,0 +1,489 @@
+"""Resume and page a session without reading all of it.
+
+A long session's file keeps growing (the panel can page through everything), but resume
+needs only its two ends: the head (session_meta and the first user message, the title) and
+the tail (the newest panel entries, the turn a crash cut off). What the model sees starts at
+the last `compacted` line, so the model history is read from there on, and only when the
+first request needs it (`load_model_history`): a session that was never compacted is read
+whole at that point, not at resume.
+
+Why reading from the end rather than a sidecar index: the rollout stays the only truth, as
+with the session list (`store.py`). An index written next to it can be stale after a crash
+or missing for files from older versions, and would need the same recovery code anyway.
+The one pass that may cover the whole file is the search for the last `compacted` line,
+a byte search (no JSON parsing) backwards from the end that stops at the first hit; for a
+session that was never compacted it reads every byte once, at memchr speed.
+
+Lines are judged by `reader.decode_line`, so this reader skips exactly what `parse_rollout`
+skips (corrupt lines, a torn last line, blank lines, a BOM); warnings name byte offsets
+instead of line numbers, since counting lines would mean reading everything.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from agentls.history.repair import pending_call_ids
+from agentls.history.validate import item_problem
+from agentls.history.view import assistant_text, render_history
+from agentls.rollout.reader import (
+    BOM,
+    NO_REPLACEMENT,
+    NOT_JSON,
+    TORN,
+    decode_line,
+    is_blank,
+)
+from agentls.rollout.records import (
+    COMPACTED,
+    EVENT_MSG,
+    RESPONSE_ITEM,
+    SESSION_META,
+    STATE,
+    TOOL_CALL_COMPLETED,
+    TURN_ABORTED,
+    TURN_COMPLETED,
+    TURN_STARTED,
+    compacted_replacement,
+)
+from agentls.rollout.store import user_text
+
+Item = dict[str, Any]
+
+BLOCK = 256 * 1024
+HEAD_LIMIT = 4 * 1024 * 1024  # the title is in the first turn; do not hunt for it further
+LOOKAHEAD_LIMIT = 1024 * 1024  # how far past a page to look for its calls' outputs
+_MARKER = b'"compacted"'
+_CURSOR_PREFIX = "h1:"
+
+
+@dataclass
+class ResumeView:
+    """What resuming a session needs, read from the ends of its file.
+
+    `size` is where reading stopped: the session appends after it, so `load_model_history`
+    reads the model's part up to `size` and the caller adds what it appended since.
+    """
+
+    path: Path
+    size: int
+    meta: dict[str, Any] | None
+    title: str
+    entries: list[dict[str, Any]]
+    history_cursor: str | None
+    model_start: int
+    replacement_history: list[Item] | None
+    unfinished_turns: list[str]
+    pending_calls: list[str]
+    warnings: list[str] = field(default_factory=list)
+    torn_tail: bool = False
+
+
+@dataclass
+class ModelHistory:
+    """The model's input on resume: the last compaction's replacement, then later items.
+
+    `response_chain` is (previous_response_id, items it covers) when the service's stored
+    history still matches; `pending_calls` are calls in it without an output.
+    """
+
+    items: list[Item]
+    events: list[dict[str, Any]]
+    response_chain: tuple[str, int] | None
+    pending_calls: list[str]
+    warnings: list[str]
+
+
+@dataclass
+class _Line:
+    offset: int
+    kind: str
+    payload: dict[str, Any]
+
+
+# --------------------------------------------------------------------------- raw lines
+
+
+def _backward_lines(fh: IO[bytes], end: int, start: int = 0) -> Iterator[tuple[int, bytes]]:
+    """(offset, line) from `end` back to `start`, newest first, reading block by block.
+
+    A line longer than a block is assembled from its pieces without re-copying it per block.
+    The first line yielded is whatever follows the last newline before `end` (empty when
+    `end` is a line start).
+    """
+    pos = end
+    pieces: list[bytes] = []  # the line being assembled, newest piece first
+    while pos > start:
+        begin = max(start, pos - BLOCK)
+        fh.seek(begin)
+        chunk = fh.read(pos - begin)
+        hi = len(chunk)
+        cut = chunk.rfind(b"\n", 0, hi)
+        while cut >= 0:
+            piece = chunk[cut + 1 : hi]
+            if pieces:
+                pieces.append(piece)
+                piece = b"".join(reversed(pieces))
+                pieces = []
+            yield begin + cut + 1, piece
+            hi = cut
+            cut = chunk.rfind(b"\n", 0, hi)
+        pieces.append(chunk[:hi])
+        pos = begin
+    pieces.reverse()
+    yield start, b"".join(pieces)
+
+
+def _forward_lines(fh: IO[bytes], start: int, end: int) -> Iterator[tuple[int, bytes]]:
+    """(offset, line) from `start` to `end`; the last one may lack its newline."""
+    fh.seek(start)
+    pos = start
+    rest = b""
+    while pos < end:
+        chunk = fh.read(min(BLOCK, end - pos))
+        if not chunk:
+            break
+        data = rest + chunk if rest else chunk
+        base = pos - len(rest)
+        pos += len(chunk)
+        begin = 0
+        cut = data.find(b"\n")
+        while cut >= 0:
+            yield base + begin, data[begin:cut]
+            begin = cut + 1
+            cut = data.find(b"\n", begin)
+        rest = data[begin:]
+    if rest:
+        yield pos - len(rest), rest
+
+
+class _Decoder:
+    """Turns raw lines into records, collecting warnings the way `parse_rollout` words them."""
+
+    def __init__(self, size: int, ends_clean: bool) -> None:
+        self.size = size
+        self.ends_clean = ends_clean
+        self.warnings: list[tuple[int, str]] = []
+        self.torn_tail = False
+
+    def decode(self, offset: int, line: bytes) -> _Line | None:
+        if offset == 0 and line.startswith(BOM):
+            line = line[len(BOM) :]
+        if is_blank(line):
+            return None
+        decoded = decode_line(line)
+        if isinstance(decoded, str):
+            is_last = offset + len(line) >= self.size
+            if decoded == NOT_JSON and is_last and not self.ends_clean:
+                self.torn_tail = True
+                self.warnings.append((offset, f"byte {offset}: {TORN}; skipped"))
+            else:
+                self.warnings.append((offset, f"byte {offset}: {decoded}; skipped"))
+            return None
+        kind, payload = decoded
+        if kind == COMPACTED and compacted_replacement(payload) is None:
+            self.warnings.append((offset, f"byte {offset}: {NO_REPLACEMENT}; skipped"))
+            return None
+        return _Line(offset, kind, payload)
+
+    def texts(self) -> list[str]:
+        return [text for _, text in sorted(self.warnings)]
+
+
+def _file_end(fh: IO[bytes]) -> tuple[int, bool]:
+    size = os.fstat(fh.fileno()).st_size
+    if size == 0:
+        return 0, True
+    fh.seek(size - 1)
+    return size, fh.read(1) == b"\n"
+
+
+# --------------------------------------------------------------------------- the ends
+
+
+def _makes_entry(item: Item) -> bool:
+    """Whether `render_history` shows this item as an entry of its own (keep in step)."""
+    kind = item.get("type")
+    if kind == "function_call":
+        return True
+    return kind == "message" and (user_text(item) is not None or assistant_text(item) is not None)
+
+
+def _head(fh: IO[bytes], size: int, decoder: _Decoder) -> tuple[dict[str, Any] | None, str]:
+    """session_meta and the title (the first user message the API would accept)."""
+    meta: dict[str, Any] | None = None
+    for offset, raw in _forward_lines(fh, 0, min(size, HEAD_LIMIT)):
+        line = decoder.decode(offset, raw) if raw else None
+        if line is None:
+            continue
+        if line.kind == SESSION_META and meta is None:
+            meta = line.payload
+        elif line.kind == RESPONSE_ITEM and item_problem(line.payload) is None:
+            text = user_text(line.payload)
+            if text:
+                return meta, text
+    return meta, ""
+
+
+def _last_compaction(fh: IO[bytes], end: int) -> tuple[int, int, list[Item]] | None:
+    """(line start, line end, replacement) of the last usable `compacted` line."""
+    pos = end
+    overlap = b""
+    while pos > 0:
+        begin = max(0, pos - BLOCK)
+        fh.seek(begin)
+        chunk = fh.read(pos - begin) + overlap
+        hit = chunk.rfind(_MARKER)
+        while hit >= 0:
+            found = _compaction_at(fh, begin + hit, end)
+            if found is not None:
+                return found
+            hit = chunk.rfind(_MARKER, 0, hit)
+        overlap = chunk[: len(_MARKER) - 1]
+        pos = begin
+    return None
+
+
+def _compaction_at(fh: IO[bytes], at: int, end: int) -> tuple[int, int, list[Item]] | None:
+    """The compaction on the line holding byte `at`, if that line is one."""
+    start = next(_backward_lines(fh, at))[0]
+    for offset, raw in _forward_lines(fh, start, end):
+        if offset == 0 and raw.startswith(BOM):
+            raw = raw[len(BOM) :]
+        decoded = decode_line(raw)
+        if isinstance(decoded, tuple) and decoded[0] == COMPACTED:
+            replacement = compacted_replacement(decoded[1])
+            if replacement is not None:
+                return start, min(end, offset + len(raw) + 1), replacement
+        return None
+    return None
+
+
+def _tail(
+    fh: IO[bytes], end: int, decoder: _Decoder, limit: int, model_start: int, *, repair: bool
+) -> tuple[list[_Line], int | None, list[str], list[str]]:
+    """Read back from `end` until the panel and the crash repair have what they need.
+
+    Returns (lines newest first, where the panel's page starts or None when nothing is
+    older, unfinished turns, pending calls). Unfinished turns and calls without output can
+    only follow the last turn end: a turn answers its calls before it ends, and resume
+    repairs before a new turn starts; so the repair's part ends at that turn end.
+    """
+    lines: list[_Line] = []
+    entries = 0
+    page_start: int | None = None
+    more_older = False
+    repair_done = not repair
+    started: list[str] = []
+    ended: set[Any] = set()
+    answered: set[Any] = set()
+    pending: list[str] = []
+    for offset, raw in _backward_lines(fh, end):
+        line = decoder.decode(offset, raw)
+        if line is None:
+            continue
+        payload = line.payload
+        if line.kind == RESPONSE_ITEM and _makes_entry(payload):
+            if entries == limit:
+                more_older = True
+            else:
+                entries += 1
+                page_start = offset
+        if not repair_done:
+            if line.kind == EVENT_MSG:
+                kind = payload.get("type")
+                if kind in (TURN_COMPLETED, TURN_ABORTED):
+                    ended.add(payload.get("turn_id"))
+                    repair_done = True
+                elif kind == TURN_STARTED and payload.get("turn_id") not in ended:
+                    started.append(str(payload.get("turn_id")))
+            elif line.kind == RESPONSE_ITEM and offset >= model_start:
+                kind = payload.get("type")
+                if kind == "function_call_output":
+                    answered.add(payload.get("call_id"))
+                elif kind == "function_call" and payload.get("call_id") not in answered:
+                    pending.append(str(payload.get("call_id")))
+        if not more_older:
+            lines.append(line)
+        if more_older and repair_done:
+            break
+    started.reverse()
+    pending.reverse()
+    if entries < limit or not more_older:
+        page_start = None
+    elif page_start is None:
+        page_start = end
+    return lines, page_start, started, pending
+
+
+def _render(lines: list[_Line], start: int) -> list[dict[str, Any]]:
+    """Panel entries of the lines (oldest first) from `start` on."""
+    items = [ln.payload for ln in lines if ln.kind == RESPONSE_ITEM and ln.offset >= start]
+    events = [ln.payload for ln in lines if ln.kind == EVENT_MSG and ln.offset >= start]
+    return render_history(items, events)
+
+
+def encode_history_cursor(offset: int) -> str:
+    raw = f"{_CURSOR_PREFIX}{offset}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_history_cursor(cursor: str) -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        raw = base64.urlsafe_b64decode(padded).decode()
+        if not raw.startswith(_CURSOR_PREFIX):
+            raise ValueError(raw)
+        offset = int(raw[len(_CURSOR_PREFIX) :])
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("history cursor is not one this server handed out") from exc
+    if offset < 0:
+        raise ValueError("history cursor is not one this server handed out")
+    return offset
+
+
+# --------------------------------------------------------------------------- public
+
+
+def open_resume(path: Path, history_limit: int) -> ResumeView:
+    """Read what resume needs; the file's middle is searched for `compacted`, not parsed.
+
+    `history_limit` is how many of the newest panel entries to return (at least 0). Raises
+    OSError when the file cannot be read; every problem inside the file is a warning.
+    """
+    limit = max(0, history_limit)
+    with path.open("rb") as fh:
+        size, ends_clean = _file_end(fh)
+        head_decoder = _Decoder(size, ends_clean)
+        meta, title = _head(fh, size, head_decoder)
+        compaction = _last_compaction(fh, size)
+        model_start = compaction[1] if compaction else 0
+        decoder = _Decoder(size, ends_clean)
+        lines, page_start, unfinished, pending = _tail(
+            fh, size, decoder, limit, model_start, repair=True
+        )
+    lines.reverse()
+    entries = _render(lines, page_start if page_start is not None else 0)
+    warnings = dict(head_decoder.warnings)
+    warnings.update(decoder.warnings)
+    if meta is None:
+        warnings[-1] = "the session_meta line is missing; the session is still usable"
+    return ResumeView(
+        path=path,
+        size=size,
+        meta=meta,
+        title=title,
+        entries=entries,
+        history_cursor=encode_history_cursor(page_start) if page_start is not None else None,
+        model_start=model_start,
+        replacement_history=compaction[2] if compaction else None,
+        unfinished_turns=unfinished,
+        pending_calls=pending,
+        warnings=[warnings[key] for key in sorted(warnings)],
+        torn_tail=decoder.torn_tail,
+    )
+
+
+def load_model_history(view: ResumeView) -> ModelHistory:
+    """Parse the model's part of the file: from the last compaction to `view.size`.
+
+    Costs what that part costs (the whole file when the session was never compacted);
+    meant for the first request after resume. Warnings already in `view.warnings` (the
+    tail it read) are not repeated.
+    """
+    items = list(view.replacement_history or [])
+    events: list[dict[str, Any]] = []
+    state: tuple[str, int] | None = None
+    decoder = _Decoder(view.size, not view.torn_tail)
+    with view.path.open("rb") as fh:
+        for offset, raw in _forward_lines(fh, view.model_start, view.size):
+            line = decoder.decode(offset, raw)
+            if line is None:
+                continue
+            if line.kind == RESPONSE_ITEM:
+                items.append(line.payload)
+            elif line.kind == EVENT_MSG:
+                events.append({**line.payload, "_item_index": len(items)})
+            elif line.kind == STATE:
+                response_id = line.payload.get("previous_response_id")
+                state = (response_id, len(items)) if isinstance(response_id, str) else None
+    known = set(view.warnings)
+    return ModelHistory(
+        items=items,
+        events=events,
+        response_chain=state,
+        pending_calls=pending_call_ids(items),
+        warnings=[w for w in decoder.texts() if w not in known],
+    )
+
+
+def history_page(path: Path, cursor: str, limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    """The `limit` panel entries older than `cursor`, and the cursor for the ones before.
+
+    Raises ValueError for a cursor this server did not hand out for this file.
+    """
+    end = decode_history_cursor(cursor)
+    limit = max(1, limit)
+    with path.open("rb") as fh:
+        size, ends_clean = _file_end(fh)
+        if end > size or (end > 0 and _byte_before(fh, end) != b"\n"):
+            raise ValueError("history cursor does not point into this session")
+        decoder = _Decoder(size, ends_clean)
+        lines, page_start, _, _ = _tail(fh, end, decoder, limit, size, repair=False)
+        lines.reverse()
+        lines += _outputs_after(fh, end, size, lines, decoder)
+    entries = _render(lines, page_start if page_start is not None else 0)
+    return entries, encode_history_cursor(page_start) if page_start is not None else None
+
+
+def _byte_before(fh: IO[bytes], offset: int) -> bytes:
+    fh.seek(offset - 1)
+    return fh.read(1)
+
+
+def _outputs_after(
+    fh: IO[bytes], end: int, size: int, lines: list[_Line], decoder: _Decoder
+) -> list[_Line]:
+    """Outputs (and their completion events) of the page's calls that were written later.
+
+    A call's output usually follows it within its turn; a call cut off by a crash gets its
+    output when the session is next opened, which is right after it too. Looking further
+    than `LOOKAHEAD_LIMIT` is not worth it: such a call shows as aborted.
+    """
+    waiting = {
+        ln.payload.get("call_id")
+        for ln in lines
+        if ln.kind == RESPONSE_ITEM and ln.payload.get("type") == "function_call"
+    }
+    for ln in lines:
+        if ln.kind == RESPONSE_ITEM and ln.payload.get("type") == "function_call_output":
+            waiting.discard(ln.payload.get("call_id"))
+    found: list[_Line] = []
+    if not waiting:
+        return found
+    statuses = set(waiting)
+    for offset, raw in _forward_lines(fh, end, min(size, end + LOOKAHEAD_LIMIT)):
+        line = decoder.decode(offset, raw)
+        if line is None:
+            continue
+        payload = line.payload
+        call_id = payload.get("call_id")
+        if line.kind == RESPONSE_ITEM and payload.get("type") == "function_call_output":
+            if call_id in waiting:
+                waiting.discard(call_id)
+                found.append(line)
+        elif (
+            line.kind == EVENT_MSG
+            and payload.get("type") == TOOL_CALL_COMPLETED
+            and call_id in statuses
+        ):
+            statuses.discard(call_id)
+            found.append(line)
+        if not waiting and not statuses:
+            break
+    return found
