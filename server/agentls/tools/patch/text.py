@@ -80,6 +80,10 @@ class FileText:
             if self.ends_with_newline:
                 if endings[-1] == "":
                     endings[-1] = self.eol
+            elif lines[-1] == "":
+                # An empty last line without a newline would be no bytes at all, and the
+                # line would vanish: it keeps its newline.
+                endings[-1] = self.eol
             else:
                 endings[-1] = ""
         return FileText(tuple(lines), tuple(endings), self.eol)
