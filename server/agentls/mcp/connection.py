@@ -47,6 +47,8 @@ _STDERR_TAIL_BYTES = 2048
 _MAX_LIST_PAGES = 100
 _HTTP_CONNECT_TIMEOUT_S = 30.0
 _HTTP_READ_TIMEOUT_S = 300.0
+# How long a stopped call waits for its cancellation notice to be written.
+_CANCEL_WRITE_WAIT_S = 1.0
 
 _ReadStream = ReadStream[SessionMessage | Exception]
 _WriteStream = MemoryObjectSendStream[SessionMessage | Exception]
@@ -124,6 +126,7 @@ class ServerConnection:
         self._runtime = _Runtime()
         self._closing = False
         self._refresh_lock = asyncio.Lock()
+        self._calls: set[asyncio.Task[McpCallResult]] = set()
         secrets = list(config.env.values()) + list(config.http_headers.values())
         if config.bearer_token_env_var:
             secrets.append(env.get(config.bearer_token_env_var, ""))
@@ -153,6 +156,8 @@ class ServerConnection:
         self._closing = True
         self._runtime.wake.set()
         task = self._task
+        if task is not None and self.state == "starting":
+            task.cancel()  # still in `initialize`: nothing to say goodbye to
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
@@ -366,6 +371,26 @@ class ServerConnection:
     # -- calls ---------------------------------------------------------------------------------
 
     async def call_tool(self, tool: str, arguments: dict[str, Any]) -> McpCallResult:
+        """Runs the call in a task of its own, so that a stop reaches the server exactly once.
+
+        Cancelling the caller cancels that task once; the SDK then writes
+        `notifications/cancelled` under a shield. Were the caller's task the one sending,
+        a second cancel arriving during that write (a stop right after a stop) would cut
+        the write short and the server would never hear of it.
+        """
+        call = asyncio.create_task(self._call_tool(tool, arguments), name=f"mcp-call:{tool}")
+        self._calls.add(call)
+        call.add_done_callback(self._calls.discard)
+        try:
+            return await asyncio.shield(call)
+        except asyncio.CancelledError:
+            call.cancel()
+            # Normally over in well under a millisecond; another cancel ends this wait
+            # early, but not the call task's write.
+            await asyncio.wait({call}, timeout=_CANCEL_WRITE_WAIT_S)
+            raise
+
+    async def _call_tool(self, tool: str, arguments: dict[str, Any]) -> McpCallResult:
         session = self._runtime.session
         if self.state != "ready" or session is None:
             why = f": {self.error}" if self.error else ""

@@ -101,6 +101,23 @@ async def test_stopping_a_call_cancels_it_at_the_server(
     assert after.output == "next"
 
 
+async def test_a_repeated_stop_still_reaches_the_server(
+    make_manager: ManagerFactory, tmp_path: Path
+) -> None:
+    manager = make_manager({"fx": stdio_table()})
+    await manager.start()
+    record = tmp_path / "record"
+    arguments = json.dumps({"seconds": 60, "record": str(record)})
+    call = asyncio.create_task(manager.call("mcp__fx__slow", arguments))
+    await wait_until(record.exists, "the slow tool to start")
+    call.cancel()
+    await asyncio.sleep(0)  # the first stop is being handled: the notice is being written
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    await wait_until(lambda: "cancelled" in record.read_text(), "the server's record")
+
+
 async def test_a_tool_timeout_is_an_error_and_cancels_at_the_server(
     make_manager: ManagerFactory, tmp_path: Path
 ) -> None:
