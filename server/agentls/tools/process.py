@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from agentls.tools.procfs import list_pids, read_stat
+from agentls.tools.sandbox import SandboxPolicy, sandbox_status, wrap
 from agentls.tools.truncate import OutputBuffer
 
 __all__ = [
@@ -49,6 +51,9 @@ _SIGKILL_WAIT_S = 5.0
 # open escaped the group (e.g. via setsid); wait only briefly for it to finish writing.
 _DRAIN_TIMEOUT_S = 0.5
 _NO_PIDFD_POLL_S = 0.01
+# bwrap reports its pid 1 within milliseconds of starting; a Stop waits at most this long
+# for that report before killing what it can see.
+_SANDBOX_INFO_WAIT_S = 1.0
 
 _T = TypeVar("_T")
 
@@ -298,7 +303,7 @@ def _check_cwd(cwd: Path) -> str | None:
 
 
 def _spawn(
-    argv: list[str], cwd: Path, env: Mapping[str, str] | None
+    argv: list[str], cwd: Path, env: Mapping[str, str] | None, pass_fds: tuple[int, ...] = ()
 ) -> tuple[subprocess.Popen[bytes], int] | _SpawnFailure:
     """Start the command with its output on a pipe we read ourselves.
 
@@ -319,6 +324,7 @@ def _spawn(
                 env=env,
                 start_new_session=True,
                 close_fds=True,
+                pass_fds=pass_fds,
             )
         finally:
             os.close(write_fd)
@@ -335,6 +341,106 @@ def _exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
+# --------------------------------------------------------------------------------------------
+# Sandboxed commands
+# --------------------------------------------------------------------------------------------
+
+
+def _check_program(program: str, cwd: Path, env: Mapping[str, str] | None) -> _SpawnFailure | None:
+    """What a direct spawn would have reported for a program that cannot be executed.
+
+    Inside the sandbox it is bwrap that executes the program, and it reports a failure as
+    exit status 1 plus a message of its own; looking first keeps the result the model gets
+    (127 "command not found", 126 "permission denied") the same with and without sandbox.
+    The sandbox sees the same files (read-only), so the answer carries over.
+    """
+    if "/" in program:
+        candidates = [cwd / program]
+    else:
+        candidates = [cwd / folder / program for folder in os.get_exec_path(env)]
+    denied = False
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return None
+        denied = denied or candidate.exists()
+    if denied:
+        return _SpawnFailure(126, f"permission denied: {program}")
+    return _SpawnFailure(127, f"command not found: {program}")
+
+
+@dataclass(frozen=True)
+class _SandboxInit:
+    """The host-side identity of bwrap's pid 1, whose death takes the namespace with it."""
+
+    pid: int
+    pidfd: int | None
+    start_time: int
+
+    def gone(self) -> bool:
+        stat = read_stat(self.pid)
+        return stat is None or not stat.alive or stat.start_time != self.start_time
+
+    def kill(self) -> None:
+        """SIGKILL pid 1, which makes the kernel kill everything else in the namespace."""
+        with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+            if self.pidfd is not None:
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            elif not self.gone():
+                os.kill(self.pid, signal.SIGKILL)
+
+    async def wait_gone(self) -> None:
+        """Returns once pid 1 has exited, which the kernel allows only after every other
+        process of the namespace is dead."""
+        while not self.gone():
+            if self.pidfd is None:
+                await asyncio.sleep(_NO_PIDFD_POLL_S)
+            else:
+                # A pidfd becomes readable when the process terminates.
+                await _wait_readable(self.pidfd)
+
+    def close(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+
+
+async def _read_sandbox_init(fd: int) -> _SandboxInit | None:
+    """Read bwrap's ``--info-fd`` report; ``None`` if it never came (bwrap failed early)
+    or pid 1 is already gone."""
+    data = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except BlockingIOError:
+            await _wait_readable(fd)
+            continue
+        if not chunk:
+            break
+        data += chunk
+    try:
+        pid = int(json.loads(data)["child-pid"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    stat = read_stat(pid)
+    if stat is None or not stat.alive:
+        return None
+    try:
+        pidfd: int | None = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return None
+    except (AttributeError, OSError):
+        pidfd = None
+    return _SandboxInit(pid, pidfd, stat.start_time)
+
+
+def _sandbox_applies(policy: SandboxPolicy | None) -> bool:
+    return policy is not None and policy.mode != "off" and sandbox_status().available
+
+
+# --------------------------------------------------------------------------------------------
+# run_command
+# --------------------------------------------------------------------------------------------
+
+
 async def run_command(
     argv: list[str],
     *,
@@ -343,12 +449,19 @@ async def run_command(
     on_output: Callable[[str], None],
     env: Mapping[str, str] | None = None,
     kill_grace_s: float = 0.5,
+    sandbox: SandboxPolicy | None = None,
 ) -> CommandResult:
     """Run ``argv`` in its own session, streaming merged stdout/stderr to ``on_output``.
 
     Cancelling the awaiting task is how the user's Stop is delivered: the whole process group
     is killed and the child reaped before ``CancelledError`` propagates. Problems the model
     can fix (missing program or directory) come back as a result, not as an exception.
+
+    With a ``sandbox`` policy (other than ``off``) and a working bubblewrap, the command runs
+    inside bwrap in a PID namespace of its own; this returns only once that namespace is
+    gone, so nothing the command started, however it detached, outlives the call. Without
+    a working bubblewrap the command runs unsandboxed, as without a policy: callers decide
+    beforehand (see ``sandbox_status``) whether that is acceptable.
     """
     started = time.monotonic()
 
@@ -360,9 +473,43 @@ async def run_command(
     cwd_error = _check_cwd(cwd)
     if cwd_error is not None:
         return failed(None, cwd_error)
-    spawned = _spawn(argv, cwd, env)
+    if sandbox is None or not _sandbox_applies(sandbox):
+        return await _supervise(argv, cwd, env, timeout_s, on_output, kill_grace_s, started)
+    program_error = _check_program(argv[0], cwd, env)
+    if program_error is not None:
+        return failed(program_error.exit_code, program_error.error)
+    info_read, info_write = os.pipe()
+    try:
+        wrapped = wrap(argv, cwd=cwd, policy=sandbox, info_fd=info_write)
+        return await _supervise(
+            wrapped, cwd, env, timeout_s, on_output, kill_grace_s, started, info_read, info_write
+        )
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(info_write)
+        os.close(info_read)
+
+
+async def _supervise(
+    argv: list[str],
+    cwd: Path,
+    env: Mapping[str, str] | None,
+    timeout_s: float | None,
+    on_output: Callable[[str], None],
+    kill_grace_s: float,
+    started: float,
+    info_read: int | None = None,
+    info_write: int | None = None,
+) -> CommandResult:
+    """Spawn, stream, wait, and leave nothing behind; ``info_*`` only for bwrap."""
+    spawned = _spawn(argv, cwd, env, () if info_write is None else (info_write,))
+    if info_write is not None:
+        # Only bwrap may hold the write end, so its exit (or report) ends our read.
+        os.close(info_write)
     if isinstance(spawned, _SpawnFailure):
-        return failed(spawned.exit_code, spawned.error)
+        return CommandResult(
+            spawned.exit_code, "", time.monotonic() - started, False, spawned.error
+        )
     proc, read_fd = spawned
 
     os.set_blocking(read_fd, False)
@@ -371,20 +518,54 @@ async def run_command(
     buffer = OutputBuffer()
     pump = _OutputPump(read_fd, buffer, on_output)
     pump_task = asyncio.ensure_future(pump.run())
+    init_task: asyncio.Future[_SandboxInit | None] | None = None
+    if info_read is not None:
+        os.set_blocking(info_read, False)
+        init_task = asyncio.ensure_future(_read_sandbox_init(info_read))
 
     def reap() -> int:
         # The child has already exited (we waited for that), so this does not block.
         return proc.wait()
 
-    async def abort() -> None:
+    async def sandbox_init() -> _SandboxInit | None:
+        if init_task is None:
+            return None
+        if not init_task.done():
+            await asyncio.wait({init_task}, timeout=_SANDBOX_INFO_WAIT_S)
+        if not init_task.done() or init_task.cancelled() or init_task.exception() is not None:
+            return None
+        return init_task.result()
+
+    async def stop_tree() -> None:
+        """Kill what is left (everything, when the command was stopped or timed out)."""
+        init = await sandbox_init()
         try:
+            if init is not None:
+                # bwrap's pid 1 leads the session the command runs in; SIGTERM reaches the
+                # command's processes (pid 1 itself ignores it), SIGKILL after the grace
+                # period takes pid 1 and with it the whole namespace.
+                await kill_process_group(init.pid, kill_grace_s)
             await kill_process_group(pgid, kill_grace_s)
             await _wait_exited(pid, pidfd)
+            if init is not None:
+                # bwrap exited, so pid 1 is being killed (parent-death signal); make sure,
+                # and return only once the namespace is really gone.
+                init.kill()
+                await init.wait_gone()
+        finally:
+            if init is not None:
+                init.close()
+
+    async def abort() -> None:
+        try:
+            await stop_tree()
             reap()
         finally:
-            pump_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pump_task
+            for task in (pump_task, init_task):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
 
     try:
         timed_out = False
@@ -395,8 +576,7 @@ async def run_command(
             timed_out = True
         # On a normal exit this removes leftovers such as `sleep 100 &`, which would
         # otherwise keep running after the tool call (and keep our pipe open).
-        await kill_process_group(pgid, kill_grace_s)
-        await _wait_exited(pid, pidfd)
+        await stop_tree()
         returncode = reap()
         done, _ = await asyncio.wait({pump_task}, timeout=_DRAIN_TIMEOUT_S)
         if not done:
