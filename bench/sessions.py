@@ -1,16 +1,32 @@
-"""Rollout files written directly, in the layout of docs/protocol.md, for resume benchmarks."""
+"""Rollout files written directly, in the layout of docs/protocol.md, for resume benchmarks.
+
+Run as `python -m bench.sessions` for the paging reader's figures on a generated
+50,000-item session: "resume with historyLimit 200" (`open_resume`: the newest 200 panel
+entries, the cursor, meta, title and the crash-repair facts) and, separately, what the first
+request after it pays to load the model's history (`load_model_history`), both without and
+with a compaction near the end of the file. Each measurement runs in a fresh interpreter, so
+its peak RSS (`ru_maxrss`) is the reader's own plus the interpreter's (`base_rss_mb`).
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from agentls.rollout.paths import WorkspaceLayout
 from agentls.rollout.records import (
+    COMPACTED,
     EVENT_MSG,
     RESPONSE_ITEM,
     SESSION_META,
@@ -18,7 +34,9 @@ from agentls.rollout.records import (
     TURN_COMPLETED,
     TURN_CONTEXT,
     TURN_STARTED,
+    compacted_payload,
     encode_line,
+    summary_message,
     timestamp,
 )
 
@@ -32,11 +50,20 @@ def _output_text(turn: int) -> str:
     return f"Exit code: 0\nWall time: 0.01 seconds\nOutput:\n{body}"
 
 
-def write_session(home: Path, workspace: Path, items: int, *, model: str = "gpt-5-mini") -> str:
+def write_session(
+    home: Path,
+    workspace: Path,
+    items: int,
+    *,
+    model: str = "gpt-5-mini",
+    compact_before_last: int | None = None,
+) -> str:
     """Write a session of about `items` response items; returns its id.
 
     Each turn: turn_context, turn_started, a user message, a shell function call with a
-    ~1 KB output, tool_call_completed, an assistant answer, turn_completed.
+    ~1 KB output, tool_call_completed, an assistant answer, turn_completed. With
+    `compact_before_last=N`, a `compacted` line precedes the last N turns, as auto compaction
+    would have written it.
     """
     layout = WorkspaceLayout.for_path(home, workspace)
     layout.ensure()
@@ -62,6 +89,11 @@ def write_session(home: Path, workspace: Path, items: int, *, model: str = "gpt-
     ]
     for turn in range(turns):
         moment = created + timedelta(milliseconds=turn)
+        if compact_before_last is not None and turn == max(0, turns - compact_before_last):
+            recent = [summary_message(f"show part {n}") for n in range(max(0, turn - 20), turn)]
+            summary = f"Parts 0 to {turn - 1} were shown; each says the fox jumped."
+            replacement = [*recent, summary_message(summary)]
+            lines.append(encode_line(COMPACTED, compacted_payload(summary, replacement), moment))
         turn_id = f"turn-{turn:012x}"
         call_id = f"call_{uuid.uuid4().hex[:24]}"
         command = ["bash", "-lc", f"cat notes/part-{turn}.txt"]
@@ -141,3 +173,98 @@ def write_session(home: Path, workspace: Path, items: int, *, model: str = "gpt-
     finally:
         os.close(fd)
     return session_id
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS. Not `ru_maxrss`: that survives exec, so a child would report
+    the parent's peak whenever the parent had been bigger."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _child(what: str, path: Path, limit: int) -> None:
+    """One measurement in this fresh interpreter; prints it as JSON."""
+    from agentls.rollout.paging import load_model_history, open_resume
+
+    base = _peak_rss_mb()
+    started = time.perf_counter()
+    view = open_resume(path, limit)
+    resumed = time.perf_counter()
+    result: dict[str, Any] = {
+        "ms": (resumed - started) * 1000,
+        "entries": len(view.entries),
+        "has_cursor": view.history_cursor is not None,
+    }
+    if what == "model":
+        model = load_model_history(view)
+        result["ms"] = (time.perf_counter() - resumed) * 1000
+        result["model_items"] = len(model.items)
+    result["rss_mb"] = _peak_rss_mb()
+    result["base_rss_mb"] = base
+    print(orjson.dumps(result).decode())
+
+
+def _measure(what: str, path: Path, limit: int, runs: int) -> dict[str, Any]:
+    samples = []
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.sessions", "--child", what, str(path), str(limit)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        samples.append(orjson.loads(done.stdout))
+    times = [s["ms"] for s in samples]
+    figure = {k: v for k, v in samples[0].items() if k not in ("ms", "rss_mb", "base_rss_mb")}
+    figure.update(
+        ms_median=round(statistics.median(times), 1),
+        ms_max=round(max(times), 1),
+        peak_rss_mb=round(max(s["rss_mb"] for s in samples), 1),
+        base_rss_mb=round(min(s["base_rss_mb"] for s in samples), 1),
+    )
+    return figure
+
+
+def resume_figures(items: int = 50_000, limit: int = 200, runs: int = 5) -> dict[str, Any]:
+    """Paging-reader figures on generated sessions of `items` items (without/with compaction)."""
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="agentls-bench-sessions-") as tmp:
+        for name, compact in (("plain", None), ("compacted", 200)):
+            home = Path(tmp) / name
+            workspace = Path(tmp) / f"{name}-ws"
+            workspace.mkdir()
+            write_session(home, workspace, items, compact_before_last=compact)
+            path = next(home.glob("workspaces/*/sessions/*.jsonl"))
+            figures[name] = {
+                "file_mb": round(path.stat().st_size / 1e6, 1),
+                f"resume_history_limit_{limit}": _measure("resume", path, limit, runs),
+                "first_send_model_history": _measure("model", path, limit, max(1, runs // 2)),
+            }
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.sessions", description=__doc__)
+    parser.add_argument("--items", type=int, default=50_000)
+    parser.add_argument("--limit", type=int, default=200, help="historyLimit")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--child", nargs=3, metavar=("WHAT", "PATH", "LIMIT"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args(argv)
+    if args.child:
+        what, path, limit = args.child
+        _child(what, Path(path), int(limit))
+        return
+    figures = resume_figures(args.items, args.limit, args.runs)
+    print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
+
+
+if __name__ == "__main__":
+    main()

@@ -36,6 +36,7 @@ from agentls.rollout.reader import (
     NO_REPLACEMENT,
     NOT_JSON,
     TORN,
+    bulk_load,
     decode_line,
     is_blank,
 )
@@ -88,12 +89,13 @@ class ResumeView:
 class ModelHistory:
     """The model's input on resume: the last compaction's replacement, then later items.
 
-    `response_chain` is (previous_response_id, items it covers) when the service's stored
-    history still matches; `pending_calls` are calls in it without an output.
+    No events: the panel is served by `open_resume` and `history_page`, and the crash
+    repair by `ResumeView`. `response_chain` is (previous_response_id, items it covers) when
+    the service's stored history still matches; `pending_calls` are calls in it without an
+    output.
     """
 
     items: list[Item]
-    events: list[dict[str, Any]]
     response_chain: tuple[str, int] | None
     pending_calls: list[str]
     warnings: list[str]
@@ -397,25 +399,21 @@ def load_model_history(view: ResumeView) -> ModelHistory:
     tail it read) are not repeated.
     """
     items = list(view.replacement_history or [])
-    events: list[dict[str, Any]] = []
     state: tuple[str, int] | None = None
     decoder = _Decoder(view.size, not view.torn_tail)
-    with view.path.open("rb") as fh:
+    with view.path.open("rb") as fh, bulk_load():
         for offset, raw in _forward_lines(fh, view.model_start, view.size):
             line = decoder.decode(offset, raw)
             if line is None:
                 continue
             if line.kind == RESPONSE_ITEM:
                 items.append(line.payload)
-            elif line.kind == EVENT_MSG:
-                events.append({**line.payload, "_item_index": len(items)})
             elif line.kind == STATE:
                 response_id = line.payload.get("previous_response_id")
                 state = (response_id, len(items)) if isinstance(response_id, str) else None
     known = set(view.warnings)
     return ModelHistory(
         items=items,
-        events=events,
         response_chain=state,
         pending_calls=pending_call_ids(items),
         warnings=[w for w in decoder.texts() if w not in known],
