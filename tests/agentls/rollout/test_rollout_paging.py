@@ -344,3 +344,23 @@ def test_cursors_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cursor"):
         history_page(path, encode_history_cursor(5), 5)  # not the start of a line
     assert history_page(path, encode_history_cursor(0), 5) == ([], None)
+
+
+@pytest.mark.parametrize("compact", [None, 30])
+def test_the_benchmark_sessions(tmp_path: Path, compact: int | None) -> None:
+    """The generated files `make bench` resumes read the same through both readers."""
+    from bench.sessions import write_session
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    write_session(tmp_path / "home", workspace, 1_000, compact_before_last=compact)
+    path = next((tmp_path / "home").glob("workspaces/*/sessions/*.jsonl"))
+    data = path.read_bytes()
+    view = open_resume(path, 200)
+    rollout = parse_rollout(data)
+    assert load_model_history(view).items == build_model_history(rollout)
+    assert len(load_model_history(view).items) == (1_000 if compact is None else 21 + 4 * 30)
+    assert view.entries == full_entries(data)[-200:]
+    assert all_pages(path, view, 200) == full_entries(data)
+    assert view.title == "show part 0"
+    assert (view.unfinished_turns, view.pending_calls) == ([], [])
