@@ -33,7 +33,7 @@ from mcp.shared.message import SessionMessage
 
 from agentls.mcp.config import McpServerConfig
 from agentls.mcp.processes import SERVER_ENV_VAR, end_marked_processes, new_marker
-from agentls.mcp.redact import Redactor
+from agentls.mcp.redact import Redactor, mask_secrets_in_logs
 from agentls.mcp.results import McpCallResult, error_result, render_result
 
 __all__ = ["ServerConnection", "ServerState"]
@@ -131,6 +131,7 @@ class ServerConnection:
         if config.bearer_token_env_var:
             secrets.append(env.get(config.bearer_token_env_var, ""))
         self.redact = Redactor(secrets)
+        mask_secrets_in_logs(secrets)
 
     @property
     def name(self) -> str:

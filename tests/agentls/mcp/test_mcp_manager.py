@@ -160,6 +160,20 @@ async def test_a_broken_server_next_to_a_good_one(
     assert "cannot start" in caplog.text
 
 
+async def test_secrets_a_server_prints_stay_out_of_the_sdk_log(
+    make_manager: ManagerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = "noisy-secret-5b6c7d"
+    manager = make_manager({"noisy": stdio_table("--noisy", env={"FIXTURE_SECRET": secret})})
+    await manager.start()
+    assert manager.statuses()[0].state == "ready"
+    assert (await manager.call("mcp__noisy__echo", '{"text": "ok"}')).output == "ok"
+    assert any(r.name.startswith("mcp.") for r in caplog.records)  # the SDK did log the line
+    assert secret not in caplog.text
+    assert "***" in caplog.text
+
+
 async def test_a_hanging_server_is_bounded_by_its_startup_timeout(
     make_manager: ManagerFactory,
 ) -> None:
