@@ -59,7 +59,7 @@ const builds = [
 
 if (withTests) {
   rmSync(join(root, 'out'), { recursive: true, force: true });
-  const entryPoints = testEntries(['test/unit', 'test/browser', 'test/protocol']);
+  const entryPoints = testEntries(['test/unit', 'test/browser', 'test/protocol', 'test/workbench']);
   builds.push(
     esbuild.build({
       ...common,

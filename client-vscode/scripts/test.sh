@@ -9,6 +9,9 @@
 #     out/test/protocol/  vscode-jsonrpc against the real `agentls serve` + the fake model API
 #     out/test/integration/  extension.ts + the real vscode-languageclient + the real server
 #   -> .vsix with @vscode/vsce (offline)
+#   -> out/test/workbench/  the .vsix in a real VS Code (code-server) in Chromium
+#      (scripts/workbench.sh: installs code-server and Node 24 once into a cache;
+#      AGENTLS_SKIP_WORKBENCH=1 leaves it out)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,6 +56,11 @@ if [ "$status" -eq 0 ]; then
   ls agentls-*.vsix >/dev/null 2>&1 || { echo "no .vsix was produced" >&2; status=1; }
 else
   echo "tests failed: not packaging" >&2
+fi
+
+if [ "$status" -eq 0 ] && [ "${AGENTLS_SKIP_WORKBENCH:-}" != 1 ]; then
+  step "real workbench (code-server + Chromium)"
+  bash scripts/workbench.sh 2>&1 | tee -a "$results" || status=$?
 fi
 
 step "summary"

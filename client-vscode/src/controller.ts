@@ -20,14 +20,28 @@ import {
   isAgentEvent,
   type ApprovalParams,
   type ApprovalResult,
+  type ContextItem,
+  type FileChange,
+  type HistoryPage,
   type InterruptResult,
   type ListSessionsResult,
   type NewSessionResult,
   type ResumeResult,
   type SendResult,
   type SessionSummary,
+  type SteerResult,
+  type UndoResult,
 } from './protocol';
-import { initialState, reduce, type Action, type ChatState, type PendingApproval, type ServerState } from './state';
+import { fileDiffFromTurnDiff } from './diffDocs';
+import {
+  initialState,
+  reduce,
+  type Action,
+  type Attachment,
+  type ChatState,
+  type PendingApproval,
+  type ServerState,
+} from './state';
 
 /** What the controller needs of a connection (LanguageClient and MessageConnection fit). */
 export interface AgentConnection {
@@ -42,6 +56,13 @@ export interface ControllerOptions {
   onCommand?: (command: PanelCommand) => void;
   /** A question for the person arrived: make the panel visible. */
   onApprovalOpened?: (approval: PendingApproval) => void;
+  /** Code block buttons. */
+  onCopy?: (text: string) => void;
+  onInsert?: (text: string) => void;
+  /** "Open diff" on a file change: VS Code's diff editor. */
+  onOpenDiff?: (change: FileChange) => void;
+  /** "Add file…": the person picks files; resolves with chips to add. */
+  onAddFile?: () => Promise<Attachment[]>;
 }
 
 export type ChangeListener = (state: ChatState, action: Action) => void;
@@ -166,35 +187,327 @@ export class ChatController {
       case 'command':
         this.options.onCommand?.(message.command);
         break;
+      case 'copy':
+        this.options.onCopy?.(message.text);
+        break;
+      case 'insert':
+        this.options.onInsert?.(message.text);
+        break;
+      case 'retry':
+        void this.retry(message.turnId);
+        break;
+      case 'undo':
+        void this.undo(message.turnId);
+        break;
+      case 'fork':
+        void this.fork(message.turnId);
+        break;
+      case 'openDiff':
+        this.openDiff(message.callId, message.index);
+        break;
+      case 'openTurnDiff':
+        this.openTurnDiff(message.turnId, message.path);
+        break;
+      case 'loadEarlier':
+        void this.loadEarlier();
+        break;
+      case 'steerMode':
+        this.dispatch({ type: 'steerMode', mode: message.mode });
+        break;
+      case 'addFile':
+        void this.addFiles();
+        break;
+      case 'removeAttachment':
+        this.removeAttachment(message.id);
+        break;
+      case 'sessions':
+        void this.showSessions(message.open, message.query);
+        break;
+      case 'openSession':
+        void this.resume(message.sessionId).then((result) => {
+          if (result) this.dispatch({ type: 'sessionList', patch: { open: false } });
+        });
+        break;
+      case 'renameSession':
+        void this.renameSession(message.sessionId, message.title);
+        break;
+      case 'deleteSession':
+        void this.deleteSession(message.sessionId);
+        break;
     }
   }
 
-  /** Sends a message; resolves when the turn's request answers (or fails). */
-  async send(text: string): Promise<SendResult | undefined> {
+  /** Whether the server announced a method (v2 features need it). */
+  supports(method: string): boolean {
+    return this.current.server.methods?.includes(method) ?? false;
+  }
+
+  private contextItems(): ContextItem[] {
+    return this.current.attachments.map((attachment) => {
+      const item: ContextItem = { uri: attachment.uri };
+      if (attachment.range) item.range = attachment.range;
+      if (attachment.text !== undefined) item.text = attachment.text;
+      return item;
+    });
+  }
+
+  // -- attachments ------------------------------------------------------------------------
+
+  /** The active editor's chip (undefined: no editor); a chip the person removed stays away. */
+  setEditorAttachment(attachment: Attachment | undefined): void {
+    const manual = this.current.attachments.filter((a) => !a.auto);
+    const next = attachment ? [{ ...attachment, auto: true }, ...manual.filter((a) => a.uri !== attachment.uri || a.range)] : manual;
+    this.dispatch({ type: 'attachments', attachments: next });
+  }
+
+  addAttachments(attachments: readonly Attachment[]): void {
+    const current = this.current.attachments;
+    const fresh = attachments.filter(
+      (a) => !current.some((c) => c.uri === a.uri && JSON.stringify(c.range) === JSON.stringify(a.range)),
+    );
+    if (fresh.length === 0) return;
+    this.dispatch({ type: 'attachments', attachments: [...current, ...fresh.map((a) => ({ ...a, auto: false }))] });
+  }
+
+  removeAttachment(id: string): void {
+    const next = this.current.attachments.filter((a) => a.id !== id);
+    if (next.length !== this.current.attachments.length) this.dispatch({ type: 'attachments', attachments: next });
+  }
+
+  private async addFiles(): Promise<void> {
+    const picked = (await this.options.onAddFile?.()) ?? [];
+    this.addAttachments(picked);
+  }
+
+  /**
+   * Sends a message; resolves when the turn's request answers (or fails).
+   *
+   * During a turn the text steers it (`agent/steer`) or waits for the turn's end (the
+   * panel's toggle). `!cmd` runs the person's own command (`agent/runCommand`).
+   */
+  async send(text: string, context?: ContextItem[]): Promise<SendResult | undefined> {
     const trimmed = text.trim();
     if (trimmed === '') return undefined;
     if (this.current.running) {
-      this.notice('warning', 'A turn is running: stop it before sending another message.');
+      if (this.current.steerMode === 'steer' && this.supports(Methods.steer) && !trimmed.startsWith('!')) {
+        await this.steer(text);
+      } else if (this.supports(Methods.steer) || this.current.steerMode === 'queue') {
+        this.dispatch({ type: 'queued', queued: [...this.current.queued, text] });
+      } else {
+        this.notice('warning', 'A turn is running: stop it before sending another message.');
+      }
       return undefined;
     }
     const connection = this.requireConnection();
     if (!connection) return undefined;
-    this.dispatch({ type: 'userSent', text });
+    const userCommand = trimmed.startsWith('!') && trimmed.length > 1 && this.supports(Methods.runCommand);
+    const items = userCommand ? [] : (context ?? this.contextItems());
+    this.dispatch({ type: 'userSent', text, context: items });
+    if (context === undefined && !userCommand) {
+      // chips added by hand go with one message; the editor's chip stays
+      const kept = this.current.attachments.filter((a) => a.auto);
+      if (kept.length !== this.current.attachments.length) this.dispatch({ type: 'attachments', attachments: kept });
+    }
     const source = new CancellationTokenSource();
     this.sendSource = source;
-    const params: { text: string; sessionId?: string } = { text };
+    const method = userCommand ? Methods.runCommand : Methods.send;
+    const params: { text?: string; command?: string; sessionId?: string; context?: ContextItem[] } = userCommand
+      ? { command: trimmed.slice(1).trim() }
+      : { text };
     if (this.current.sessionId) params.sessionId = this.current.sessionId;
+    if (items.length > 0) params.context = items;
     try {
-      const result = await connection.sendRequest<SendResult>(Methods.send, params, source.token);
+      const result = await connection.sendRequest<SendResult>(method, params, source.token);
       this.dispatch({ type: 'sendResult', result });
       return result;
     } catch (error) {
-      this.log(`agent/send failed: ${describeError(error)}`);
+      this.log(`${method} failed: ${describeError(error)}`);
       this.dispatch({ type: 'sendFailed', message: describeError(error) });
       return undefined;
     } finally {
       if (this.sendSource === source) this.sendSource = undefined;
       source.dispose();
+      this.sendNextQueued();
+    }
+  }
+
+  private sendNextQueued(): void {
+    const [next, ...rest] = this.current.queued;
+    if (next === undefined || this.current.running) return;
+    this.dispatch({ type: 'queued', queued: rest });
+    void this.send(next);
+  }
+
+  /** `agent/steer`: the text joins the running turn at its next model request. */
+  async steer(text: string): Promise<boolean> {
+    const connection = this.requireConnection();
+    if (!connection) return false;
+    const params: { text: string; sessionId?: string } = { text };
+    if (this.current.sessionId) params.sessionId = this.current.sessionId;
+    try {
+      const result = await connection.sendRequest<SteerResult>(Methods.steer, params);
+      if (result?.accepted) {
+        this.dispatch({ type: 'userSteered', text });
+        return true;
+      }
+      // the turn ended meanwhile: it becomes the next message
+      this.dispatch({ type: 'queued', queued: [...this.current.queued, text] });
+      this.sendNextQueued();
+      return false;
+    } catch (error) {
+      this.notice('error', `Could not add to the running turn: ${describeError(error)}`);
+      return false;
+    }
+  }
+
+  /** Retry a failed turn: its message (with its attachments) again. */
+  async retry(turnId: string): Promise<SendResult | undefined> {
+    const user = this.current.entries.find((e) => e.kind === 'user' && e.turnId === turnId && !e.steer);
+    if (!user || user.kind !== 'user') {
+      this.notice('warning', 'That turn\'s message is not in the panel any more.');
+      return undefined;
+    }
+    return this.send(user.text, user.context ?? []);
+  }
+
+  /** `agent/undo`: files and conversation back to before the turn (later turns go too). */
+  async undo(turnId: string): Promise<UndoResult | undefined> {
+    if (this.busy('undoing a turn')) return undefined;
+    const connection = this.requireConnection();
+    if (!connection) return undefined;
+    const params: { turnId: string; sessionId?: string } = { turnId };
+    if (this.current.sessionId) params.sessionId = this.current.sessionId;
+    try {
+      const result = await connection.sendRequest<UndoResult>(Methods.undo, params);
+      this.dispatch({
+        type: 'historyLoaded',
+        result: {
+          sessionId: result.sessionId ?? this.current.sessionId ?? '',
+          title: this.current.title ?? '',
+          createdAt: '',
+          updatedAt: '',
+          history: Array.isArray(result.history) ? result.history : [],
+          warnings: [],
+          ...(result.historyCursor ? { historyCursor: result.historyCursor } : {}),
+        },
+      });
+      const restored = Array.isArray(result.restoredFiles) ? result.restoredFiles : [];
+      const skipped = Array.isArray(result.skippedFiles) ? result.skippedFiles : [];
+      const files = restored.length ? `restored ${restored.join(', ')}` : 'no files to restore';
+      this.notice('info', `Undone: ${files}.`);
+      if (skipped.length > 0) {
+        this.notice(
+          'warning',
+          `Not restored (changed since the turn): ${skipped.map((f) => `${f.path} (${f.reason})`).join(', ')}.`,
+        );
+      }
+      return result;
+    } catch (error) {
+      this.notice('error', `Undo failed: ${describeError(error)}`);
+      return undefined;
+    }
+  }
+
+  /** `agent/fork`: a new session with the conversation up to this turn, shown at once. */
+  async fork(turnId: string): Promise<string | undefined> {
+    if (this.busy('forking')) return undefined;
+    const connection = this.requireConnection();
+    if (!connection) return undefined;
+    const params: { turnId: string; sessionId?: string } = { turnId };
+    if (this.current.sessionId) params.sessionId = this.current.sessionId;
+    try {
+      const result = await connection.sendRequest<NewSessionResult>(Methods.fork, params);
+      const resumed = await this.resume(result.sessionId);
+      if (resumed) this.notice('info', 'Forked: this is a new session; the original is unchanged.');
+      return result.sessionId;
+    } catch (error) {
+      this.notice('error', `Fork failed: ${describeError(error)}`);
+      return undefined;
+    }
+  }
+
+  /** "Load earlier": `agent/history` from the cursor. */
+  async loadEarlier(limit = 200): Promise<void> {
+    const cursor = this.current.historyCursor;
+    const connection = this.requireConnection();
+    if (!cursor || !connection) return;
+    const params: { cursor: string; limit: number; sessionId?: string } = { cursor, limit };
+    if (this.current.sessionId) params.sessionId = this.current.sessionId;
+    try {
+      const page = await connection.sendRequest<HistoryPage>(Methods.history, params);
+      const action: Action = { type: 'historyPrepended', history: Array.isArray(page.history) ? page.history : [] };
+      if (page.cursor) action.cursor = page.cursor;
+      this.dispatch(action);
+    } catch (error) {
+      this.notice('error', `Could not load earlier messages: ${describeError(error)}`);
+    }
+  }
+
+  private openDiff(callId: string, index: number): void {
+    const tool = this.current.entries.find((e) => e.kind === 'tool' && e.callId === callId);
+    const change = tool?.kind === 'tool' ? tool.changes?.[index] : undefined;
+    if (change) this.options.onOpenDiff?.(change);
+  }
+
+  private openTurnDiff(turnId: string, path: string): void {
+    const entry = this.current.entries.find((e) => e.kind === 'diff' && e.turnId === turnId);
+    if (entry?.kind !== 'diff') return;
+    const diff = fileDiffFromTurnDiff(entry.diff, path);
+    this.options.onOpenDiff?.({ path, kind: 'update', diff });
+  }
+
+  // -- the session list in the panel ---------------------------------------------------------
+
+  async showSessions(open: boolean, query: string): Promise<void> {
+    this.dispatch({ type: 'sessionList', patch: { open, query } });
+    if (open) await this.refreshSessionList();
+  }
+
+  async refreshSessionList(): Promise<void> {
+    const list = this.current.sessionList;
+    if (!list.open || !this.connection) return;
+    const query = list.query;
+    this.dispatch({ type: 'sessionList', patch: { loading: true } });
+    try {
+      const sessions = await this.listSessions(200, query);
+      // a newer query was typed meanwhile: its own answer wins
+      if (this.current.sessionList.query !== query) return;
+      this.dispatch({ type: 'sessionList', patch: { sessions, loading: false, error: undefined } });
+    } catch (error) {
+      this.dispatch({ type: 'sessionList', patch: { loading: false, error: describeError(error) } });
+    }
+  }
+
+  async renameSession(sessionId: string, title: string): Promise<boolean> {
+    const connection = this.requireConnection();
+    if (!connection || title.trim() === '') return false;
+    try {
+      await connection.sendRequest(Methods.renameSession, { sessionId, title: title.trim() });
+      if (sessionId === this.current.sessionId) this.dispatch({ type: 'title', title: title.trim() });
+      await this.refreshSessionList();
+      return true;
+    } catch (error) {
+      this.notice('error', `Rename failed: ${describeError(error)}`);
+      return false;
+    }
+  }
+
+  async deleteSession(sessionId: string): Promise<boolean> {
+    const connection = this.requireConnection();
+    if (!connection) return false;
+    if (sessionId === this.current.sessionId && this.current.running) {
+      this.notice('warning', 'A turn is running in that session: stop it first.');
+      return false;
+    }
+    try {
+      await connection.sendRequest(Methods.deleteSession, { sessionId });
+      this.notice('info', 'Session moved to the trash folder of this workspace (restorable from there).');
+      if (sessionId === this.current.sessionId) await this.newSession();
+      await this.refreshSessionList();
+      return true;
+    } catch (error) {
+      this.notice('error', `Delete failed: ${describeError(error)}`);
+      return false;
     }
   }
 
@@ -291,15 +604,25 @@ export class ChatController {
   }
 
   /** Every session of the workspace, newest activity first (follows `nextCursor`). */
-  async listSessions(max = 500): Promise<SessionSummary[]> {
+  async listSessions(max = 500, query = ''): Promise<SessionSummary[]> {
     const connection = this.requireConnection();
     if (!connection) return [];
     const sessions: SessionSummary[] = [];
     let cursor: string | undefined;
     do {
-      const params: { limit: number; cursor?: string } = { limit: Math.min(100, max - sessions.length) };
+      const params: { limit: number; cursor?: string; query?: string } = { limit: Math.min(100, max - sessions.length) };
       if (cursor) params.cursor = cursor;
-      const page = await connection.sendRequest<ListSessionsResult>(Methods.listSessions, params);
+      if (query.trim() !== '') params.query = query.trim();
+      let page: ListSessionsResult;
+      try {
+        page = await connection.sendRequest<ListSessionsResult>(Methods.listSessions, params);
+      } catch (error) {
+        if (params.query === undefined || errorCode(error) !== ErrorCodes.invalidParams) throw error;
+        // a v1 server: no search on its side, so the titles are searched here
+        const needle = query.trim().toLowerCase();
+        const all = await this.listSessions(max);
+        return all.filter((session) => session.title.toLowerCase().includes(needle));
+      }
       sessions.push(...page.sessions);
       cursor = page.nextCursor;
     } while (cursor && sessions.length < max);
@@ -318,6 +641,7 @@ export class ChatController {
 
   handleSessionsChanged(): void {
     for (const listener of this.sessionsListeners) listener();
+    void this.refreshSessionList();
   }
 
   /**

@@ -9,6 +9,7 @@ import { ChatController } from './controller';
 import type { PanelCommand } from './messages';
 import { ServerManager } from './server';
 import { sessionItems } from './sessions';
+import { SafeOutputChannel } from './safeOutput';
 import { RESTART_SETTINGS } from './settings';
 import { statusBarView } from './statusBar';
 
@@ -19,7 +20,8 @@ interface SessionPickItem extends vscode.QuickPickItem {
 }
 
 export function activate(context: vscode.ExtensionContext): { controller: ChatController; server: ServerManager } {
-  const log = vscode.window.createOutputChannel('agentls');
+  // writes after the window started closing are dropped (no "Channel has been closed")
+  const log = new SafeOutputChannel(vscode.window.createOutputChannel('agentls'));
   context.subscriptions.push(log);
 
   const runPanelCommand = (command: PanelCommand): void => {

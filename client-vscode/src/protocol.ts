@@ -1,5 +1,5 @@
 /**
- * The agentls protocol (docs/protocol.md, version 1): methods, params, results, events.
+ * The agentls protocol (docs/protocol.md: version 1 and the v2 additions): methods, params, results, events.
  *
  * Plain types only, so every layer (extension, webview, tests) can share them.
  */
@@ -13,6 +13,15 @@ export const Methods = {
   event: 'agent/event',
   sessionsChanged: 'agent/sessionsChanged',
   requestApproval: 'agent/requestApproval',
+  // v2
+  steer: 'agent/steer',
+  runCommand: 'agent/runCommand',
+  undo: 'agent/undo',
+  fork: 'agent/fork',
+  compact: 'agent/compact',
+  history: 'agent/history',
+  renameSession: 'agent/renameSession',
+  deleteSession: 'agent/deleteSession',
 } as const;
 
 /** JSON-RPC error codes the server uses for agent methods. */
@@ -41,10 +50,23 @@ export interface TurnError {
   httpStatus?: number;
 }
 
+/** An editor attachment of `agent/send` (v2): a file, or a selection of it. */
+export interface ContextRange {
+  start: { line: number; character: number };
+  end: { line: number; character: number };
+}
+
+export interface ContextItem {
+  uri: string;
+  range?: ContextRange;
+  text?: string;
+}
+
 export interface SendParams {
   text: string;
   sessionId?: string;
   workDoneToken?: string | number;
+  context?: ContextItem[];
 }
 
 export interface SendResult {
@@ -65,14 +87,24 @@ export interface InterruptResult {
   turnId?: string;
 }
 
+/**
+ * One entry of `agent/resume`'s history. v2: entries carry `turnId`; a turn's outcome is an
+ * entry `{role: "turn", turnId, status, usage?, error?}` after the turn's entries (a `user`
+ * entry with `status` is read the same way); user entries may list their attachments.
+ */
 export interface HistoryEntry {
-  role: 'user' | 'assistant' | 'tool';
-  text: string;
+  role: 'user' | 'assistant' | 'tool' | 'turn' | string;
+  text?: string;
+  turnId?: string;
   callId?: string;
   toolName?: string;
-  status?: ToolStatus;
+  status?: ToolStatus | TurnStatus;
   exitCode?: number;
   output?: string;
+  usage?: Usage;
+  error?: TurnError;
+  context?: ContextItem[];
+  changes?: FileChange[];
 }
 
 export interface ResumeResult {
@@ -82,6 +114,25 @@ export interface ResumeResult {
   updatedAt: string;
   history: HistoryEntry[];
   warnings: string[];
+  /** v2: older entries exist; `agent/history {cursor}` pages back. */
+  historyCursor?: string;
+}
+
+export interface HistoryPage {
+  history: HistoryEntry[];
+  cursor?: string;
+}
+
+export interface UndoResult {
+  sessionId: string;
+  restoredFiles: string[];
+  skippedFiles: { path: string; reason: string }[];
+  history: HistoryEntry[];
+  historyCursor?: string;
+}
+
+export interface SteerResult {
+  accepted: boolean;
 }
 
 export interface NewSessionResult {
@@ -99,6 +150,7 @@ export interface SessionSummary {
 export interface ListSessionsParams {
   limit?: number;
   cursor?: string;
+  query?: string;
 }
 
 export interface ListSessionsResult {
@@ -106,12 +158,22 @@ export interface ListSessionsResult {
   nextCursor?: string;
 }
 
+/** v2: one file of an `apply_patch` call (unified diff). */
+export interface FileChange {
+  path: string;
+  kind: 'add' | 'delete' | 'update' | string;
+  movePath?: string;
+  diff: string;
+}
+
 export interface ApprovalParams {
   sessionId: string;
   turnId: string;
   callId: string;
-  kind: 'shell' | string;
+  kind: 'shell' | 'patch' | string;
   command?: string[];
+  patch?: string;
+  changes?: FileChange[];
   cwd: string;
   reason?: string;
 }
@@ -159,6 +221,7 @@ export interface ToolCallStartedEvent extends EventBase {
   callId: string;
   name: string;
   arguments: string;
+  changes?: FileChange[];
 }
 export interface ToolOutputDeltaEvent extends EventBase {
   type: 'toolOutputDelta';
@@ -186,6 +249,25 @@ export interface TurnCompletedEvent extends EventBase {
   error?: TurnError;
 }
 
+export interface TurnDiffEvent extends EventBase {
+  type: 'turnDiff';
+  diff: string;
+  files: { path: string; added: number; removed: number }[];
+}
+export interface TokenUsageEvent extends EventBase {
+  type: 'tokenUsage';
+  inputTokens: number;
+  outputTokens: number;
+  contextWindow?: number;
+  percent?: number;
+}
+export interface CompactionEvent extends EventBase {
+  type: 'compaction';
+  phase: 'started' | 'completed' | 'failed';
+  tokensBefore?: number;
+  tokensAfter?: number;
+}
+
 export type AgentEvent =
   | TurnStartedEvent
   | TextDeltaEvent
@@ -194,7 +276,10 @@ export type AgentEvent =
   | ToolOutputDeltaEvent
   | ToolCallCompletedEvent
   | RetryingEvent
-  | TurnCompletedEvent;
+  | TurnCompletedEvent
+  | TurnDiffEvent
+  | TokenUsageEvent
+  | CompactionEvent;
 
 const EVENT_TYPES: ReadonlySet<string> = new Set([
   'turnStarted',
@@ -205,6 +290,9 @@ const EVENT_TYPES: ReadonlySet<string> = new Set([
   'toolCallCompleted',
   'retrying',
   'turnCompleted',
+  'turnDiff',
+  'tokenUsage',
+  'compaction',
 ]);
 
 /** A notification from the wire is untrusted: only well-formed known events get through. */

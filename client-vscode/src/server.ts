@@ -20,6 +20,7 @@ import { Methods, type AgentCapability, type ModelInfo } from './protocol';
 import {
   explainStartFailure,
   formatCommand,
+  remoteHint,
   resolveServerCommand,
   type ServerCommand,
 } from './serverCommand';
@@ -59,6 +60,13 @@ export function modelFromInitializeResult(result: unknown): ModelInfo | null {
   const agent = (result as { capabilities?: { experimental?: { agent?: AgentCapability } } })
     ?.capabilities?.experimental?.agent;
   return agent?.model ?? null;
+}
+
+/** The agent methods the server announced (v2 features are offered only when listed). */
+export function methodsFromInitializeResult(result: unknown): string[] {
+  const agent = (result as { capabilities?: { experimental?: { agent?: { methods?: unknown } } } })
+    ?.capabilities?.experimental?.agent;
+  return Array.isArray(agent?.methods) ? agent.methods.filter((m): m is string => typeof m === 'string') : [];
 }
 
 export interface ServerManagerOptions {
@@ -115,7 +123,8 @@ export class ServerManager implements vscode.Disposable {
     return vscode.workspace.workspaceFolders?.[0];
   }
 
-  private fail(message: string, fix: string): void {
+  private fail(message: string, rawFix: string): void {
+    const fix = /agentls\.server\./.test(rawFix) ? rawFix + remoteHint(vscode.env.remoteName) : rawFix;
     this.options.log.appendLine(`[error] ${message} ${fix}`);
     this.controller.setConnection(undefined);
     this.controller.connectionLost('the agentls server is not running');
@@ -293,6 +302,7 @@ export class ServerManager implements vscode.Disposable {
     this.controller.setServer({
       status: 'running',
       model: modelFromInitializeResult(client.initializeResult),
+      methods: methodsFromInitializeResult(client.initializeResult),
     });
     const wasRestart = !this.firstRun;
     this.firstRun = false;

@@ -190,3 +190,17 @@ export function explainStartFailure(command: ServerCommand | undefined, stderrTa
     fix: 'See the "agentls" output for the full log; check "agentls.server.command" / "agentls.server.pythonPath".',
   };
 }
+
+/**
+ * In a remote window (Remote-SSH, WSL, containers, code-server) the server runs on the remote
+ * machine, and `agentls.server.*` (machine-overridable) are read from the remote side: a value
+ * in the local user settings is ignored. A fix that points at those settings says where.
+ */
+export function remoteHint(remoteName: string | undefined): string {
+  if (!remoteName) return '';
+  return (
+    ` This is a remote window (${remoteName}): "agentls.server.command" and "agentls.server.pythonPath" ` +
+    'are read from the Remote settings ("Preferences: Open Remote Settings"; for code-server, ' +
+    '<user-data-dir>/Machine/settings.json), not from your user settings.'
+  );
+}

@@ -13,10 +13,13 @@
 import { describeCall } from './describe';
 import type {
   AgentEvent,
+  ContextItem,
+  FileChange,
   HistoryEntry,
   ModelInfo,
   ResumeResult,
   SendResult,
+  SessionSummary,
   ToolStatus,
   TurnError,
   TurnStatus,
@@ -31,6 +34,10 @@ interface EntryBase {
 export interface UserEntry extends EntryBase {
   kind: 'user';
   text: string;
+  /** Editor attachments sent with it (shown as chips). */
+  context?: ContextItem[];
+  /** Typed while the turn ran and sent to it with `agent/steer`. */
+  steer?: boolean;
 }
 
 export interface AssistantEntry extends EntryBase {
@@ -50,6 +57,15 @@ export interface ToolEntry extends EntryBase {
   output: string;
   status: ToolEntryStatus;
   exitCode?: number;
+  /** v2: the files an `apply_patch` call changes. */
+  changes?: FileChange[];
+}
+
+/** v2 `turnDiff`: what the turn changed so far (one per turn, replaced as it grows). */
+export interface DiffEntry extends EntryBase {
+  kind: 'diff';
+  diff: string;
+  files: { path: string; added: number; removed: number }[];
 }
 
 export interface TurnEndEntry extends EntryBase {
@@ -67,7 +83,7 @@ export interface NoticeEntry extends EntryBase {
   text: string;
 }
 
-export type Entry = UserEntry | AssistantEntry | ToolEntry | TurnEndEntry | NoticeEntry;
+export type Entry = UserEntry | AssistantEntry | ToolEntry | TurnEndEntry | NoticeEntry | DiffEntry;
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 /** An entry before it gets its id. */
@@ -83,6 +99,10 @@ export interface PendingApproval {
   command: string;
   cwd: string;
   reason?: string;
+  /** `shell` or `patch`. */
+  kind?: string;
+  /** A patch approval: the files it changes. */
+  changes?: FileChange[];
 }
 
 export type ServerStatus = 'starting' | 'running' | 'restarting' | 'stopped' | 'failed';
@@ -92,6 +112,39 @@ export interface ServerState {
   /** Why it is stopped or failed, and what to do about it. */
   message?: string;
   model?: ModelInfo | null;
+  /** The agent methods the server announced (v2 features show only when listed). */
+  methods?: string[];
+}
+
+/** The context meter: the last `tokenUsage`. */
+export interface ContextUsage {
+  inputTokens: number;
+  outputTokens: number;
+  contextWindow?: number;
+  percent?: number;
+}
+
+export type SteerMode = 'steer' | 'queue';
+
+/** A chip in the composer: sent as `agent/send.context`. */
+export interface Attachment {
+  id: string;
+  uri: string;
+  /** What the chip says: `file.ts` or `file.ts:3-9`. */
+  label: string;
+  range?: ContextItem['range'];
+  text?: string;
+  /** Follows the active editor (removable; comes back when the editor changes). */
+  auto: boolean;
+}
+
+/** The session list inside the panel. */
+export interface SessionList {
+  open: boolean;
+  query: string;
+  sessions: SessionSummary[];
+  loading: boolean;
+  error?: string;
 }
 
 export interface ChatState {
@@ -106,12 +159,25 @@ export interface ChatState {
   turnId?: string;
   approvals: PendingApproval[];
   server: ServerState;
+  /** The context meter (v2 `tokenUsage`). */
+  contextUsage?: ContextUsage;
+  /** Older history exists: "Load earlier" pages back with it. */
+  historyCursor?: string;
+  /** Compaction is running. */
+  compacting?: boolean;
+  sessionList: SessionList;
+  /** The composer's chips. */
+  attachments: Attachment[];
+  /** What a message typed during a turn does: join it (`agent/steer`) or wait for its end. */
+  steerMode: SteerMode;
+  /** Messages waiting for the running turn to end. */
+  queued: string[];
   /** Counter for entry ids; part of the state so that both copies agree on ids. */
   nextId: number;
 }
 
 export type Action =
-  | { type: 'userSent'; text: string }
+  | { type: 'userSent'; text: string; context?: ContextItem[] }
   | { type: 'event'; event: AgentEvent }
   | { type: 'sendResult'; result: SendResult }
   | { type: 'sendFailed'; message: string }
@@ -121,7 +187,14 @@ export type Action =
   | { type: 'approvalRequested'; approval: PendingApproval }
   | { type: 'approvalClosed'; id: string }
   | { type: 'server'; server: ServerState }
-  | { type: 'notice'; level: NoticeLevel; text: string };
+  | { type: 'notice'; level: NoticeLevel; text: string }
+  | { type: 'userSteered'; text: string }
+  | { type: 'historyPrepended'; history: HistoryEntry[]; cursor?: string }
+  | { type: 'sessionList'; patch: Partial<SessionList> }
+  | { type: 'attachments'; attachments: Attachment[] }
+  | { type: 'steerMode'; mode: SteerMode }
+  | { type: 'queued'; queued: string[] }
+  | { type: 'title'; title: string };
 
 export function initialState(): ChatState {
   return {
@@ -130,6 +203,10 @@ export function initialState(): ChatState {
     stopping: false,
     approvals: [],
     server: { status: 'starting' },
+    sessionList: { open: false, query: '', sessions: [], loading: false },
+    attachments: [],
+    steerMode: 'steer',
+    queued: [],
     nextId: 1,
   };
 }
@@ -264,7 +341,7 @@ function reduceEvent(state: ChatState, event: AgentEvent): ChatState {
       if (draft.findLast((e) => e.kind === 'tool' && e.callId === event.callId) >= 0) {
         return state;
       }
-      draft.push({
+      const tool: Omit<ToolEntry, 'id'> = {
         kind: 'tool',
         turnId,
         callId: event.callId,
@@ -272,7 +349,9 @@ function reduceEvent(state: ChatState, event: AgentEvent): ChatState {
         command: describeCall(event.name, String(event.arguments ?? '')),
         output: '',
         status: 'running',
-      });
+      };
+      if (Array.isArray(event.changes) && event.changes.length > 0) tool.changes = event.changes;
+      draft.push(tool);
       return draft.finish();
     }
     case 'toolOutputDelta': {
@@ -322,14 +401,58 @@ function reduceEvent(state: ChatState, event: AgentEvent): ChatState {
     }
     case 'turnCompleted': {
       turnEnd(draft, turnId, event.status, event.usage, event.error);
-      return draft.finish({
+      const next = draft.finish({
         approvals: state.approvals.filter((a) => a.turnId !== turnId),
       });
+      delete next.compacting;
+      return next;
+    }
+    case 'turnDiff': {
+      const files = Array.isArray(event.files) ? event.files : [];
+      const index = draft.findLast((e) => e.kind === 'diff' && e.turnId === turnId);
+      const found = index >= 0 ? draft.entries[index] : undefined;
+      if (found && found.kind === 'diff') {
+        // it moves to the end: the latest state of the turn's changes, after what caused it
+        draft.removeWhere((e) => e === found);
+      }
+      draft.push({ kind: 'diff', turnId, diff: String(event.diff ?? ''), files });
+      return draft.finish();
+    }
+    case 'tokenUsage': {
+      const usage: ContextUsage = {
+        inputTokens: Number(event.inputTokens) || 0,
+        outputTokens: Number(event.outputTokens) || 0,
+      };
+      if (typeof event.contextWindow === 'number') usage.contextWindow = event.contextWindow;
+      if (typeof event.percent === 'number') usage.percent = event.percent;
+      else if (usage.contextWindow) usage.percent = (100 * usage.inputTokens) / usage.contextWindow;
+      return { ...state, contextUsage: usage };
+    }
+    case 'compaction': {
+      const fmt = (n: number | undefined): string => (typeof n === 'number' ? n.toLocaleString('en-US') : '?');
+      const text =
+        event.phase === 'started'
+          ? 'Compacting the conversation: the model summarizes it to free context…'
+          : event.phase === 'completed'
+            ? `Conversation compacted: ${fmt(event.tokensBefore)} → ${fmt(event.tokensAfter)} tokens.`
+            : 'Compaction failed; the conversation goes on uncompacted.';
+      draft.push({
+        kind: 'notice',
+        turnId,
+        level: event.phase === 'failed' ? 'warning' : 'info',
+        text,
+      });
+      const next = draft.finish({ compacting: event.phase === 'started' });
+      if (event.phase !== 'started') delete next.compacting;
+      return next;
     }
     default:
       return state;
   }
 }
+
+const TURN_STATUSES: ReadonlySet<string> = new Set(['completed', 'interrupted', 'failed']);
+const TOOL_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'denied', 'aborted']);
 
 export function entriesFromHistory(
   history: readonly HistoryEntry[],
@@ -344,33 +467,79 @@ export function entriesFromHistory(
     level: 'warning',
     text,
   }));
+  // a turn's outcome may come on its user entry: it is drawn after the turn's last entry
+  const pendingOutcomes = new Map<string, HistoryEntry>();
+  const flushOutcome = (turnId: string | undefined): void => {
+    if (turnId === undefined) return;
+    const outcome = pendingOutcomes.get(turnId);
+    if (!outcome) return;
+    pendingOutcomes.delete(turnId);
+    entries.push(turnEndFromHistory(id(), turnId, outcome));
+  };
+  let currentTurn: string | undefined;
   for (const item of history) {
+    if (typeof item !== 'object' || item === null) continue;
+    const turnId = typeof item.turnId === 'string' ? item.turnId : undefined;
+    if (turnId !== currentTurn) {
+      flushOutcome(currentTurn);
+      currentTurn = turnId;
+    }
+    const text = typeof item.text === 'string' ? item.text : '';
+    const withTurn = <T extends Entry>(entry: T): T => {
+      if (turnId !== undefined) entry.turnId = turnId;
+      return entry;
+    };
     if (item.role === 'user') {
-      entries.push({ id: id(), kind: 'user', text: item.text });
+      const user: UserEntry = withTurn({ id: id(), kind: 'user', text });
+      if (Array.isArray(item.context) && item.context.length > 0) user.context = item.context;
+      entries.push(user);
+      if (turnId !== undefined && typeof item.status === 'string' && TURN_STATUSES.has(item.status)) {
+        pendingOutcomes.set(turnId, item);
+      }
     } else if (item.role === 'assistant') {
-      entries.push({ id: id(), kind: 'assistant', text: item.text, streaming: false });
+      entries.push(withTurn({ id: id(), kind: 'assistant', text, streaming: false }));
     } else if (item.role === 'tool') {
-      const tool: ToolEntry = {
+      const status = typeof item.status === 'string' && TOOL_STATUSES.has(item.status) ? (item.status as ToolStatus) : 'completed';
+      const tool: ToolEntry = withTurn({
         id: id(),
         kind: 'tool',
         callId: item.callId ?? '',
         name: item.toolName ?? 'shell',
-        command: item.text,
+        command: text,
         output: item.output ?? '',
-        status: item.status ?? 'completed',
-      };
+        status,
+      });
       if (typeof item.exitCode === 'number') tool.exitCode = item.exitCode;
+      if (Array.isArray(item.changes) && item.changes.length > 0) tool.changes = item.changes;
       entries.push(tool);
+    } else if (item.role === 'turn' && turnId !== undefined) {
+      if (typeof item.status === 'string' && TURN_STATUSES.has(item.status)) {
+        pendingOutcomes.delete(turnId);
+        entries.push(turnEndFromHistory(id(), turnId, item));
+      }
     }
   }
+  flushOutcome(currentTurn);
+  for (const turnId of [...pendingOutcomes.keys()]) flushOutcome(turnId);
   return { entries, nextId: next };
+}
+
+function turnEndFromHistory(id: string, turnId: string, item: HistoryEntry): TurnEndEntry {
+  const entry: TurnEndEntry = { id, kind: 'turnEnd', turnId, status: item.status as TurnStatus };
+  if (item.usage && typeof item.usage === 'object') entry.usage = item.usage;
+  if (item.error && typeof item.error === 'object' && typeof item.error.message === 'string') {
+    entry.error = item.error;
+  }
+  return entry;
 }
 
 export function reduce(state: ChatState, action: Action): ChatState {
   switch (action.type) {
     case 'userSent': {
       const draft = new Draft(state);
-      draft.push({ kind: 'user', text: action.text });
+      const user: Omit<UserEntry, 'id'> = { kind: 'user', text: action.text };
+      if (action.context && action.context.length > 0) user.context = action.context;
+      draft.push(user);
       const next = draft.finish({ running: true, stopping: false });
       delete next.turnId;
       return next;
@@ -434,8 +603,38 @@ export function reduce(state: ChatState, action: Action): ChatState {
         approvals: [],
       };
       delete next.turnId;
+      delete next.contextUsage;
+      if (typeof result.historyCursor === 'string' && result.historyCursor !== '') {
+        next.historyCursor = result.historyCursor;
+      } else {
+        delete next.historyCursor;
+      }
       return next;
     }
+    case 'historyPrepended': {
+      const { entries, nextId } = entriesFromHistory(action.history, [], state.nextId);
+      const next: ChatState = { ...state, entries: [...entries, ...state.entries], nextId };
+      if (action.cursor) next.historyCursor = action.cursor;
+      else delete next.historyCursor;
+      return next;
+    }
+    case 'userSteered': {
+      const draft = new Draft(state);
+      const user: Omit<UserEntry, 'id'> = { kind: 'user', text: action.text, steer: true };
+      if (state.turnId !== undefined) user.turnId = state.turnId;
+      draft.push(user);
+      return draft.finish();
+    }
+    case 'sessionList':
+      return { ...state, sessionList: { ...state.sessionList, ...action.patch } };
+    case 'attachments':
+      return { ...state, attachments: action.attachments };
+    case 'steerMode':
+      return state.steerMode === action.mode ? state : { ...state, steerMode: action.mode };
+    case 'queued':
+      return { ...state, queued: action.queued };
+    case 'title':
+      return { ...state, title: action.title };
     case 'sessionStarted': {
       const next: ChatState = {
         ...state,
@@ -447,6 +646,8 @@ export function reduce(state: ChatState, action: Action): ChatState {
       };
       delete next.title;
       delete next.turnId;
+      delete next.contextUsage;
+      delete next.historyCursor;
       return next;
     }
     case 'approvalRequested':

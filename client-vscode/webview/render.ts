@@ -271,6 +271,8 @@ export class ChatView {
         return this.renderTurnEnd(entry);
       case 'notice':
         return this.renderNotice(entry);
+      case 'diff':
+        return el('div', 'turn-diff');
     }
   }
 

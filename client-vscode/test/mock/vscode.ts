@@ -138,8 +138,12 @@ export const mock = {
   statusItems: [] as FakeStatusBarItem[],
   workspaceFolders: undefined as { uri: Uri; name: string; index: number }[] | undefined,
   trusted: true,
+  remoteName: undefined as string | undefined,
+  clipboard: '',
 
   reset(): void {
+    this.remoteName = undefined;
+    this.clipboard = '';
     this.commands.clear();
     this.executed.length = 0;
     this.context.clear();
@@ -313,5 +317,19 @@ export const workspace = {
   onDidChangeConfiguration(listener: Listener<{ affectsConfiguration(section: string): boolean }>): Disposable {
     mock.configListeners.add(listener);
     return new Disposable(() => mock.configListeners.delete(listener));
+  },
+};
+
+export const env = {
+  get remoteName(): string | undefined {
+    return mock.remoteName;
+  },
+  clipboard: {
+    async writeText(text: string): Promise<void> {
+      mock.clipboard = text;
+    },
+    async readText(): Promise<string> {
+      return mock.clipboard;
+    },
   },
 };

@@ -201,7 +201,7 @@ describe('protocol against the real agentls serve', () => {
         assert.ok(lines.includes(expected), `history has ${expected}`);
       }
       // the interrupted turns kept their partial answers
-      assert.ok(resumed.history.some((h) => h.role === 'assistant' && h.text.startsWith('tick')));
+      assert.ok(resumed.history.some((h) => h.role === 'assistant' && (h.text ?? '').startsWith('tick')));
       const list = await server.connection.sendRequest<{ sessions: { sessionId: string; turns: number }[] }>(
         'agent/listSessions',
         {},
