@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from agentls.checkpoints.errors import CheckpointError
@@ -35,7 +36,7 @@ SETTINGS: dict[str, str] = {
     "core.fsmonitor": "false",
     "core.hooksPath": "/dev/null",
     "core.attributesFile": "/dev/null",
-    "core.untrackedCache": "true",
+    "core.untrackedCache": "false",
     "core.quotePath": "false",
     "core.looseCompression": "1",
     "core.logAllRefUpdates": "false",
@@ -96,12 +97,16 @@ class Git:
         stdin: bytes | None = None,
         index: Path | None = None,
         ok_codes: tuple[int, ...] = (0,),
+        config: Mapping[str, str] | None = None,
     ) -> bytes:
         """Run one git command and return its stdout; any other exit code raises."""
+        overrides: list[str] = []
+        for key, value in (config or {}).items():
+            overrides += ["-c", f"{key}={value}"]
         env = {**self._env, "GIT_INDEX_FILE": str(index or self.index)}
         try:
             done = subprocess.run(
-                ["git", *args],
+                ["git", *overrides, *args],
                 input=stdin if stdin is not None else b"",
                 capture_output=True,
                 env=env,

@@ -223,3 +223,47 @@ def test_restore_of_a_file_already_back_as_before_counts_as_restored(
 
     assert result.restored == ["a.txt"]
     assert result.skipped == []
+
+
+def test_many_files_at_once_go_through_a_pack_and_round_trip(
+    repo: ShadowRepo, workspace: Path
+) -> None:
+    for i in range(300):
+        write(workspace, f"d{i % 7}/f{i}.txt", f"line {i}\n" * 3)
+    original = tree_state(workspace)
+    before = repo.snapshot().tree
+    assert list((repo.git_dir / "objects/pack").glob("*.pack"))  # the bulk path was taken
+    sh(workspace, 'for f in d*/f*.txt; do echo more >> "$f"; done')
+    after = repo.snapshot().tree
+
+    stats = repo.diff(before, after).files
+    result = repo.restore(before, after)
+
+    assert len(stats) == 300
+    assert all((f.added, f.removed, f.binary) == (1, 0, False) for f in stats)
+    assert len(result.restored) == 300
+    assert tree_state(workspace) == original
+
+
+def test_same_size_rewrites_within_the_same_second_are_seen(
+    repo: ShadowRepo, workspace: Path
+) -> None:
+    path = write(workspace, "racy.txt", "value 00\n")
+    trees = [repo.snapshot().tree]
+    for i in range(1, 15):
+        path.write_text(f"value {i:02d}\n")  # same size, likely the same mtime second
+        trees.append(repo.snapshot().tree)
+
+    assert len(set(trees)) == 15
+
+
+def test_touching_files_without_changing_them_changes_nothing(
+    repo: ShadowRepo, workspace: Path
+) -> None:
+    for i in range(5):
+        write(workspace, f"f{i}.txt", f"{i}\n")
+    before = repo.snapshot().tree
+    sh(workspace, "sleep 0.01 && touch f*.txt")
+
+    assert repo.snapshot().tree == before
+    assert repo.diff(before, repo.snapshot().tree).files == []
