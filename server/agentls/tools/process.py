@@ -368,13 +368,13 @@ def _check_program(program: str, cwd: Path, env: Mapping[str, str] | None) -> _S
     return _SpawnFailure(127, f"command not found: {program}")
 
 
-@dataclass(frozen=True)
 class _SandboxInit:
     """The host-side identity of bwrap's pid 1, whose death takes the namespace with it."""
 
-    pid: int
-    pidfd: int | None
-    start_time: int
+    def __init__(self, pid: int, pidfd: int | None, start_time: int) -> None:
+        self.pid = pid
+        self.pidfd = pidfd
+        self.start_time = start_time
 
     def gone(self) -> bool:
         stat = read_stat(self.pid)
@@ -399,8 +399,10 @@ class _SandboxInit:
                 await _wait_readable(self.pidfd)
 
     def close(self) -> None:
+        """Idempotent: a second Stop may run the clean-up again after a first one."""
         if self.pidfd is not None:
             os.close(self.pidfd)
+            self.pidfd = None
 
 
 async def _read_sandbox_init(fd: int) -> _SandboxInit | None:
@@ -536,29 +538,33 @@ async def _supervise(
             return None
         return init_task.result()
 
-    async def stop_tree() -> None:
-        """Kill what is left (everything, when the command was stopped or timed out)."""
+    async def stop_tree(stopping: bool) -> None:
+        """Leave nothing behind: kill what is left of the command (everything, when it is
+        being stopped or timed out) and return once it is gone."""
         init = await sandbox_init()
-        try:
-            if init is not None:
-                # bwrap's pid 1 leads the session the command runs in; SIGTERM reaches the
-                # command's processes (pid 1 itself ignores it), SIGKILL after the grace
-                # period takes pid 1 and with it the whole namespace.
-                await kill_process_group(init.pid, kill_grace_s)
+        if init is None:
             await kill_process_group(pgid, kill_grace_s)
             await _wait_exited(pid, pidfd)
-            if init is not None:
-                # bwrap exited, so pid 1 is being killed (parent-death signal); make sure,
-                # and return only once the namespace is really gone.
-                init.kill()
-                await init.wait_gone()
+            return
+        try:
+            if stopping:
+                # bwrap's pid 1 leads the session the command runs in: SIGTERM reaches the
+                # command's processes (pid 1, a namespace's init, ignores it), and SIGKILL
+                # after the grace period takes pid 1 and with it the whole namespace.
+                await kill_process_group(init.pid, kill_grace_s)
+                await kill_process_group(pgid, kill_grace_s)
+            await _wait_exited(pid, pidfd)
+            # bwrap has exited, so its parent-death signal is killing pid 1; make sure, and
+            # return only once the namespace (whatever detached inside it) is really gone.
+            # No /proc scan is needed: nothing of the command runs outside the namespace.
+            init.kill()
+            await init.wait_gone()
         finally:
-            if init is not None:
-                init.close()
+            init.close()
 
     async def abort() -> None:
         try:
-            await stop_tree()
+            await stop_tree(stopping=True)
             reap()
         finally:
             for task in (pump_task, init_task):
@@ -576,7 +582,7 @@ async def _supervise(
             timed_out = True
         # On a normal exit this removes leftovers such as `sleep 100 &`, which would
         # otherwise keep running after the tool call (and keep our pipe open).
-        await stop_tree()
+        await stop_tree(stopping=timed_out)
         returncode = reap()
         done, _ = await asyncio.wait({pump_task}, timeout=_DRAIN_TIMEOUT_S)
         if not done:

@@ -308,6 +308,37 @@ def test_stop_kills_the_whole_namespace(workspace: Path, env: dict[str, str], to
 
 
 @pytest.mark.usefixtures("needs_sandbox")
+def test_second_stop_during_clean_up(workspace: Path, env: dict[str, str], token: str) -> None:
+    # The command ignores SIGTERM, so the clean-up is still waiting out the grace period
+    # when the second Stop arrives; it must finish anyway and leave nothing.
+    script = f"trap '' TERM; setsid -f sleep {token}; sleep {token}"
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(
+            run_command(
+                ["bash", "-c", script],
+                cwd=workspace,
+                timeout_s=None,
+                on_output=lambda _: None,
+                env=env,
+                sandbox=write_policy(workspace),
+                kill_grace_s=0.3,
+            )
+        )
+        while len(with_token(token)) < 2:
+            assert not task.done()
+            await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert with_token(token) == []
+
+
+@pytest.mark.usefixtures("needs_sandbox")
 def test_timeout_terms_the_command_and_kills_the_rest(
     workspace: Path, env: dict[str, str], token: str
 ) -> None:
