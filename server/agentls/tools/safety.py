@@ -38,7 +38,7 @@ from agentls.tools.safety_words import Dialect, Word, decode_word, literal_word
 if TYPE_CHECKING:
     from tree_sitter import Node, Parser
 
-__all__ = ["git_safe_env", "is_read_only"]
+__all__ = ["git_safe_env", "is_read_only", "script_commands"]
 
 _BASH = Dialect(ansi_c=True, expansions=True)
 # dash (Debian's sh) has no $'...': it reads `$` and then a raw string, so a script we
@@ -124,31 +124,31 @@ def _assignment_ok(node: Node, dialect: Dialect) -> bool:
     return word is not None and word.literal and _PLAIN_VALUE.fullmatch(word.text) is not None
 
 
-def _command_node_ok(node: Node, script: bytes, dialect: Dialect, places: Places) -> bool:
+def _decode_command(node: Node, script: bytes, dialect: Dialect) -> list[Word] | None:
+    """The program and arguments of a simple command, or ``None`` if not understood."""
     children = node.children
     for before, after in itertools.pairwise(children):
         if not _separated(script, before, after):
-            return False
-    name: Word | None = None
-    args: list[Word] = []
+            return None
+    words: list[Word] = []
     for child in children:
-        if child.type == "variable_assignment" and name is None:
+        if child.type == "variable_assignment" and not words:
             if not _assignment_ok(child, dialect):
-                return False
-        elif child.type == "command_name" and name is None:
-            if child.named_child_count != 1 or child.named_children[0] is None:
-                return False
-            name = decode_word(child.named_children[0], dialect)
-            if name is None:
-                return False
-        elif name is not None and child.is_named:
-            word = decode_word(child, dialect)
-            if word is None:
-                return False
-            args.append(word)
+                return None
+            continue
+        if child.type == "command_name" and not words:
+            if child.named_child_count != 1:
+                return None
+            target = child.named_children[0]
+        elif words and child.is_named:
+            target = child
         else:
-            return False
-    return name is not None and name.literal and _program_ok(name.text, args, places)
+            return None
+        word = decode_word(target, dialect)
+        if word is None:
+            return None
+        words.append(word)
+    return words if words and words[0].literal else None
 
 
 def _git_ok(args: list[Word], places: Places) -> bool:
@@ -184,15 +184,31 @@ def _program_ok(program: str, args: list[Word], places: Places) -> bool:
     return all(places.word_ok(word, recursive) for word in args)
 
 
-def _script_ok(script: str, dialect: Dialect, places: Places) -> bool:
+def _commands(script: str, dialect: Dialect) -> list[list[Word]] | None:
     source = script.encode("utf-8", "surrogateescape")
     root = _parser().parse(source).root_node
     if root.has_error:
-        return False
-    commands: list[Node] = []
-    if not _collect(root, commands) or not commands:
-        return False
-    return all(_command_node_ok(command, source, dialect, places) for command in commands)
+        return None
+    nodes: list[Node] = []
+    if not _collect(root, nodes) or not nodes:
+        return None
+    commands: list[list[Word]] = []
+    for node in nodes:
+        words = _decode_command(node, source, dialect)
+        if words is None:
+            return None
+        commands.append(words)
+    return commands
+
+
+def script_commands(script: str) -> list[list[str]] | None:
+    """The simple commands bash runs for ``script`` (program and arguments, in order), when
+    it is a plain list of them whose every word is literal; ``None`` otherwise. For display
+    and for checking our reading against bash's."""
+    commands = _commands(script, _BASH)
+    if commands is None or not all(word.literal for words in commands for word in words):
+        return None
+    return [[word.text for word in words] for words in commands]
 
 
 def is_read_only(argv: list[str], cwd: Path | None = None) -> bool:
@@ -210,6 +226,9 @@ def is_read_only(argv: list[str], cwd: Path | None = None) -> bool:
     if dialect is not None:
         if len(argv) != 3 or argv[1] not in _SHELL_FLAGS:
             return False
-        return _script_ok(argv[2], dialect, places)
+        commands = _commands(argv[2], dialect)
+        return commands is not None and all(
+            _program_ok(words[0].text, words[1:], places) for words in commands
+        )
     # No shell involved: every argument reaches the program exactly as written.
     return _program_ok(argv[0], [literal_word(arg) for arg in argv[1:]], places)

@@ -207,14 +207,18 @@ def _ansi_c(text: str, out: _Builder) -> None:
             if digits is None:
                 raise _RefusedError("escape without digits")
             value = int(digits.group(), 16)
-            if value == 0 or value > 0x10FFFF:
-                raise _RefusedError("NUL or out-of-range escape")  # bash truncates at NUL
+            if value == 0:
+                raise _RefusedError("NUL escape")  # bash ends the word there
+            if value >= 0x80:
+                # bash writes \x as a raw byte, and \u/\U as the character only when the
+                # locale can encode it: ASCII is the part every reading agrees on.
+                raise _RefusedError("non-ASCII escape")
             out.literal(chr(value))
             i += 2 + len(digits.group())
         elif (octal := _OCTAL.match(text, i + 1)) is not None:
             value = int(octal.group(), 8)
-            if value == 0:
-                raise _RefusedError("NUL escape")
+            if value == 0 or value >= 0x80:
+                raise _RefusedError("NUL or non-ASCII escape")
             out.literal(chr(value))
             i = octal.end()
         else:
