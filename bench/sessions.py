@@ -1,11 +1,11 @@
 """Rollout files written directly, in the layout of docs/protocol.md, for resume benchmarks.
 
 Run as `python -m bench.sessions` for the paging reader's figures on a generated
-50,000-item session: "resume with historyLimit 200" (`open_resume`: the newest 200 panel
-entries, the cursor, meta, title and the crash-repair facts) and, separately, what the first
-request after it pays to load the model's history (`load_model_history`), both without and
-with a compaction near the end of the file. Each measurement runs in a fresh interpreter, so
-its peak RSS (`ru_maxrss`) is the reader's own plus the interpreter's (`base_rss_mb`).
+50,000-item session, without and with a compaction near the end of the file: "resume with
+historyLimit 200" (`open_resume`: the newest 200 panel entries, the cursor, meta, title and
+the crash-repair facts), one `history_page` of older entries, and what the first request
+after resume pays to load the model's history (`load_model_history`). Each measurement runs
+in a fresh interpreter; `peak_rss_mb` is its VmHWM, `base_rss_mb` the interpreter's before.
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ def _peak_rss_mb() -> float:
 
 def _child(what: str, path: Path, limit: int) -> None:
     """One measurement in this fresh interpreter; prints it as JSON."""
-    from agentls.rollout.paging import load_model_history, open_resume
+    from agentls.rollout.paging import history_page, load_model_history, open_resume
 
     base = _peak_rss_mb()
     started = time.perf_counter()
@@ -205,6 +205,10 @@ def _child(what: str, path: Path, limit: int) -> None:
         model = load_model_history(view)
         result["ms"] = (time.perf_counter() - resumed) * 1000
         result["model_items"] = len(model.items)
+    elif what == "page" and view.history_cursor is not None:
+        entries, _ = history_page(path, view.history_cursor, limit)
+        result["ms"] = (time.perf_counter() - resumed) * 1000
+        result["entries"] = len(entries)
     result["rss_mb"] = _peak_rss_mb()
     result["base_rss_mb"] = base
     print(orjson.dumps(result).decode())
@@ -244,6 +248,7 @@ def resume_figures(items: int = 50_000, limit: int = 200, runs: int = 5) -> dict
             figures[name] = {
                 "file_mb": round(path.stat().st_size / 1e6, 1),
                 f"resume_history_limit_{limit}": _measure("resume", path, limit, runs),
+                f"history_page_{limit}": _measure("page", path, limit, max(1, runs // 2)),
                 "first_send_model_history": _measure("model", path, limit, max(1, runs // 2)),
             }
     return figures
