@@ -35,6 +35,7 @@ from agentls.mcp.config import McpServerConfig
 from agentls.mcp.processes import SERVER_ENV_VAR, end_marked_processes, new_marker
 from agentls.mcp.redact import Redactor, mask_secrets_in_logs
 from agentls.mcp.results import McpCallResult, error_result, render_result
+from agentls.tools.sandbox import contained_argv
 
 __all__ = ["ServerConnection", "ServerState"]
 
@@ -56,16 +57,6 @@ _WriteStream = MemoryObjectSendStream[SessionMessage | Exception]
 
 class StartupError(Exception):
     """A server that cannot even be attempted (a missing token variable, ...)."""
-
-
-def _no_containment(argv: list[str], cwd: Path) -> list[str]:
-    return list(argv)
-
-
-try:
-    from agentls.tools.sandbox import contained_argv
-except ImportError:  # a build without the sandbox module: the reaper marker still applies
-    contained_argv = _no_containment
 
 
 def _leaf_errors(exc: BaseException) -> list[BaseException]:
