@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from agentls.tools.patch.diff import count_changes, unified_diff
+from agentls.tools.patch.diff import (
+    count_changes,
+    opcodes_from_replacements,
+    render_diff,
+    unified_diff,
+)
 from agentls.tools.patch.grammar import (
     AddFile,
     Chunk,
@@ -155,11 +160,12 @@ class _Planner:
         self.changes: list[FileChange] = []
         # Real path -> index in changes: a second section for the same file continues it.
         self.touched: dict[Path, int] = {}
+        self.real_dirs: dict[Path, Path] = {}
 
     def target(self, raw: str, line: int) -> _Target:
         given = Path(raw)
         path = Path(os.path.normpath(given if given.is_absolute() else self.workspace / given))
-        real = Path(os.path.realpath(path))
+        real = self.real(path)
         if path == self.workspace or real == self.real_workspace:
             raise PatchError(f"'{raw}' names the workspace folder itself, not a file", line)
         outside = not real.is_relative_to(self.real_workspace)
@@ -168,6 +174,18 @@ class _Planner:
         else:
             display = str(real)
         return _Target(path, real, display, outside)
+
+    def real(self, path: Path) -> Path:
+        """``realpath`` with the folders' answers cached: a patch's files share folders."""
+        parent = path.parent
+        real_parent = self.real_dirs.get(parent)
+        if real_parent is None:
+            real_parent = Path(os.path.realpath(parent))
+            self.real_dirs[parent] = real_parent
+        candidate = real_parent / path.name
+        if os.path.islink(candidate):
+            return Path(os.path.realpath(candidate))
+        return candidate
 
     def current(self, target: _Target, line: int) -> str | None:
         """The file's text as this patch has left it so far."""
@@ -214,7 +232,10 @@ class _Planner:
                 "with '+' lines to create it)",
                 op.line,
             )
-        new = apply_chunks(old, op.chunks, target.display)
+        source = FileText.parse(old)
+        replacements = locate_chunks(source, op.chunks, target.display)
+        result = source.replaced(replacements)
+        new = result.render()
         move: _Target | None = None
         if op.move_path is not None:
             move = self.target(op.move_path, op.line + 1)
@@ -238,7 +259,21 @@ class _Planner:
                 )
             self.changes[index] = self._change(target, earlier.kind, None, earlier.old_text, new)
             return
-        self._record(target, "update", move, old, new)
+        diff: str | None = None
+        if source.ends_with_newline == result.ends_with_newline:
+            opcodes = opcodes_from_replacements(source.lines, replacements)
+            diff = render_diff(
+                source.lines,
+                result.lines,
+                opcodes,
+                source.ends_with_newline,
+                result.ends_with_newline,
+                False,
+                False,
+                target.display,
+                move.display if move is not None else target.display,
+            )
+        self._record(target, "update", move, old, new, diff)
 
     def _check_parents(self, target: _Target, line: int) -> None:
         for parent in target.real.parents:
@@ -256,11 +291,12 @@ class _Planner:
         move: _Target | None,
         old: str | None,
         new: str | None,
+        diff: str | None = None,
     ) -> None:
         self.touched[target.real] = len(self.changes)
         if move is not None:
             self.touched[move.real] = len(self.changes)
-        self.changes.append(self._change(target, kind, move, old, new))
+        self.changes.append(self._change(target, kind, move, old, new, diff))
 
     def _change(
         self,
@@ -269,9 +305,11 @@ class _Planner:
         move: _Target | None,
         old: str | None,
         new: str | None,
+        diff: str | None = None,
     ) -> FileChange:
         new_name = move.display if move is not None else target.display
-        diff = unified_diff(old, new, target.display, new_name)
+        if diff is None:
+            diff = unified_diff(old, new, target.display, new_name)
         added, removed = count_changes(diff) if diff else (0, 0)
         return FileChange(
             path=target.path,
@@ -311,6 +349,13 @@ def plan_patch(patch: Patch, workspace: Path, read_text: ReadText | None = None)
 def apply_chunks(text: str, chunks: tuple[Chunk, ...], name: str) -> str:
     """The file's text after the hunks, located in order; raises :class:`HunkMismatchError`."""
     source = FileText.parse(text)
+    return source.replaced(locate_chunks(source, chunks, name)).render()
+
+
+def locate_chunks(
+    source: FileText, chunks: tuple[Chunk, ...], name: str
+) -> list[tuple[int, int, list[str]]]:
+    """``(start, count, new_lines)`` per hunk, ascending; raises :class:`HunkMismatchError`."""
     lines = source.lines
     replacements: list[tuple[int, int, list[str]]] = []
     line_index = 0
@@ -346,7 +391,7 @@ def apply_chunks(text: str, chunks: tuple[Chunk, ...], name: str) -> str:
         replacements.append((found, len(pattern), _new_lines(ops, lines, found)))
         line_index = found + len(pattern)
     replacements.sort(key=lambda item: item[0])
-    return source.replaced(replacements).render()
+    return replacements
 
 
 def _new_lines(ops: list[tuple[str, str]], lines: tuple[str, ...], found: int) -> list[str]:
