@@ -174,13 +174,13 @@ class _Decoder:
         self.torn_tail = False
 
     def decode(self, offset: int, line: bytes) -> _Line | None:
+        is_last = offset + len(line) >= self.size
         if offset == 0 and line.startswith(BOM):
             line = line[len(BOM) :]
         if is_blank(line):
             return None
         decoded = decode_line(line)
         if isinstance(decoded, str):
-            is_last = offset + len(line) >= self.size
             if decoded == NOT_JSON and is_last and not self.ends_clean:
                 self.torn_tail = True
                 self.warnings.append((offset, f"byte {offset}: {TORN}; skipped"))
@@ -219,7 +219,10 @@ def _makes_entry(item: Item) -> bool:
 def _head(fh: IO[bytes], size: int, decoder: _Decoder) -> tuple[dict[str, Any] | None, str]:
     """session_meta and the title (the first user message the API would accept)."""
     meta: dict[str, Any] | None = None
-    for offset, raw in _forward_lines(fh, 0, min(size, HEAD_LIMIT)):
+    end = min(size, HEAD_LIMIT)
+    for offset, raw in _forward_lines(fh, 0, end):
+        if offset + len(raw) == end < size:
+            break  # a line the limit cut in two, not a damaged one
         line = decoder.decode(offset, raw) if raw else None
         if line is None:
             continue
@@ -292,6 +295,9 @@ def _tail(
         payload = line.payload
         if line.kind == RESPONSE_ITEM and _makes_entry(payload):
             if entries == limit:
+                if not more_older and page_start is None:
+                    # an empty page (limit 0): older entries start right after this line
+                    page_start = min(end, offset + len(raw) + 1)
                 more_older = True
             else:
                 entries += 1
@@ -318,8 +324,6 @@ def _tail(
     pending.reverse()
     if entries < limit or not more_older:
         page_start = None
-    elif page_start is None:
-        page_start = end
     return lines, page_start, started, pending
 
 
@@ -429,7 +433,7 @@ def history_page(path: Path, cursor: str, limit: int) -> tuple[list[dict[str, An
     limit = max(1, limit)
     with path.open("rb") as fh:
         size, ends_clean = _file_end(fh)
-        if end > size or (end > 0 and _byte_before(fh, end) != b"\n"):
+        if end > size or not _at_line_boundary(fh, end, size):
             raise ValueError("history cursor does not point into this session")
         decoder = _Decoder(size, ends_clean)
         lines, page_start, _, _ = _tail(fh, end, decoder, limit, size, repair=False)
@@ -439,9 +443,12 @@ def history_page(path: Path, cursor: str, limit: int) -> tuple[list[dict[str, An
     return entries, encode_history_cursor(page_start) if page_start is not None else None
 
 
-def _byte_before(fh: IO[bytes], offset: int) -> bytes:
+def _at_line_boundary(fh: IO[bytes], offset: int, size: int) -> bool:
+    """A line starts at `offset`, or one ends there (a last line without its newline yet)."""
+    if offset in (0, size):
+        return True
     fh.seek(offset - 1)
-    return fh.read(1)
+    return b"\n" in fh.read(2)
 
 
 def _outputs_after(

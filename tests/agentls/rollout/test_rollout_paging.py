@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agentls.history.repair import pending_call_ids
 from agentls.history.view import render_history
@@ -364,3 +367,71 @@ def test_the_benchmark_sessions(tmp_path: Path, compact: int | None) -> None:
     assert all_pages(path, view, 200) == full_entries(data)
     assert view.title == "show part 0"
     assert (view.unfinished_turns, view.pending_calls) == ([], [])
+
+
+def test_a_torn_only_line_after_a_bom(tmp_path: Path) -> None:
+    data = b"\xef\xbb\xbf" + b'{"timestamp":"x","type":"session_meta","payload":{"id'
+    view = open_resume(write(tmp_path, data), 3)
+    assert view.torn_tail == parse_rollout(data).torn_tail is True
+
+
+def test_the_head_limit_does_not_report_a_cut_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentls.rollout import paging
+
+    data = encode_line("session_meta", META) + session(20)
+    monkeypatch.setattr(paging, "HEAD_LIMIT", len(encode_line("session_meta", META)) + 50)
+    view = open_resume(write(tmp_path, data), 3)
+    assert view.meta == META
+    assert view.title == ""  # not within the head's reach
+    assert view.warnings == []
+
+
+_PIECES = st.sampled_from(["turn", "cut_turn", "compaction", "blank", "garbage", "state", "big"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    pieces=st.lists(_PIECES, max_size=14),
+    limit=st.integers(min_value=0, max_value=12),
+    tear=st.integers(min_value=0, max_value=40),
+)
+def test_random_files_read_the_same_both_ways(pieces: list[str], limit: int, tear: int) -> None:
+    parts = [encode_line("session_meta", META)]
+    for n, piece in enumerate(pieces):
+        if piece == "turn":
+            parts.append(turn(n))
+        elif piece == "cut_turn":
+            parts.append(turn(n, finished=False))
+        elif piece == "compaction":
+            parts.append(compaction(f"s{n}", [f"show part {n - 1}"]))
+        elif piece == "blank":
+            parts.append(b"  \n")
+        elif piece == "garbage":
+            parts.append(b'{"type": "response_item", "payload": {"type": 3}}\nnope\n')
+        elif piece == "state":
+            parts.append(encode_line("state", {"previous_response_id": f"resp_{n}"}))
+        else:
+            parts.append(turn(n, output="y" * 300_000))
+    data = b"".join(parts)
+    data = data[: len(data) - tear]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write(Path(tmp), data)
+        view = open_resume(path, limit)
+        rollout = parse_rollout(data)
+        model = load_model_history(view)
+        assert model.items == build_model_history(rollout)
+        assert model.response_chain == model_response_chain(rollout)
+        assert view.torn_tail == rollout.torn_tail
+        everything = full_entries(data)
+        assert view.entries == (everything[-limit:] if limit else [])
+        assert all_pages(path, view, max(1, limit)) == everything
+        # The same lines are skipped, and reported once read: resume does not read what lies
+        # before the last compaction. (The reader counts unknown types in one line; the view
+        # says when session_meta is missing, as a session does when it opens.)
+        found = [w for w in view.warnings + model.warnings if "session_meta" not in w]
+        expected = [w for w in rollout.warnings if "unknown type" not in w]
+        assert len(found) <= len(expected)
+        if view.model_start == 0:
+            assert len(found) == len(expected)
