@@ -258,13 +258,14 @@ def _compaction_at(fh: IO[bytes], at: int, end: int) -> tuple[int, int, list[Ite
     """The compaction on the line holding byte `at`, if that line is one."""
     start = next(_backward_lines(fh, at))[0]
     for offset, raw in _forward_lines(fh, start, end):
+        line_end = min(end, offset + len(raw) + 1)
         if offset == 0 and raw.startswith(BOM):
             raw = raw[len(BOM) :]
         decoded = decode_line(raw)
         if isinstance(decoded, tuple) and decoded[0] == COMPACTED:
             replacement = compacted_replacement(decoded[1])
             if replacement is not None:
-                return start, min(end, offset + len(raw) + 1), replacement
+                return start, line_end, replacement
         return None
     return None
 
@@ -285,7 +286,6 @@ def _tail(
     more_older = False
     repair_done = not repair
     started: list[str] = []
-    ended: set[Any] = set()
     answered: set[Any] = set()
     pending: list[str] = []
     for offset, raw in _backward_lines(fh, end):
@@ -306,9 +306,8 @@ def _tail(
             if line.kind == EVENT_MSG:
                 kind = payload.get("type")
                 if kind in (TURN_COMPLETED, TURN_ABORTED):
-                    ended.add(payload.get("turn_id"))
                     repair_done = True
-                elif kind == TURN_STARTED and payload.get("turn_id") not in ended:
+                elif kind == TURN_STARTED:
                     started.append(str(payload.get("turn_id")))
             elif line.kind == RESPONSE_ITEM and offset >= model_start:
                 kind = payload.get("type")

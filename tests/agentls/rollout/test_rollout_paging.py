@@ -396,9 +396,12 @@ _PIECES = st.sampled_from(["turn", "cut_turn", "compaction", "blank", "garbage",
     pieces=st.lists(_PIECES, max_size=14),
     limit=st.integers(min_value=0, max_value=12),
     tear=st.integers(min_value=0, max_value=40),
+    bom=st.booleans(),
 )
-def test_random_files_read_the_same_both_ways(pieces: list[str], limit: int, tear: int) -> None:
-    parts = [encode_line("session_meta", META)]
+def test_random_files_read_the_same_both_ways(
+    pieces: list[str], limit: int, tear: int, bom: bool
+) -> None:
+    parts = [b"\xef\xbb\xbf" if bom else b"", encode_line("session_meta", META)]
     for n, piece in enumerate(pieces):
         if piece == "turn":
             parts.append(turn(n))
@@ -435,3 +438,10 @@ def test_random_files_read_the_same_both_ways(pieces: list[str], limit: int, tea
         assert len(found) <= len(expected)
         if view.model_start == 0:
             assert len(found) == len(expected)
+
+
+def test_a_compaction_on_the_first_line_after_a_bom(tmp_path: Path) -> None:
+    data = b"\xef\xbb\xbf" + compaction("s", ["a"]) + turn(1)
+    view = open_resume(write(tmp_path, data), 3)
+    assert view.model_start == 3 + len(compaction("s", ["a"]))
+    assert load_model_history(view).items == build_model_history(parse_rollout(data))
