@@ -431,7 +431,11 @@ async def _read_sandbox_init(fd: int) -> _SandboxInit | None:
         return None
     except (AttributeError, OSError):
         pidfd = None
-    return _SandboxInit(pid, pidfd, stat.start_time)
+    init = _SandboxInit(pid, pidfd, stat.start_time)
+    if init.gone():  # exited (and its pid reused) before the pidfd was opened
+        init.close()
+        return None
+    return init
 
 
 def _sandbox_applies(policy: SandboxPolicy | None) -> bool:
@@ -483,12 +487,16 @@ async def run_command(
     info_read, info_write = os.pipe()
     try:
         wrapped = wrap(argv, cwd=cwd, policy=sandbox, info_fd=info_write)
+    except BaseException:
+        os.close(info_write)
+        os.close(info_read)
+        raise
+    try:
+        # _supervise owns (and closes) the write end from here on.
         return await _supervise(
             wrapped, cwd, env, timeout_s, on_output, kill_grace_s, started, info_read, info_write
         )
     finally:
-        with contextlib.suppress(OSError):
-            os.close(info_write)
         os.close(info_read)
 
 
@@ -504,10 +512,12 @@ async def _supervise(
     info_write: int | None = None,
 ) -> CommandResult:
     """Spawn, stream, wait, and leave nothing behind; ``info_*`` only for bwrap."""
-    spawned = _spawn(argv, cwd, env, () if info_write is None else (info_write,))
-    if info_write is not None:
-        # Only bwrap may hold the write end, so its exit (or report) ends our read.
-        os.close(info_write)
+    try:
+        spawned = _spawn(argv, cwd, env, () if info_write is None else (info_write,))
+    finally:
+        if info_write is not None:
+            # Only bwrap may hold the write end, so its exit (or report) ends our read.
+            os.close(info_write)
     if isinstance(spawned, _SpawnFailure):
         return CommandResult(
             spawned.exit_code, "", time.monotonic() - started, False, spawned.error
@@ -599,6 +609,10 @@ async def _supervise(
         if pidfd is not None:
             os.close(pidfd)
         os.close(read_fd)
+        if init_task is not None and init_task.done() and not init_task.cancelled():
+            init = init_task.result() if init_task.exception() is None else None
+            if init is not None:
+                init.close()
 
     return CommandResult(
         exit_code=None if timed_out else _exit_code(returncode),

@@ -350,6 +350,53 @@ def test_timeout_terms_the_command_and_kills_the_rest(
     assert with_token(token) == []
 
 
+@pytest.mark.usefixtures("needs_sandbox")
+def test_no_descriptor_leaks(workspace: Path, env: dict[str, str], token: str) -> None:
+    policy = write_policy(workspace)
+
+    async def scenario() -> None:
+        await run_command(
+            ["true"], cwd=workspace, timeout_s=5, on_output=lambda _: None, sandbox=policy
+        )
+        before = sorted(os.listdir("/proc/self/fd"))
+        for _ in range(3):
+            await run_command(
+                ["sh", "-c", f"setsid -f sleep {token}; echo hi"],
+                cwd=workspace,
+                timeout_s=5,
+                on_output=lambda _: None,
+                env=env,
+                sandbox=policy,
+            )
+            task = asyncio.ensure_future(
+                run_command(
+                    ["sleep", token],
+                    cwd=workspace,
+                    timeout_s=None,
+                    on_output=lambda _: None,
+                    env=env,
+                    sandbox=policy,
+                )
+            )
+            while not with_token(token):
+                assert not task.done()
+                await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await run_command(
+                ["no-such-program-agentls"],
+                cwd=workspace,
+                timeout_s=5,
+                on_output=lambda _: None,
+                sandbox=policy,
+            )
+        assert sorted(os.listdir("/proc/self/fd")) == before
+
+    asyncio.run(scenario())
+    assert with_token(token) == []
+
+
 def test_contained_helper_dies_with_its_parent(tmp_path: Path, token: str) -> None:
     """Long-lived helpers (MCP servers): full access, but nothing outlives them."""
     out = tmp_path / "written-by-helper"
