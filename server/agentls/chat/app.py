@@ -1,8 +1,10 @@
 """`agentls chat`: a terminal client that talks to `agentls serve` exactly as an editor does.
 
-It starts the server as a child over stdio, so everything it shows went through LSP. Ctrl-C
-during a turn cancels the `agent/send` request (`$/cancelRequest`); at the prompt it only
-reminds how to leave.
+It starts the server as a child over stdio (pygls's client side), so everything it shows
+went through LSP. Ctrl-C during a turn cancels the `agent/send` request (`$/cancelRequest`)
+and the turn answers `interrupted`; at the prompt it clears the line and redraws the prompt.
+Ctrl-C never reaches the processes around the chat (`make`, a wrapping shell): on a terminal
+it is read as a key, not delivered as a signal.
 """
 
 from __future__ import annotations
@@ -10,249 +12,503 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import sys
-import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from agentls import __version__
+from agentls.chat.commands import BY_NAME, help_text, unsupported
+from agentls.chat.connection import ServerConnection, ServerStartError
+from agentls.chat.input import PipeKeys, TerminalKeys
+from agentls.chat.keys import Key
 from agentls.chat.render import TerminalRenderer
+from agentls.chat.sessions import format_sessions, list_sessions, pick_session
 from agentls.history.view import describe_command
-from agentls.rpc.endpoint import Endpoint
-from agentls.rpc.streams import FramedStream
 
 NO_MODEL_HELP = (
     "No model API is configured. Set OPENAI_API_KEY to use api.openai.com, "
     "or OPENAI_BASE_URL (for example http://127.0.0.1:11434/v1 for Ollama) "
     "to use a local OpenAI-compatible server."
 )
+PROMPT = "> "
+APPROVAL_KEYS = {"y": "approve", "a": "approveForSession", "n": "deny", "s": "abort"}
 
 
-class LineReader:
-    """One thread reads stdin for the prompt and for approvals alike, so no line is lost."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
-        self._loop = loop
-        threading.Thread(target=self._pump, daemon=True, name="agentls-stdin").start()
-
-    def _pump(self) -> None:
-        for line in sys.stdin:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, line.rstrip("\n"))
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, None)
-
-    async def read(self, prompt: str) -> str | None:
-        sys.stderr.write(prompt)
-        sys.stderr.flush()
-        return await self._queue.get()
+class Renderer(Protocol):
+    def begin_turn(self) -> None: ...
+    def end_turn(self) -> None: ...
+    def set_input(self, label: str, text: str) -> None: ...
+    def ask(self, question: str | None) -> None: ...
+    def notice(self, text: str) -> None: ...
+    def error(self, text: str) -> None: ...
+    def event(self, event: dict[str, Any]) -> None: ...
+    def history(self, entries: list[dict[str, Any]]) -> None: ...
+    def show_changes(self, changes: list[dict[str, Any]]) -> None: ...
 
 
-class ChatClient:
-    """The client side of the same JSON-RPC endpoint the server uses."""
+class Keys(Protocol):
+    def running(self, sink: Callable[[Key], None]) -> contextlib.AbstractContextManager[None]: ...
 
-    def __init__(self, renderer: TerminalRenderer, interactive: bool) -> None:
-        self.renderer = renderer
-        self.interactive = interactive
-        self.reader: LineReader | None = None
-        self.current_request: str | None = None
-        self.endpoint: Endpoint | None = None
-        self.process: asyncio.subprocess.Process | None = None
-        self._serving: asyncio.Task[None] | None = None
-        self._counter = 0
 
-    def _on_event(self, params: Any) -> None:
-        self.renderer.event(params if isinstance(params, dict) else {})
+def approval_question(params: dict[str, Any]) -> str:
+    if params.get("kind") == "patch":
+        what = "Apply these changes?"
+        always = "[a]lways: every patch, for this session"
+    else:
+        command = [str(c) for c in params.get("command") or []]
+        shown = describe_command(command) if command else "this command"
+        what = f"Run `{shown}`?"
+        always = "[a]lways: this exact command, for this session"
+    return f"{what} [y]es · {always} · [n]o · [s]top the turn"
 
-    def _on_message(self, params: Any) -> None:
-        message = params.get("message") if isinstance(params, dict) else None
-        if message:
-            self.renderer.notice(str(message))
 
-    async def _on_approval(self, params: Any) -> dict[str, str]:
-        command = params.get("command") or []
-        shown = describe_command([str(c) for c in command]) if command else "a change"
-        if self.reader is None:
-            self.renderer.notice(f"(denied `{shown}`: no terminal to ask in)")
+class Chat:
+    """One interactive (or one-shot) conversation with a server child."""
+
+    def __init__(self, renderer: Renderer, keys: Keys | None, terminal: bool) -> None:
+        self.ui = renderer
+        self.keys = keys
+        self.terminal = terminal
+        self.conn = ServerConnection(self._on_event, self._on_approval, self.ui.notice)
+        self.session_id: str | None = None
+        self.mode = "steer"
+        self.queued: list[str] = []
+        self.submitted: asyncio.Queue[str | None] = asyncio.Queue()
+        self.turn_id: str | None = None  # the JSON-RPC id of the running request
+        self.turn_request: str | None = None
+        self.approval: asyncio.Future[str] | None = None
+        self.approval_question = ""
+        self.quitting = False
+        self.last_status: str | None = None
+        self.changes_shown: set[str] = set()
+
+    # -- server callbacks ----------------------------------------------------------------------
+    def _on_event(self, event: dict[str, Any]) -> None:
+        if event.get("sessionId"):
+            self.session_id = str(event["sessionId"])
+        if event.get("type") == "turnCompleted":
+            self.last_status = str(event.get("status"))
+        elif event.get("type") == "toolCallStarted" and event.get("changes"):
+            self.changes_shown.add(str(event.get("callId")))
+        self.ui.event(event)
+
+    async def _on_approval(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.keys is None:
+            shown = approval_question(params)
+            self.ui.notice(f"(denied: no terminal to ask in) {shown}")
             return {"decision": "deny"}
+        if params.get("changes") and str(params.get("callId")) not in self.changes_shown:
+            self.ui.show_changes(list(params["changes"]))
+        self.approval_question = approval_question(params)
+        self.approval = asyncio.get_running_loop().create_future()
+        self.ui.ask(self.approval_question)
         try:
-            answer = await self.reader.read(
-                f"Run `{shown}` in {params.get('cwd')}? [y]es / [a]lways / [n]o / [s]top: "
-            )
+            decision = await self.approval
         except asyncio.CancelledError:
-            self.renderer.notice("(approval withdrawn)")
+            self.ui.notice("(approval withdrawn: the turn stopped)")
             raise
-        choice = (answer or "n").strip().lower()[:1]
-        return {
-            "decision": {"y": "approve", "a": "approveForSession", "s": "abort"}.get(choice, "deny")
-        }
-
-    async def start(self, workspace: Path, approval: str | None) -> dict[str, Any]:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "agentls",
-            "serve",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,  # Ctrl-C is for the turn, not for the server
-        )
-        assert self.process.stdout is not None
-        assert self.process.stdin is not None
-        assert self.process.stderr is not None
-        asyncio.get_running_loop().create_task(_drain(self.process.stderr))
-        endpoint = Endpoint(FramedStream(self.process.stdout, self.process.stdin), id_prefix="c")
-        endpoint.notifications["agent/event"] = self._on_event
-        endpoint.notifications["window/showMessage"] = self._on_message
-        endpoint.requests["agent/requestApproval"] = self._on_approval
-        self.endpoint = endpoint
-        self._serving = asyncio.get_running_loop().create_task(endpoint.serve())
-        options: dict[str, Any] = {"approvals": True}
-        if approval:
-            options["approval"] = approval
-        result = await endpoint.request(
-            "initialize",
-            {
-                "processId": os.getpid(),
-                "capabilities": {},
-                "rootUri": workspace.as_uri(),
-                "workspaceFolders": [{"uri": workspace.as_uri(), "name": workspace.name}],
-                "initializationOptions": options,
-            },
-        )
-        endpoint.notify("initialized", {})
-        agent = (result.get("capabilities") or {}).get("experimental", {}).get("agent") or {}
-        return dict(agent.get("model") or {})
-
-    async def request(self, method: str, params: dict[str, Any]) -> Any:
-        assert self.endpoint is not None
-        self._counter += 1
-        msg_id = f"chat-{self._counter}"
-        if method == "agent/send":
-            self.current_request = msg_id
-        try:
-            return await self.endpoint.request(method, params, msg_id=msg_id)
         finally:
-            if method == "agent/send":
-                self.current_request = None
+            self.approval = None
+            self.ui.ask(None)
+        self.ui.notice(f"({decision})")
+        return {"decision": decision}
+
+    # -- keys ------------------------------------------------------------------------------------
+    def on_key(self, key: Key) -> None:
+        if self.approval is not None and not self.approval.done():
+            self._approval_key(key)
+        elif self.turn_id is not None:
+            self._turn_key(key)
+        else:
+            self._idle_key(key)
+
+    def _editor_buffer(self) -> str:
+        return self.keys.editor.buffer if isinstance(self.keys, TerminalKeys) else ""
+
+    def _set_editor_buffer(self, text: str) -> None:
+        if isinstance(self.keys, TerminalKeys):
+            self.keys.editor.buffer = text
+
+    def _approval_key(self, key: Key) -> None:
+        assert self.approval is not None
+        choice = ""
+        if key.kind == "char":
+            choice = key.text.lower()
+            self._set_editor_buffer(self._editor_buffer()[:-1])
+        elif key.kind == "line" and not self.terminal:
+            choice = key.text.strip().lower()[:1]
+        if key.kind == "interrupt":
+            self.stop_turn()
+            self.approval.set_result("abort")
+        elif key.kind == "eof":
+            self.approval.set_result("abort")
+        elif choice in APPROVAL_KEYS:
+            self.approval.set_result(APPROVAL_KEYS[choice])
+        elif key.kind in ("line", "char"):
+            # Enter (or any other key) asks again: nothing is decided silently
+            self.ui.notice("(press y, a, n or s)")
+            self.ui.ask(self.approval_question)
+
+    def _turn_key(self, key: Key) -> None:
+        if key.kind == "interrupt":
+            self.stop_turn()
+        elif key.kind == "line":
+            self._typed_during_turn(key.text)
+        elif key.kind in ("char", "edit"):
+            label = "steer › " if self._steers() else "next › "
+            buffer = self._editor_buffer()
+            self.ui.set_input(label if buffer else "", buffer)
+
+    def _steers(self) -> bool:
+        return self.mode == "steer" and self.conn.supports("agent/steer")
+
+    def _typed_during_turn(self, text: str) -> None:
+        self.ui.set_input("", "")
+        text = text.strip()
+        if not text:
+            return
+        if text in ("/steer", "/queue"):
+            self._set_mode(text[1:])
+        elif text in ("/quit", "/exit"):
+            self.quitting = True
+            self.stop_turn()
+        elif self._steers() and not text.startswith(("/", "!")):
+            asyncio.get_running_loop().create_task(self._steer(text))
+        else:
+            self.queued.append(text)
+            self.ui.notice(f"(queued for the next turn: {text})")
+
+    async def _steer(self, text: str) -> None:
+        params: dict[str, Any] = {"text": text}
+        if self.session_id:
+            params["sessionId"] = self.session_id
+        try:
+            result = await self.conn.request("agent/steer", params)
+        except Exception as exc:
+            self.ui.error(f"(could not steer: {exc})")
+            result = {}
+        if isinstance(result, dict) and result.get("accepted"):
+            self.ui.notice(f"(steering: {text})")
+        else:
+            self.queued.append(text)
+            self.ui.notice(f"(the turn was ending: queued for the next turn: {text})")
+
+    def _idle_key(self, key: Key) -> None:
+        if key.kind == "line":
+            if self.terminal:
+                sys.stdout.write("\r\x1b[2K" + PROMPT + key.text + "\n")
+                sys.stdout.flush()
+            self.submitted.put_nowait(key.text)
+        elif key.kind == "eof":
+            if self.terminal:
+                sys.stdout.write("\n")
+            self.submitted.put_nowait(None)
+        elif key.kind == "interrupt":
+            if self.terminal:
+                sys.stdout.write("^C\n")
+                self._set_editor_buffer("")
+            self.ui.notice("(type /quit or press Ctrl-D to leave)")
+            self.draw_prompt()
+        else:
+            self.draw_prompt()
+
+    def draw_prompt(self) -> None:
+        if not self.terminal:
+            return
+        width = max(10, os.get_terminal_size(sys.stdout.fileno()).columns - len(PROMPT) - 1)
+        shown = self._editor_buffer()[-width:]
+        sys.stdout.write("\r\x1b[2K" + PROMPT + shown)
+        sys.stdout.flush()
 
     def stop_turn(self) -> bool:
-        if self.current_request is None or self.endpoint is None:
+        if self.turn_id is None:
             return False
-        self.endpoint.cancel(self.current_request)
+        self.conn.cancel(self.turn_id)
         return True
 
-    async def close(self) -> None:
-        if self.endpoint is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.endpoint.request("shutdown"), timeout=10)
-                self.endpoint.notify("exit")
-        if self.process is not None:
-            try:
-                await asyncio.wait_for(self.process.wait(), timeout=5)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-        if self._serving is not None:
-            self._serving.cancel()
+    def _set_mode(self, mode: str) -> None:
+        self.mode = mode
+        if mode == "steer" and not self.conn.supports("agent/steer"):
+            self.ui.notice(
+                "(this server does not support steering yet: what you type during a turn "
+                "waits for the next turn)"
+            )
+        elif mode == "steer":
+            self.ui.notice("(what you type during a turn now joins that turn)")
+        else:
+            self.ui.notice("(what you type during a turn now waits for the next turn)")
 
+    # -- requests --------------------------------------------------------------------------------
+    def _with_session(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.session_id:
+            params["sessionId"] = self.session_id
+        return params
 
-async def _drain(stream: asyncio.StreamReader) -> None:
-    show = bool(os.environ.get("AGENTLS_LOG"))
-    while line := await stream.readline():
+    async def run_turn(self, method: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        """`agent/send` or `agent/runCommand`: streamed, stoppable with Ctrl-C."""
+        self.ui.begin_turn()
+        self.last_status = None
+        msg_id, future = self.conn.start_request(method, self._with_session(params))
+        self.turn_id = msg_id
+        try:
+            result = await future
+        except Exception as exc:
+            self.ui.error(f"error: {exc}")
+            return None
+        finally:
+            self.turn_id = None
+            self.ui.end_turn()
+        if isinstance(result, dict) and result.get("sessionId"):
+            self.session_id = str(result["sessionId"])
+        return result if isinstance(result, dict) else None
+
+    async def send(self, text: str) -> dict[str, Any] | None:
+        return await self.run_turn("agent/send", {"text": text})
+
+    async def resume(self, wanted: str, show: bool) -> None:
+        """`--resume [ID]`: a session by id (or unique prefix), else the last conversation."""
+        try:
+            sessions = await list_sessions(self.conn)
+            chosen = pick_session(sessions, wanted)
+        except LookupError as exc:
+            self.ui.notice(f"(nothing to resume: {exc})")
+            return
+        except Exception as exc:
+            self.ui.notice(f"(could not list sessions: {exc})")
+            chosen = None
+        params = {"sessionId": chosen} if chosen else {}
+        try:
+            resumed = await self.conn.request("agent/resume", params)
+        except Exception as exc:
+            self.ui.notice(f"(nothing to resume: {exc})")
+            return
+        self.session_id = resumed["sessionId"]
         if show:
-            sys.stderr.write(line.decode(errors="replace"))
+            self.ui.history(resumed.get("history", []))
+            self.ui.notice(f"(resumed {resumed.get('title') or self.session_id})")
+        for warning in resumed.get("warnings", []):
+            self.ui.notice(f"(repaired: {warning})")
 
+    # -- commands ----------------------------------------------------------------------------------
+    def _can(self, usage: str, method: str) -> bool:
+        if self.conn.supports(method):
+            return True
+        self.ui.notice(f"({unsupported(usage, method)})")
+        return False
 
-def _banner(model: dict[str, Any], workspace: Path, renderer: TerminalRenderer) -> None:
-    name = model.get("name", "?")
-    renderer.notice(
-        f"agentls {__version__} · model {name} at {model.get('baseUrl', '?')} "
-        f"({model.get('wireApi', '?')}) · workspace {workspace}"
-    )
+    async def command(self, line: str) -> None:
+        """A line typed at the idle prompt."""
+        text = line.strip()
+        if text.startswith("!"):
+            if self._can("!COMMAND", "agent/runCommand") and text[1:].strip():
+                await self.run_turn("agent/runCommand", {"command": text[1:].strip()})
+            return
+        if not text.startswith("/"):
+            await self.send(line)
+            return
+        name, _sep, arg = text.partition(" ")
+        arg = arg.strip()
+        known = BY_NAME.get(name)
+        if known is None:
+            self.ui.notice(f"(unknown command {name}; /help lists them)")
+            return
+        if known.method and not self._can(known.usage, known.method):
+            return
+        try:
+            await self._command(name, arg)
+        except Exception as exc:
+            self.ui.error(f"{name}: {exc}")
 
+    async def _command(self, name: str, arg: str) -> None:
+        ui = self.ui
+        if name == "/help":
+            ui.notice(help_text())
+        elif name in ("/steer", "/queue"):
+            self._set_mode(name[1:])
+        elif name == "/new":
+            self.session_id = (await self.conn.request("agent/newSession", {}))["sessionId"]
+            ui.notice(f"(new session {self.session_id})")
+        elif name == "/sessions":
+            ui.notice(format_sessions(await list_sessions(self.conn), self.session_id))
+        elif name == "/resume":
+            await self.resume(arg, show=True)
+        elif name == "/undo":
+            restore = arg if arg in ("files", "conversation") else "all"
+            result = await self.conn.request("agent/undo", self._with_session({"restore": restore}))
+            self._undone(result)
+        elif name == "/fork":
+            result = await self.conn.request("agent/fork", self._with_session({}))
+            self.session_id = result["sessionId"]
+            ui.notice(f"(forked: now in session {self.session_id}; the original is unchanged)")
+        elif name == "/compact":
+            result = await self.conn.request("agent/compact", self._with_session({}))
+            ui.notice(
+                f"(compacted: {result.get('tokensBefore', '?')} → "
+                f"{result.get('tokensAfter', '?')} tokens)"
+            )
 
-async def _chat(prompt: str | None, resume: bool, workspace: Path, approval: str | None) -> int:
-    renderer = TerminalRenderer()
-    interactive = prompt is None
-    chat = ChatClient(renderer, interactive)
-    loop = asyncio.get_running_loop()
-    model = await chat.start(workspace, approval)
-    configured = bool(model.get("configured"))
-    if interactive:
-        _banner(model, workspace, renderer)
-        if not configured:
-            renderer.error(NO_MODEL_HELP)
-    elif not configured:
-        renderer.error(NO_MODEL_HELP)
-        await chat.close()
-        return 2
+    def _undone(self, result: dict[str, Any]) -> None:
+        restored = result.get("restoredFiles") or []
+        skipped = result.get("skippedFiles") or []
+        self.ui.notice(f"(undone: {len(restored)} file(s) restored)")
+        for path in restored:
+            self.ui.notice(f"  restored {path}")
+        for entry in skipped:
+            self.ui.notice(f"  skipped {entry.get('path')}: {entry.get('reason')}")
 
-    def on_sigint() -> None:
-        if not chat.stop_turn():
-            renderer.notice("(type /quit or press Ctrl-D to leave)")
+    # -- the prompt loop ---------------------------------------------------------------------------
+    async def next_line(self) -> str | None:
+        if self.queued and not self.quitting:
+            line = self.queued.pop(0)
+            if self.terminal:  # shown as if typed at the prompt now
+                sys.stdout.write("\r\x1b[2K" + PROMPT + line + "\n")
+                sys.stdout.flush()
+            return line
+        self.draw_prompt()
+        return await self.submitted.get()
 
-    loop.add_signal_handler(signal.SIGINT, on_sigint)
-    code = 0
-    try:
-        session_id: str | None = None
-        if resume:
-            try:
-                resumed = await chat.request("agent/resume", {})
-                session_id = resumed["sessionId"]
-                if interactive:
-                    renderer.history(resumed.get("history", []))
-                for warning in resumed.get("warnings", []):
-                    renderer.notice(f"(repaired: {warning})")
-            except Exception as exc:  # no session yet: start fresh, say so
-                renderer.notice(f"(nothing to resume: {exc})")
-        if not interactive:
-            return await _one_shot(chat, prompt or "", session_id)
-        chat.reader = LineReader(loop)
-        while True:
-            line = await chat.reader.read("> " if sys.stdin.isatty() else "")
+    async def loop(self) -> None:
+        while not self.quitting:
+            line = await self.next_line()
             if line is None or line.strip() in ("/quit", "/exit"):
-                break
+                return
             if not line.strip():
                 continue
-            if line.strip() == "/new":
-                session_id = (await chat.request("agent/newSession", {}))["sessionId"]
-                renderer.notice(f"(new session {session_id})")
-                continue
-            params: dict[str, Any] = {"text": line}
-            if session_id:
-                params["sessionId"] = session_id
-            try:
-                result = await chat.request("agent/send", params)
-                session_id = result.get("sessionId", session_id)
-            except Exception as exc:
-                renderer.error(f"error: {exc}")
+            await self.command(line)
+            if self.last_status == "interrupted" and self.queued and self.terminal:
+                # after a stop, nothing is sent on its own: the text waits in the prompt
+                self._set_editor_buffer(" ".join(self.queued))
+                self.queued.clear()
+                self.ui.notice("(what you typed is back in the prompt: Enter sends it)")
+
+
+def _banner(model: dict[str, Any], workspace: Path, ui: Renderer) -> None:
+    name = model.get("model") or model.get("name", "?")
+    where = "embedded, runs in agentls" if model.get("embedded") else model.get("baseUrl", "?")
+    ui.notice(
+        f"agentls {__version__} · model {name} ({where}, {model.get('wireApi', '?')}) · "
+        f"workspace {workspace}"
+    )
+    ui.notice("/help lists commands · Ctrl-C stops a turn · !cmd runs a command · /quit leaves")
+    if model.get("embedded"):
+        ui.notice(
+            "(the embedded model is tiny: it answers short questions and never runs commands; "
+            "set OPENAI_API_KEY or OPENAI_BASE_URL for a real one)"
+        )
+
+
+def _options(approval: str | None, model: str | None) -> dict[str, Any]:
+    options: dict[str, Any] = {"approvals": True}
+    if approval:
+        options["approval"] = approval
+    if model:
+        options["model"] = model
+    return options
+
+
+def _renderer(terminal: bool) -> Renderer:
+    if terminal:
+        from agentls.chat.live import LiveRenderer
+
+        return LiveRenderer()
+    return TerminalRenderer()
+
+
+async def _interactive(chat: Chat, resume: str | None, workspace: Path) -> int:
+    _banner(chat.conn.model, workspace, chat.ui)
+    if not chat.conn.model.get("configured"):
+        chat.ui.error(NO_MODEL_HELP)
+    if resume is not None:
+        await chat.resume(resume, show=True)
+    assert chat.keys is not None
+    with chat.keys.running(chat.on_key):
+        await chat.loop()
+    return 0
+
+
+async def _one_shot(chat: Chat, prompt: str, resume: str | None) -> int:
+    if not chat.conn.model.get("configured"):
+        chat.ui.error(NO_MODEL_HELP)
+        return 2
+    if resume is not None:
+        await chat.resume(resume, show=False)
+    if chat.session_id is None:
+        # marked so that a bare `--resume` skips it (a server that does not know the
+        # field ignores it)
+        created = await chat.conn.request("agent/newSession", {"oneShot": True})
+        chat.session_id = str(created["sessionId"])
+    loop = asyncio.get_running_loop()
+    import signal
+
+    loop.add_signal_handler(signal.SIGINT, chat.stop_turn)
+    try:
+        result = await chat.send(prompt)
     finally:
         loop.remove_signal_handler(signal.SIGINT)
-        await chat.close()
-    return code
-
-
-async def _one_shot(chat: ChatClient, prompt: str, session_id: str | None) -> int:
-    params: dict[str, Any] = {"text": prompt}
-    if session_id:
-        params["sessionId"] = session_id
-    try:
-        result = await chat.request("agent/send", params)
-    except Exception as exc:
-        chat.renderer.error(f"error: {exc}")
+    if result is None:
         return 1
-    status = result.get("status")
-    return {"completed": 0, "interrupted": 130}.get(str(status), 1)
+    return {"completed": 0, "interrupted": 130}.get(str(result.get("status")), 1)
 
 
-def run_chat(*, prompt: str | None, resume: bool, workspace: str, approval: str | None) -> int:
+async def _chat(
+    prompt: str | None, resume: str | None, workspace: Path, options: dict[str, Any]
+) -> int:
+    interactive = prompt is None
+    terminal = interactive and sys.stdin.isatty() and sys.stdout.isatty()
+    keys: Keys | None = None
+    if interactive:
+        keys = TerminalKeys(sys.stdin.fileno()) if terminal else PipeKeys()
+    chat = Chat(_renderer(terminal), keys, terminal)
+    try:
+        await chat.conn.start(workspace, options)
+        if interactive:
+            return await _interactive(chat, resume, workspace)
+        return await _one_shot(chat, prompt or "", resume)
+    finally:
+        await chat.conn.close()
+
+
+def run_chat(
+    *,
+    prompt: str | None,
+    resume: str | None,
+    workspace: str,
+    approval: str | None,
+    model: str | None = None,
+) -> int:
+    """`resume`: None (a new conversation), "" (the last one) or a session id (prefix)."""
     folder = Path(workspace).resolve()
     if not folder.is_dir():
         print(f"agentls chat: workspace folder {folder} does not exist", file=sys.stderr)
         return 2
     try:
-        return asyncio.run(_chat(prompt, resume, folder, approval))
+        return asyncio.run(_chat(prompt, resume, folder, _options(approval, model)))
     except KeyboardInterrupt:
         return 130
+    except ServerStartError as exc:
+        print(f"agentls chat: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _sessions(folder: Path) -> int:
+    conn = ServerConnection(lambda _e: None, _deny, lambda m: print(m, file=sys.stderr))
+    try:
+        await conn.start(folder, {})
+        print(format_sessions(await list_sessions(conn)))
+    finally:
+        await conn.close()
+    return 0
+
+
+async def _deny(_params: dict[str, Any]) -> dict[str, Any]:
+    return {"decision": "deny"}
+
+
+def run_sessions(*, workspace: str) -> int:
+    """`agentls sessions`: this workspace's sessions, newest first, through the server."""
+    folder = Path(workspace).resolve()
+    if not folder.is_dir():
+        print(f"agentls sessions: workspace folder {folder} does not exist", file=sys.stderr)
+        return 2
+    return asyncio.run(_sessions(folder))

