@@ -37,13 +37,22 @@ class Entry:
         return self.after_mode != ABSENT_MODE
 
 
-def workspace_diff(git: Git, before: str, after: str) -> WorkspaceDiff:
+def workspace_diff(
+    git: Git, before: str, after: str, *, max_bytes: int | None = None
+) -> WorkspaceDiff:
     trees = (check_object_id(before), check_object_id(after))
     if before == after:
         return WorkspaceDiff(diff="", files=[])
-    patch = git.run("diff-tree", "-p", *DIFF_FLAGS, *trees)
     numstat = git.run("diff-tree", "--numstat", "-z", *DIFF_FLAGS, *trees)
-    return WorkspaceDiff(diff=patch.decode(errors="replace"), files=_parse_numstat(numstat))
+    if max_bytes is None:
+        patch, truncated = git.run("diff-tree", "-p", *DIFF_FLAGS, *trees), False
+    else:
+        patch, truncated = git.run_capped("diff-tree", "-p", *DIFF_FLAGS, *trees, limit=max_bytes)
+        if truncated:
+            patch = patch[: patch.rfind(b"\n") + 1]  # whole lines only
+    return WorkspaceDiff(
+        diff=patch.decode(errors="replace"), files=_parse_numstat(numstat), truncated=truncated
+    )
 
 
 def changed_entries(git: Git, before: str, after: str) -> list[Entry]:

@@ -121,6 +121,38 @@ class Git:
             raise CheckpointError(failure_message(args[0], done.returncode, done.stderr))
         return done.stdout
 
+    def run_capped(self, *args: str, limit: int) -> tuple[bytes, bool]:
+        """Run a git command, keeping at most `limit` bytes of stdout; True if cut short.
+
+        The command is killed once the limit is passed, so a diff of thousands of generated
+        files costs what the kept part costs, not the whole diff.
+        """
+        env = {**self._env, "GIT_INDEX_FILE": str(self.index)}
+        try:
+            proc = subprocess.Popen(
+                ["git", *args],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                cwd=self.work_tree,
+            )
+        except FileNotFoundError as exc:
+            raise CheckpointError(missing_git_message()) from exc
+        assert proc.stdout is not None
+        assert proc.stderr is not None  # small: git's messages, read once stdout is done
+        with proc:
+            kept = proc.stdout.read(limit + 1)
+            if len(kept) > limit:
+                proc.kill()
+                proc.wait()
+                return kept[:limit], True
+            stderr = proc.stderr.read()
+            code = proc.wait()
+        if code != 0:
+            raise CheckpointError(failure_message(args[0], code, stderr))
+        return kept, False
+
     def init(self) -> None:
         """Create the shadow repository if it is not there yet; keep its attributes file."""
         if not (self.git_dir / "HEAD").is_file():

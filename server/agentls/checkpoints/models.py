@@ -33,10 +33,15 @@ class FileStat:
 
 @dataclass(frozen=True, slots=True)
 class WorkspaceDiff:
-    """What changed between two snapshots: unified diff text and per-file counts."""
+    """What changed between two snapshots: unified diff text and per-file counts.
+
+    `truncated`: the text stops (at a line end) where the caller's byte limit was reached;
+    `files` still lists every changed file.
+    """
 
     diff: str
     files: list[FileStat] = field(default_factory=list)
+    truncated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,9 +56,13 @@ class ShadowRepo:
         with self._lock.hold():
             return take_snapshot(self._git, self.max_bytes)
 
-    def diff(self, before: str, after: str) -> WorkspaceDiff:
-        """Unified diff and per-file counts from one snapshot to another."""
-        return workspace_diff(self._git, before, after)
+    def diff(self, before: str, after: str, *, max_bytes: int | None = None) -> WorkspaceDiff:
+        """Unified diff and per-file counts from one snapshot to another.
+
+        With `max_bytes`, the text is cut (at a line end) once it passes that size and
+        `truncated` is set; the per-file counts stay complete.
+        """
+        return workspace_diff(self._git, before, after, max_bytes=max_bytes)
 
     def changed_paths(self, before: str, after: str) -> list[str]:
         """Workspace-relative paths that differ between two snapshots."""

@@ -267,3 +267,24 @@ def test_touching_files_without_changing_them_changes_nothing(
 
     assert repo.snapshot().tree == before
     assert repo.diff(before, repo.snapshot().tree).files == []
+
+
+def test_a_long_diff_is_cut_at_a_line_end_with_counts_complete(
+    repo: ShadowRepo, workspace: Path
+) -> None:
+    before = repo.snapshot().tree
+    for i in range(40):
+        write(workspace, f"gen/f{i:02d}.txt", "generated line\n" * 50)
+    after = repo.snapshot().tree
+
+    full = repo.diff(before, after)
+    cut = repo.diff(before, after, max_bytes=2000)
+
+    assert not full.truncated
+    assert cut.truncated
+    assert len(cut.diff) <= 2000
+    assert cut.diff.endswith("\n")
+    assert full.diff.startswith(cut.diff)
+    assert cut.files == full.files
+    assert len(cut.files) == 40
+    assert repo.diff(before, after, max_bytes=len(full.diff)).truncated is False
