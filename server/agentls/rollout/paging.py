@@ -83,6 +83,8 @@ class ResumeView:
     pending_calls: list[str]
     warnings: list[str] = field(default_factory=list)
     torn_tail: bool = False
+    # where the lines behind `warnings` start, so that a later read does not report them again
+    skipped_offsets: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -391,21 +393,28 @@ def open_resume(path: Path, history_limit: int) -> ResumeView:
         pending_calls=pending,
         warnings=[warnings[key] for key in sorted(warnings)],
         torn_tail=decoder.torn_tail,
+        skipped_offsets=frozenset(key for key in warnings if key >= 0),
     )
 
 
-def load_model_history(view: ResumeView) -> ModelHistory:
+def load_model_history(view: ResumeView, *, to_end: bool = False) -> ModelHistory:
     """Parse the model's part of the file: from the last compaction to `view.size`.
 
-    Costs what that part costs (the whole file when the session was never compacted);
-    meant for the first request after resume. Warnings already in `view.warnings` (the
-    tail it read) are not repeated.
+    With `to_end`, read on to the file's current end instead, so that what the session wrote
+    since `open_resume` (the crash repair's outputs, say) is included; a compaction written
+    meanwhile is honoured. Costs what that part costs (the whole file when the session was
+    never compacted): meant for the first request after resume, in a worker thread. Lines
+    already reported in `view.warnings` are not reported again.
     """
     items = list(view.replacement_history or [])
     state: tuple[str, int] | None = None
-    decoder = _Decoder(view.size, not view.torn_tail)
     with view.path.open("rb") as fh, bulk_load():
-        for offset, raw in _forward_lines(fh, view.model_start, view.size):
+        if to_end:
+            end, ends_clean = _file_end(fh)
+        else:
+            end, ends_clean = view.size, not view.torn_tail
+        decoder = _Decoder(end, ends_clean)
+        for offset, raw in _forward_lines(fh, view.model_start, end):
             line = decoder.decode(offset, raw)
             if line is None:
                 continue
@@ -414,12 +423,14 @@ def load_model_history(view: ResumeView) -> ModelHistory:
             elif line.kind == STATE:
                 response_id = line.payload.get("previous_response_id")
                 state = (response_id, len(items)) if isinstance(response_id, str) else None
-    known = set(view.warnings)
+            elif line.kind == COMPACTED:
+                items = compacted_replacement(line.payload) or []
+                state = None
     return ModelHistory(
         items=items,
         response_chain=state,
         pending_calls=pending_call_ids(items),
-        warnings=[w for w in decoder.texts() if w not in known],
+        warnings=[text for at, text in sorted(decoder.warnings) if at not in view.skipped_offsets],
     )
 
 

@@ -445,3 +445,27 @@ def test_a_compaction_on_the_first_line_after_a_bom(tmp_path: Path) -> None:
     view = open_resume(write(tmp_path, data), 3)
     assert view.model_start == 3 + len(compaction("s", ["a"]))
     assert load_model_history(view).items == build_model_history(parse_rollout(data))
+
+
+def test_loading_to_the_end_includes_what_was_written_since(tmp_path: Path) -> None:
+    """The crash repair appends after `open_resume`; the model must see those outputs."""
+    torn = b'{"timestamp":"x","type":"response_item","pay'
+    data = encode_line("session_meta", META) + session(2) + turn(2, finished=False) + torn
+    path = write(tmp_path, data)
+    view = open_resume(path, 3)
+    assert view.torn_tail and view.pending_calls == ["call_2"]
+    repair = b"\n" + encode_line(
+        "response_item", {"type": "function_call_output", "call_id": "call_2", "output": "aborted"}
+    )
+    repair += encode_line("event_msg", {"type": "turn_aborted", "turn_id": "t2"})
+    with path.open("ab") as fh:
+        fh.write(repair)
+    model = load_model_history(view, to_end=True)
+    assert model.items == parse_rollout(data + repair).items
+    assert model.pending_calls == []
+    assert model.warnings == []  # the torn line was reported by the view already
+    later = compaction("later", ["x"]) + encode_line("response_item", user("after"))
+    with path.open("ab") as fh:
+        fh.write(later)
+    model = load_model_history(view, to_end=True)
+    assert model.items == [user("x"), user("SUMMARY: later"), user("after")]
