@@ -7,7 +7,12 @@ This follows the Codex CLI (codex-rs/core/src/compact.rs) in behaviour:
   middle), restored to their original order, then the summary as one more *user* message
   that starts with a fixed prefix telling the model where it came from. Earlier summaries
   are recognised by that prefix and not kept as "user messages" again;
-- tokens are estimated as bytes / 4, rounded up, as Codex's `approx_token_count` does.
+- tokens are estimated as bytes / 4, rounded up, as Codex's `approx_token_count` does;
+- when the summary request itself is too big, Codex drops the oldest item and retries;
+  `compaction_input(budget_tokens=...)` drops the oldest items up front to fit an estimate.
+Differences: the summary prefix is worded here, and the instructions are not part of the
+history (they travel as the request's `instructions`), so the replacement history starts
+with the user messages where Codex puts its "initial context" first.
 
 The new history holds no function calls and no outputs, so no call can be left without its
 output whatever was running. An output recorded after the compaction for a call made before
