@@ -9,12 +9,12 @@ however the server dies; the reaper sees EOF, finds every process still carrying
 marker (the environment is inherited, so it finds grandchildren and daemons that left the
 command's session too) and kills them.
 
-This module doubles as the reaper's program: ``python -I -S -c <bootstrap> <root> <marker>``
-appends the folder holding the ``agentls`` package to the path and calls :func:`_main`.
-Isolated mode without site-packages starts in a few tens of milliseconds and cannot be
-affected by the workspace (a ``signal.py`` next to the user's code, PYTHONPATH, ...); the
-package folder goes *after* the standard library, so nothing in it can shadow a stdlib
-module. The module must therefore import only the standard library and ``procfs``.
+This file doubles as the reaper's program, run as ``python -I -S reaper.py <marker>``:
+isolated mode without site-packages starts in a few tens of milliseconds and cannot be
+affected by the workspace (a ``signal.py`` next to the user's code, PYTHONPATH, ...). Run
+that way it appends the folder holding the ``agentls`` package to the path, *after* the
+standard library so nothing there can shadow a stdlib module, for ``procfs``; it must
+import nothing else outside the standard library.
 """
 
 from __future__ import annotations
@@ -31,6 +31,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
+if __name__ == "__main__":
+    # The folder that holds the `agentls` package: server/ in a checkout, site-packages
+    # when installed.
+    sys.path.append(str(Path(__file__).resolve().parents[2]))
+
 from agentls.tools.procfs import list_pids, read_stat
 
 __all__ = ["OWNER_ENV_VAR", "Reaper"]
@@ -42,14 +47,6 @@ _TERM_GRACE_S = 0.3
 # Scans repeated to catch processes forked while we were killing their parents.
 _MAX_ROUNDS = 5
 _POLL_S = 0.01
-
-# The folder that holds the `agentls` package (server/ in a checkout, site-packages when
-# installed), and the program run with `python -I -S -c`.
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
-_BOOTSTRAP = (
-    "import sys; sys.path.append(sys.argv[1]); "
-    "from agentls.tools.reaper import _main; sys.exit(_main(sys.argv[2:]))"
-)
 
 
 # --------------------------------------------------------------------------------------------
@@ -138,7 +135,7 @@ def _kill_marked(marker: str) -> None:
 def _main(args: list[str]) -> int:
     """The reaper program; ``args`` is just the marker."""
     if len(args) != 1 or not args[0]:
-        print("usage: python -I -S -c <bootstrap> <package root> <marker>", file=sys.stderr)
+        print("usage: reaper.py <marker>", file=sys.stderr)
         return 2
     marker = args[0]
     # Fails harmlessly when already a session leader (start_new_session=True).
@@ -202,7 +199,7 @@ class Reaper:
             if self._process is not None and self._process.stdin is not None:
                 self._process.stdin.close()
             process = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", _BOOTSTRAP, _PACKAGE_ROOT, self._marker],
+                [sys.executable, "-I", "-S", os.path.abspath(__file__), self._marker],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -241,3 +238,7 @@ class Reaper:
                 process.wait(timeout_s)
         else:
             process.poll()
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
