@@ -7,6 +7,7 @@ approvals and editor buffers come in), :func:`commit_plan` (the writes), and
 """
 
 from agentls.tools.patch.commit import CommitConflictError, CommitError, commit_plan
+from agentls.tools.patch.edits import line_edits
 from agentls.tools.patch.grammar import Patch, PatchError, parse_patch
 from agentls.tools.patch.plan import (
     FileChange,
@@ -34,6 +35,7 @@ __all__ = [
     "PatchPlan",
     "commit_plan",
     "format_patch_failure",
+    "line_edits",
     "parse_apply_patch_arguments",
     "parse_patch",
     "patch_from_shell_command",

@@ -29,7 +29,7 @@ from agentls.tools.patch.grammar import (
     UpdateFile,
 )
 from agentls.tools.patch.locate import closest_window, seek_sequence
-from agentls.tools.patch.text import FileText
+from agentls.tools.patch.text import FileText, Replacement
 
 __all__ = [
     "ChangeKind",
@@ -261,7 +261,9 @@ class _Planner:
             return
         diff: str | None = None
         if source.ends_with_newline == result.ends_with_newline:
-            opcodes = opcodes_from_replacements(source.lines, replacements)
+            opcodes = opcodes_from_replacements(
+                source.lines, [(r.start, r.size, r.lines) for r in replacements]
+            )
             diff = render_diff(
                 source.lines,
                 result.lines,
@@ -352,12 +354,10 @@ def apply_chunks(text: str, chunks: tuple[Chunk, ...], name: str) -> str:
     return source.replaced(locate_chunks(source, chunks, name)).render()
 
 
-def locate_chunks(
-    source: FileText, chunks: tuple[Chunk, ...], name: str
-) -> list[tuple[int, int, list[str]]]:
-    """``(start, count, new_lines)`` per hunk, ascending; raises :class:`HunkMismatchError`."""
+def locate_chunks(source: FileText, chunks: tuple[Chunk, ...], name: str) -> list[Replacement]:
+    """One replacement per hunk, ascending; raises :class:`HunkMismatchError`."""
     lines = source.lines
-    replacements: list[tuple[int, int, list[str]]] = []
+    replacements: list[Replacement] = []
     line_index = 0
     total = len(chunks)
     for number, chunk in enumerate(chunks, 1):
@@ -375,7 +375,8 @@ def locate_chunks(
                 at = len(lines) - 1
             else:
                 at = len(lines)
-            replacements.append((at, 0, list(chunk.new_lines)))
+            added = list(chunk.new_lines)
+            replacements.append(Replacement(at, 0, added, [None] * len(added)))
             continue
         ops = list(chunk.ops)
         pattern = list(chunk.old_lines)
@@ -388,29 +389,35 @@ def locate_chunks(
                 found = seek_sequence(lines, pattern, line_index, chunk.end_of_file)
         if found is None:
             raise _mismatch(lines, list(chunk.old_lines), line_index, name, number, total, chunk)
-        replacements.append((found, len(pattern), _new_lines(ops, lines, found)))
+        new, origins = _new_lines(ops, lines, found)
+        replacements.append(Replacement(found, len(pattern), new, origins))
         line_index = found + len(pattern)
     replacements.sort(key=lambda item: item[0])
     return replacements
 
 
-def _new_lines(ops: list[tuple[str, str]], lines: tuple[str, ...], found: int) -> list[str]:
+def _new_lines(
+    ops: list[tuple[str, str]], lines: tuple[str, ...], found: int
+) -> tuple[list[str], list[int | None]]:
     """The hunk's replacement, with context lines as the file has them.
 
     A context line may have matched only loosely (whitespace, typographic quotes); it is not
     the hunk's business to rewrite it, so the file's own text is kept.
     """
     new: list[str] = []
+    origins: list[int | None] = []
     at = found
     for mark, text in ops:
         if mark == " ":
             new.append(lines[at])
+            origins.append(at)
             at += 1
         elif mark == "-":
             at += 1
         else:
             new.append(text)
-    return new
+            origins.append(None)
+    return new, origins
 
 
 def _mismatch(

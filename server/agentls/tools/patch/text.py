@@ -8,8 +8,24 @@ it changes, so a CRLF file stays CRLF and an unchanged line keeps its exact byte
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
-__all__ = ["FileText", "dominant_eol"]
+__all__ = ["FileText", "Replacement", "dominant_eol"]
+
+_BOM = "\ufeff"
+
+
+class Replacement(NamedTuple):
+    """``size`` lines from ``start`` become ``lines``.
+
+    ``origins[i]`` is the index of the old line that ``lines[i]`` keeps (a context line), whose
+    ending then stays as it was; ``None`` marks a new line.
+    """
+
+    start: int
+    size: int
+    lines: list[str]
+    origins: list[int | None]
 
 
 def dominant_eol(text: str) -> str:
@@ -26,9 +42,14 @@ class FileText:
     lines: tuple[str, ...]
     endings: tuple[str, ...]
     eol: str
+    bom: bool = False
+    """A UTF-8 byte order mark before the first line: kept, but not part of its text."""
 
     @classmethod
     def parse(cls, text: str) -> FileText:
+        bom = text.startswith(_BOM)
+        if bom:
+            text = text[1:]
         eol = dominant_eol(text)
         lines: list[str] = []
         endings: list[str] = []
@@ -46,7 +67,7 @@ class FileText:
             if endings[i] == "\n" and line.endswith("\r"):
                 lines[i] = line[:-1]
                 endings[i] = "\r\n"
-        return cls(tuple(lines), tuple(endings), eol)
+        return cls(tuple(lines), tuple(endings), eol, bom)
 
     @property
     def ends_with_newline(self) -> bool:
@@ -54,10 +75,11 @@ class FileText:
         return not self.endings or self.endings[-1] != ""
 
     def render(self) -> str:
-        return "".join(line + end for line, end in zip(self.lines, self.endings, strict=True))
+        body = "".join(line + end for line, end in zip(self.lines, self.endings, strict=True))
+        return _BOM + body if self.bom else body
 
-    def replaced(self, replacements: list[tuple[int, int, list[str]]]) -> FileText:
-        """Apply (start, old_count, new_lines) replacements, given in ascending order.
+    def replaced(self, replacements: list[Replacement]) -> FileText:
+        """Apply replacements, given in ascending order.
 
         Kept lines keep their endings; new lines get the file's dominant ending, and the last
         line ends with a newline exactly when the old file's last line did.
@@ -65,11 +87,13 @@ class FileText:
         lines: list[str] = []
         endings: list[str] = []
         cursor = 0
-        for start, count, new_lines in replacements:
+        for start, count, new_lines, origins in replacements:
             lines.extend(self.lines[cursor:start])
             endings.extend(self.endings[cursor:start])
             lines.extend(new_lines)
-            endings.extend([self.eol] * len(new_lines))
+            endings.extend(
+                self.eol if origin is None else self.endings[origin] for origin in origins
+            )
             cursor = start + count
         lines.extend(self.lines[cursor:])
         endings.extend(self.endings[cursor:])
@@ -86,4 +110,4 @@ class FileText:
                 endings[-1] = self.eol
             else:
                 endings[-1] = ""
-        return FileText(tuple(lines), tuple(endings), self.eol)
+        return FileText(tuple(lines), tuple(endings), self.eol, self.bom)

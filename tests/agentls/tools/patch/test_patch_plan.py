@@ -235,3 +235,25 @@ def test_non_utf8_file_is_refused(tmp_path: Path) -> None:
             _p("*** Update File: bin.dat\n@@\n-x\n+y\n"),
             tmp_path,
         )
+
+
+def test_mixed_endings_context_lines_keep_theirs(tmp_path: Path) -> None:
+    (tmp_path / "mixed.txt").write_bytes(b"a\r\nb\nc\r\nd\r\n")
+    plan = plan_patch(_p("*** Update File: mixed.txt\n@@\n a\n b\n-c\n+C\n d\n"), tmp_path)
+    # Only the changed line is new (and gets the dominant CRLF); "b\n" stays "b\n".
+    assert plan.changes[0].new_text == "a\r\nb\nC\r\nd\r\n"
+
+
+def test_byte_order_mark_is_kept_and_not_matched(tmp_path: Path) -> None:
+    (tmp_path / "bom.py").write_bytes("\ufeffimport os\nx = 1\n".encode())
+    plan = plan_patch(_p("*** Update File: bom.py\n@@\n import os\n-x = 1\n+x = 2\n"), tmp_path)
+    assert plan.changes[0].new_text == "\ufeffimport os\nx = 2\n"
+    assert "\ufeff" not in plan.changes[0].diff
+
+
+def test_loosely_matched_context_is_not_rewritten(tmp_path: Path) -> None:
+    (tmp_path / "q.py").write_text("msg = \u201chi\u201d  \nvalue = 1\n")
+    plan = plan_patch(
+        _p('*** Update File: q.py\n@@\n msg = "hi"\n-value = 1\n+value = 2\n'), tmp_path
+    )
+    assert plan.changes[0].new_text == "msg = \u201chi\u201d  \nvalue = 2\n"
