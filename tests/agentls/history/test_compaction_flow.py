@@ -152,3 +152,24 @@ async def test_refusal_compaction_retry_and_resume(
     assert said[0].startswith("describe part 0: ")
     assert said[-1] == "and the next part?"
     assert len(said) == len(usage) + 2
+
+
+async def test_compaction_while_a_call_is_running() -> None:
+    """The call's output arrives after the history was replaced: requests stay valid."""
+    call = {"type": "function_call", "call_id": "call_r", "name": "shell", "arguments": "{}"}
+    history = [summary_message("run the build"), call]
+    replacement = replacement_history(history, "Building.", budget_tokens=1_000)
+    after = [*replacement, {"type": "function_call_output", "call_id": "call_r", "output": "ok"}]
+    async with FakeModelAPI() as api, httpx.AsyncClient(timeout=10.0) as http:
+        wire = Wire(http, api.base_url, "responses")
+        status, answer, _ = await wire.send(compaction_input(history))
+        assert status == 200, answer
+        status, answer, _ = await wire.send(after)
+        assert status == 200, answer
+        raw = await http.post(
+            f"{api.base_url}/responses", json={"model": "m", "stream": True, "input": after}
+        )
+        assert raw.status_code == 400  # sent as is, the orphan output would be refused
+        wire = Wire(http, api.base_url, "chat")
+        status, answer, _ = await wire.send(after)
+        assert status == 200, answer
