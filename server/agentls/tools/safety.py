@@ -106,6 +106,39 @@ def _collect(node: Node, commands: list[Node]) -> bool:
     return True
 
 
+# Nodes read as a whole (their text is decoded by safety_words), not as their children.
+_OPAQUE = frozenset(
+    {"word", "number", "raw_string", "string", "ansi_c_string", "concatenation", "comment"}
+    | {"simple_expansion", "expansion", "variable_name"}
+)
+
+
+def _tokens(node: Node, found: list[Node]) -> None:
+    if node.type in _OPAQUE or node.child_count == 0:
+        found.append(node)
+        return
+    for child in node.children:
+        _tokens(child, found)
+
+
+def _only_blanks_between_tokens(root: Node, script: bytes) -> bool:
+    """Whether everything the grammar skipped between tokens is blank to bash too.
+
+    tree-sitter-bash skips ``\\<space>`` at the start of a word as if it were blank, where
+    bash reads an escaped space that starts a word: in ``echo \\ #; rm x`` the ``#`` is then
+    inside that word, not a comment, and ``rm`` runs.
+    """
+    tokens: list[Node] = []
+    _tokens(root, tokens)
+    position = 0
+    for token in tokens:
+        gap = script[position : token.start_byte].replace(b"\\\n", b"")
+        if gap.strip(b" \t\n"):
+            return False
+        position = max(position, token.end_byte)
+    return not script[position:].replace(b"\\\n", b"").strip(b" \t\n")
+
+
 def _separated(script: bytes, before: Node, after: Node) -> bool:
     """Whether bash, too, sees a word boundary between two nodes: tree-sitter splits
     ``a\\<newline>b`` in two, where bash joins the line and reads one word."""
@@ -187,7 +220,7 @@ def _program_ok(program: str, args: list[Word], places: Places) -> bool:
 def _commands(script: str, dialect: Dialect) -> list[list[Word]] | None:
     source = script.encode("utf-8", "surrogateescape")
     root = _parser().parse(source).root_node
-    if root.has_error:
+    if root.has_error or not _only_blanks_between_tokens(root, source):
         return None
     nodes: list[Node] = []
     if not _collect(root, nodes) or not nodes:

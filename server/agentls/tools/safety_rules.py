@@ -259,6 +259,8 @@ def sed_script_ok(script: str) -> bool:
                 return False
             command = script[i]
             i += 1
+            if command == "{":
+                continue  # a block opens; its first command follows directly
             if command in _SED_SIMPLE:
                 if command in "qQ":
                     while i < len(script) and script[i].isdigit():

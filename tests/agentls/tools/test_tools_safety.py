@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -9,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agentls.tools.safety import is_read_only, script_commands
+from agentls.tools.safety import git_safe_env, is_read_only, script_commands
+from agentls.tools.safety_rules import RULES
 
 
 def sh(script: str) -> list[str]:
@@ -302,6 +304,11 @@ UNSAFE_GRAMMAR: list[list[str]] = [
     sh("[[ -f x ]]"),
     sh("test -f x"),
     sh("ls a\\\nb"),  # bash joins the line: one word `ab`; tree-sitter sees two
+    # tree-sitter skips an escaped space at a word's start; bash starts a word ` #` with it,
+    # so the `#` is no comment and `rm` runs (found by the differential test below).
+    sh("echo \\ #; rm x"),
+    sh("echo \\ a"),
+    sh("ls\r"),
     sh("echo {a,b}"),
     sh("echo [ab]"),
     sh("echo ~root"),
@@ -427,3 +434,396 @@ def test_dangerous_suffixes_are_never_read_only(
     script: str, filler: list[str], space: str, suffix: str
 ) -> None:
     assert not is_read_only(sh(" ".join([script, *filler]) + space + suffix))
+
+
+# --------------------------------------------------------------------------------------------
+# Options: every abbreviation getopt accepts
+# --------------------------------------------------------------------------------------------
+
+
+def _forbidden_prefixes() -> list[list[str]]:
+    cases: list[list[str]] = []
+    for program, rule in RULES.items():
+        if rule.options is None:
+            continue
+        for name in sorted(rule.options.forbidden_long):
+            for end in range(1, len(name) + 1):
+                cases.append([program, f"--{name[:end]}", "x"])
+                cases.append([program, f"--{name[:end]}=x", "y"])
+    for name in ("output", "ext-diff", "textconv", "open-files-in-pager", "exec"):
+        for end in range(1, len(name) + 1):
+            cases.append(["git", "diff", f"--{name[:end]}=x"])
+    return cases
+
+
+@pytest.mark.parametrize("argv", _forbidden_prefixes(), ids=repr)
+def test_every_abbreviation_of_a_forbidden_option_is_refused(argv: list[str]) -> None:
+    assert not is_read_only(argv)
+
+
+def test_abbreviations_are_resolved_against_the_full_list() -> None:
+    # `file --comp` is getopt's reading of --compile, which writes a file.
+    assert not is_read_only(["file", "--comp", "-m", "magic"])
+    assert not is_read_only(sh("file --comp -m magic"))
+    # Unambiguous abbreviations of harmless options still pass...
+    assert is_read_only(["file", "--mime-t", "x"])
+    assert is_read_only(["sort", "--rev", "x"])
+    assert is_read_only(["rg", "--pretty", "x"])
+    assert is_read_only(["grep", "--line-n", "x", "f"])
+    # ...options we do not know do not.
+    assert not is_read_only(["sort", "--frobnicate", "x"])
+    # A value-taking short option swallows the rest of its cluster: `-to` sets the field
+    # separator to "o", and `-k1o`'s "o" is part of the key, not --output.
+    assert is_read_only(["sort", "-to", "x"])
+    assert not is_read_only(["sort", "-ro", "out", "x"])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["rg", "-z", "x"],
+        ["rg", "-nz", "x"],
+        ["rg", "--search-zip", "x"],
+        ["rg", "--pre-glob=*", "x"],
+        ["rg", "-L", "x"],
+        ["file", "-z", "x"],
+        ["file", "-p", "x"],
+        ["file", "--no-sandbox", "x"],
+        ["sort", "-T", "/tmp", "x"],
+        ["grep", "-R", "x", "."],
+        ["tree", "-R"],
+        ["date", "-s", "now"],
+        ["date", "--se=now"],
+        ["sed", "-i", "s/a/b/", "f"],
+        ["sed", "-ibak", "s/a/b/", "f"],
+        ["sed", "--in=bak", "s/a/b/", "f"],
+        ["sed", "-f", "script", "f"],
+        ["sed", "s/a/b/w out", "f"],
+        ["sed", "s/a/b/e", "f"],
+        ["sed", "1w out", "f"],
+        ["sed", "1W out", "f"],
+        ["sed", "1e touch x", "f"],
+        ["sed", "1r /etc/passwd", "f"],
+        ["sed", "-n", "1p;w out", "f"],
+        ["sed", "-e", "p", "-e", "w out", "f"],
+        ["sed", "s/a/b/gw out", "f"],
+        ["sed", "s|a|b|w out", "f"],
+        ["sed", "y/ab/cd/;e", "f"],
+        ["sed"],
+        ["find", ".", "-fprint0", "out"],
+        ["find", ".", "-okdir", "rm", ";"],
+    ],
+    ids=repr,
+)
+def test_options_that_write_or_execute_are_refused(argv: list[str]) -> None:
+    assert not is_read_only(argv)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sed", "-n", "1,5p", "f"],
+        ["sed", "-n", "/start/,/end/p", "f"],
+        ["sed", "s/a/b/g", "f"],
+        ["sed", "-E", "s|x(y)|\\1|2", "f"],
+        ["sed", "-n", "$p", "f"],
+        ["sed", "10q", "f"],
+        ["sed", "-e", "1d", "-e", "s/x/y/", "f"],
+        ["sed", "/^#/d;s/ *$//", "f"],
+        ["sed", "-n", "2{p;q}", "f"],
+        ["sed", "s/w/e/", "f"],  # w and e as text, not as flags
+    ],
+    ids=repr,
+)
+def test_sed_that_only_prints_is_read_only(argv: list[str]) -> None:
+    assert is_read_only(argv)
+
+
+# --------------------------------------------------------------------------------------------
+# /proc and /sys: the server's environment (and the API key in it) stays out of reach
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["cat", "/proc/self/environ"],
+        sh("cat /proc/$PPID/environ"),
+        sh("cat /proc/self/environ"),
+        sh('cat "/proc/$$/environ"'),
+        sh("cat //proc/self/environ"),
+        sh("cat /./proc/self/environ"),
+        sh("cat /tmp/../proc/self/environ"),
+        sh("cat /PROC/self/environ"),
+        sh("cat /pro?/self/environ"),
+        sh("cat /*/self/environ"),
+        sh("cat /dev/fd/0"),  # a symlink into /proc/self/fd
+        sh("cat /dev/stdin"),
+        sh("cd /proc && cat self/environ"),
+        sh("cd / && cat proc/self/environ"),
+        sh("cd /; cd proc; cat self/environ"),
+        sh("cd ..; cd ..; cd ..; cd ..; cd ..; cd ..; cat proc/self/environ"),
+        sh("cat ../../../../../../../../proc/self/environ"),
+        sh("ls /sys/class"),
+        ["grep", "-f/proc/self/environ", "x"],
+        ["grep", "--file=/proc/self/environ", "x"],
+        ["head", "-c100", "/proc/1/environ"],
+        ["wc", "--files0-from=/proc/self/cmdline"],
+        sh("echo /proc"),
+        sh("cat ~/../../proc/self/environ"),
+        sh("cat $HOME/../proc/self/environ"),
+        sh('cat "$PWD/../../../proc/self/environ"'),
+        # Readers of whole trees may not start at the root, which holds /proc.
+        sh("grep -r KEY /"),
+        sh("grep -rn KEY //"),
+        sh("grep --recursive KEY /"),
+        sh("grep -d recurse KEY /"),
+        sh("cd / && grep -r KEY"),
+        sh("cd / && rg KEY"),
+        sh("rg KEY /"),
+        sh("rg KEY ../../../../../../../.."),
+        sh("diff -r / /tmp"),
+        sh("grep -r KEY ~"),
+    ],
+    ids=repr,
+)
+def test_kernel_filesystems_are_out_of_reach(argv: list[str], tmp_path: Path) -> None:
+    assert not is_read_only(argv, tmp_path)
+    assert not is_read_only(argv)
+
+
+def test_symlinks_in_the_workspace_are_followed(tmp_path: Path) -> None:
+    (tmp_path / "README.md").symlink_to("/proc/self/environ")
+    (tmp_path / "root").symlink_to("/")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "ok.py").write_text("x")
+    (tmp_path / "src" / "env.py").symlink_to("../README.md")
+    assert not is_read_only(["cat", "README.md"], tmp_path)
+    assert not is_read_only(sh("cat src/env.py"), tmp_path)
+    assert not is_read_only(sh("cat src/*.py"), tmp_path)  # the glob reaches env.py
+    assert not is_read_only(sh("cd src && cat *"), tmp_path)
+    assert not is_read_only(sh("grep -r KEY root"), tmp_path)
+    assert not is_read_only(sh("cd root && rg KEY"), tmp_path)
+    assert not is_read_only(sh("cat root/proc/self/environ"), tmp_path)
+    (tmp_path / "src" / "env.py").unlink()
+    assert is_read_only(sh("cat src/*.py"), tmp_path)
+    assert is_read_only(sh("cd src && cat ok.py"), tmp_path)
+    assert is_read_only(sh("grep -rn x src"), tmp_path)
+
+
+def test_ordinary_paths_are_fine(tmp_path: Path) -> None:
+    assert is_read_only(["cat", "/etc/hostname"], tmp_path)
+    assert is_read_only(sh("ls /"), tmp_path)
+    assert is_read_only(sh("ls ..; cat ../x"), tmp_path)
+    assert is_read_only(sh("grep -rn proc src/proc"), tmp_path)  # a folder named proc
+    assert is_read_only(sh("cat fs/proc/base.c"))
+    assert is_read_only(sh("find / -name environ"), tmp_path)  # names only
+
+
+# --------------------------------------------------------------------------------------------
+# git: read-only subcommands, and only in repositories whose config runs nothing
+# --------------------------------------------------------------------------------------------
+
+
+def _git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True)
+    return done.stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    _git(folder, "init", "-q")
+    (folder / "a.txt").write_text("one\n")
+    _git(folder, "add", "a.txt")
+    _git(folder, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    return folder
+
+
+DANGEROUS_GIT_CONFIG = [
+    ("core.fsmonitor", "touch pwned"),
+    ("core.pager", "sh -c 'touch pwned'"),
+    ("core.sshCommand", "touch pwned"),
+    ("core.editor", "touch pwned"),
+    ("core.hooksPath", "hooks"),
+    ("core.askPass", "touch pwned"),
+    ("core.worktree", "/"),
+    ("pager.log", "touch pwned"),
+    ("alias.st", "!touch pwned"),
+    ("diff.external", "touch pwned"),
+    ("diff.evil.textconv", "touch pwned"),
+    ("diff.evil.command", "touch pwned"),
+    ("filter.evil.clean", "touch pwned"),
+    ("filter.evil.process", "touch pwned"),
+    ("include.path", "other.config"),
+    ("includeIf.gitdir:/.path", "other.config"),
+    ("gpg.program", "touch pwned"),
+    ("gpg.ssh.program", "touch pwned"),
+    ("credential.helper", "!touch pwned"),
+    ("credential.https://x.helper", "!touch pwned"),
+    ("interactive.diffFilter", "touch pwned"),
+    ("sequence.editor", "touch pwned"),
+    ("log.showSignature", "true"),
+    ("remote.origin.uploadpack", "touch pwned"),
+    ("merge.evil.driver", "touch pwned"),
+    ("CORE.FSMONITOR", "touch pwned"),  # names are case-insensitive
+]
+
+
+@pytest.mark.parametrize(("key", "value"), DANGEROUS_GIT_CONFIG, ids=repr)
+def test_git_is_asked_in_a_repository_whose_config_runs_programs(
+    repo: Path, key: str, value: str
+) -> None:
+    assert is_read_only(["git", "status"], repo)
+    _git(repo, "config", key, value)
+    assert not is_read_only(["git", "status"], repo)
+    assert not is_read_only(sh("git log --oneline -5"), repo)
+    (repo / "sub").mkdir()
+    assert not is_read_only(["git", "diff"], repo / "sub")  # found by walking up
+    assert not is_read_only(sh("cd sub && git diff"), repo)
+    assert not is_read_only(sh("git -C repo status"), repo.parent)
+
+
+def test_config_that_only_reads_is_fine(repo: Path) -> None:
+    _git(repo, "config", "user.name", "someone")
+    _git(repo, "config", "diff.renames", "true")
+    _git(repo, "config", "remote.origin.url", "https://example.invalid/x.git")
+    assert is_read_only(["git", "log", "--oneline", "-5"], repo)
+
+
+def test_config_written_by_hand_is_read_as_git_reads_it(repo: Path) -> None:
+    config = repo / ".git" / "config"
+    # A key on the section line, odd spacing and case: git still sees core.fsmonitor.
+    config.write_text(config.read_text() + '[CoRe] FsMonitor = "touch pwned"\n')
+    assert "core.fsmonitor" in _git(repo, "config", "--list")
+    assert not is_read_only(["git", "status"], repo)
+
+
+def test_a_config_git_cannot_parse_is_refused(repo: Path) -> None:
+    (repo / ".git" / "config").write_text("[core\nbroken")
+    assert not is_read_only(["git", "status"], repo)
+
+
+def test_a_dot_git_file_is_followed(repo: Path, tmp_path: Path) -> None:
+    # A linked worktree: its .git is a file naming a folder whose commondir is the main one.
+    linked = tmp_path / "linked"
+    _git(repo, "worktree", "add", "-q", str(linked))
+    assert (linked / ".git").is_file()
+    assert is_read_only(["git", "status"], linked)
+    _git(repo, "config", "core.fsmonitor", "touch pwned")
+    assert not is_read_only(["git", "status"], linked)
+
+
+def test_a_dot_git_file_pointing_elsewhere(repo: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "work"
+    elsewhere.mkdir()
+    (elsewhere / ".git").write_text(f"gitdir: {repo / '.git'}\n")
+    _git(repo, "config", "core.fsmonitor", "touch pwned")
+    assert not is_read_only(["git", "status"], elsewhere)
+    (elsewhere / ".git").write_text("not a gitdir line\n")
+    assert not is_read_only(["git", "status"], elsewhere)
+
+
+def test_submodule_configs_are_read(repo: Path) -> None:
+    modules = repo / ".git" / "modules" / "lib"
+    modules.mkdir(parents=True)
+    (modules / "config").write_text("[core]\n\tfsmonitor = touch pwned\n")
+    assert not is_read_only(["git", "status"], repo)
+
+
+def test_worktree_config_is_read(repo: Path) -> None:
+    (repo / ".git" / "config.worktree").write_text("[core]\n\tpager = touch pwned\n")
+    assert not is_read_only(["git", "status"], repo)
+
+
+def test_outside_any_repository_git_is_judged_by_its_arguments(tmp_path: Path) -> None:
+    assert is_read_only(["git", "status"], tmp_path)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["git", "-c", "core.pager=sh", "log"],
+        ["git", "--exec-path=/tmp", "log"],
+        ["git", "--config-env=core.pager=X", "log"],
+        ["git", "-p", "log"],  # forces the pager
+        ["git", "--paginate", "log"],
+        ["git", "--work-tree=/", "status"],
+        ["git", "log", "--format=%G?"],
+        ["git", "log", "--pretty=format:%GS"],
+        ["git", "log", "--show-signature"],
+        ["git", "log", "--show-sig"],
+        ["git", "diff", "--textconv"],
+        ["git", "diff", "--text"],  # ambiguous with --textconv: refused rather than guessed
+        ["git", "cat-file", "--filters", "HEAD:a.txt"],
+        ["git", "grep", "-O", "x"],
+        ["git", "grep", "--open-files-in-pager=sh", "x"],
+        ["git", "describe", "--dirty"],
+        ["git", "branch", "new"],
+        ["git", "branch", "-d", "x"],
+        ["git", "branch", "-m", "x"],
+        ["git", "branch", "--set-upstream-to=x"],
+        ["git", "branch", "--c", "x"],
+        ["git", "remote", "add", "x", "y"],
+        ["git", "fetch"],
+        ["git", "help", "log"],
+        ["git", "config", "--list"],
+        ["git", "st"],  # could be an alias
+    ],
+    ids=repr,
+)
+def test_git_invocations_that_may_write_or_run(argv: list[str], repo: Path) -> None:
+    assert not is_read_only(argv, repo)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["git", "status", "--short"],
+        ["git", "log", "--oneline", "-5"],
+        ["git", "log", "--no-textconv", "-p"],
+        ["git", "diff", "--no-ext-diff", "--stat"],
+        ["git", "show", "HEAD:a.txt"],
+        ["git", "branch", "-a", "-v"],
+        ["git", "branch", "--list", "ma*"],
+        ["git", "branch", "--contains", "HEAD"],
+        ["git", "branch", "--show-current"],
+        ["git", "remote", "-v"],
+        ["git", "ls-files"],
+        ["git", "rev-parse", "--show-toplevel"],
+        ["git", "describe", "--always"],
+        ["git", "grep", "-n", "one"],
+        ["git", "log", "--format=%H %s"],
+    ],
+    ids=repr,
+)
+def test_git_invocations_that_only_read(argv: list[str], repo: Path) -> None:
+    assert is_read_only(argv, repo)
+
+
+def test_git_safe_env_disables_a_hostile_fsmonitor(repo: Path) -> None:
+    marker = repo.parent / "pwned-by-fsmonitor"
+    _git(repo, "config", "core.fsmonitor", f"touch {marker}")
+    (repo / "a.txt").write_text("two\n")
+    assert not is_read_only(["git", "status"], repo)
+    # The classifier asks; should something still run git unasked, the overrides hold.
+    env = {**os.environ, **git_safe_env()}
+    done = subprocess.run(["git", "status"], cwd=repo, env=env, capture_output=True, text=True)
+    assert done.returncode == 0
+    assert "a.txt" in done.stdout
+    assert not marker.exists()
+    # Without them the same repository does run the program: the test is not vacuous.
+    subprocess.run(["git", "status"], cwd=repo, capture_output=True, check=False)
+    assert marker.exists()
+
+
+def test_git_safe_env_keeps_diff_working(repo: Path) -> None:
+    (repo / "a.txt").write_text("two\n")
+    env = {**os.environ, **git_safe_env()}
+    done = subprocess.run(["git", "diff"], cwd=repo, env=env, capture_output=True, text=True)
+    assert done.returncode == 0
+    assert "+two" in done.stdout
+    assert env["GIT_PAGER"] == "cat"
+    keys = {env[f"GIT_CONFIG_KEY_{i}"] for i in range(int(env["GIT_CONFIG_COUNT"]))}
+    assert {"core.fsmonitor", "core.hooksPath", "core.pager"} <= keys
