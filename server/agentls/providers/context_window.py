@@ -161,3 +161,10 @@ def is_context_length_error(http_status: int | None, code: str | None, message: 
         return True
     text = message.lower()
     return any(phrase in text for phrase in _PHRASES)
+
+
+def context_percent(tokens: int, window: int | None) -> int | None:
+    """How full the window is, 0 to 100, for `tokenUsage.percent`; None when unknown."""
+    if not window or window <= 0:
+        return None
+    return max(0, min(100, round(tokens * 100 / window)))

@@ -12,6 +12,7 @@ from aiohttp import web
 from fixtures.fake_api import FakeModelAPI
 
 from agentls.providers.context_window import (
+    context_percent,
     is_context_length_error,
     known_context_window,
     probe_reported_window,
@@ -158,3 +159,10 @@ def test_context_errors_are_recognised(status: int | None, code: str | None, mes
 )
 def test_other_errors_are_not(status: int | None, code: str | None, message: str) -> None:
     assert not is_context_length_error(status, code, message)
+
+
+def test_context_percent() -> None:
+    assert context_percent(8_500, 10_000) == 85
+    assert context_percent(0, 10_000) == 0
+    assert context_percent(25_000, 10_000) == 100
+    assert context_percent(5, None) is None
