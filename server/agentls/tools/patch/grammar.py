@@ -139,9 +139,16 @@ def parse_patch(text: str) -> Patch:
             path = _path(header[len(ADD) :], number)
             i += 1
             contents: list[str] = []
-            while i < len(body) and body[i].startswith("+"):
-                contents.append(body[i][1:] + "\n")
-                i += 1
+            while i < len(body):
+                if body[i].startswith("+"):
+                    contents.append(body[i][1:] + "\n")
+                    i += 1
+                elif not body[i].strip() and _more_added_lines(body, i):
+                    # A blank line written without its '+' inside a new file's lines.
+                    contents.append("\n")
+                    i += 1
+                else:
+                    break
             ops.append(AddFile(path, "".join(contents), number))
         elif header.startswith(DELETE):
             ops.append(DeleteFile(_path(header[len(DELETE) :], number), number))
@@ -168,7 +175,20 @@ def parse_patch(text: str) -> Patch:
                 "an Add File starts with '+')",
                 number,
             )
+    if not ops:
+        raise PatchError(
+            "the patch has no file sections: put '*** Add File: <path>', '*** Delete File: "
+            "<path>' or '*** Update File: <path>' sections between the Begin and End lines",
+            2 + offset,
+        )
     return Patch(tuple(ops), text)
+
+
+def _more_added_lines(body: list[str], i: int) -> bool:
+    """Whether blank lines from ``i`` lead to another '+' line (not to a header or the end)."""
+    while i < len(body) and not body[i].strip():
+        i += 1
+    return i < len(body) and body[i].startswith("+")
 
 
 def _is_file_header(line: str) -> bool:

@@ -131,3 +131,18 @@ def test_heredoc_line_numbers_count_the_wrapper() -> None:
     with pytest.raises(PatchError) as caught:
         parse_patch("<<'EOF'\n*** Begin Patch\n*** Nope: a\n*** End Patch\nEOF")
     assert caught.value.line == 3
+
+
+def test_empty_patch_is_refused() -> None:
+    with pytest.raises(PatchError, match="no file sections"):
+        parse_patch("*** Begin Patch\n*** End Patch")
+
+
+def test_blank_line_without_plus_inside_an_added_file() -> None:
+    (add, delete) = parse_patch(
+        "*** Begin Patch\n*** Add File: a.md\n+# Title\n\n+text\n\n"
+        "*** Delete File: b\n*** End Patch"
+    ).ops
+    assert isinstance(add, AddFile)
+    assert add.contents == "# Title\n\ntext\n"
+    assert isinstance(delete, DeleteFile)
