@@ -100,6 +100,17 @@ class Git:
         config: Mapping[str, str] | None = None,
     ) -> bytes:
         """Run one git command and return its stdout; any other exit code raises."""
+        return self.run_both(*args, stdin=stdin, index=index, ok_codes=ok_codes, config=config)[0]
+
+    def run_both(
+        self,
+        *args: str,
+        stdin: bytes | None = None,
+        index: Path | None = None,
+        ok_codes: tuple[int, ...] = (0,),
+        config: Mapping[str, str] | None = None,
+    ) -> tuple[bytes, bytes]:
+        """Like `run`, for the commands whose warnings on stderr we need: (stdout, stderr)."""
         overrides: list[str] = []
         for key, value in (config or {}).items():
             overrides += ["-c", f"{key}={value}"]
@@ -119,7 +130,7 @@ class Git:
             raise CheckpointError(f"could not run git for checkpoints: {exc}") from exc
         if done.returncode not in ok_codes:
             raise CheckpointError(failure_message(args[0], done.returncode, done.stderr))
-        return done.stdout
+        return done.stdout, done.stderr
 
     def run_capped(self, *args: str, limit: int) -> tuple[bytes, bool]:
         """Run a git command, keeping at most `limit` bytes of stdout; True if cut short.

@@ -50,6 +50,7 @@ class ShadowRepo:
                 f"cannot create the checkpoint folder {self.git_dir}: {exc}"
             ) from exc
         self._lock = WriterLock(self.git_dir)
+        exclude_state_folder(self.git_dir, workspace)
 
     def snapshot(self) -> Snapshot:
         """The workspace's files now, as a tree id; fast when few files changed."""
@@ -102,6 +103,20 @@ def ref_name(name: str) -> str:
     if not NAME.match(name) or ".." in name or name.endswith(".lock"):
         raise CheckpointError(f"not a valid checkpoint name: {name!r}")
     return REF_PREFIX + name
+
+
+def exclude_state_folder(git_dir: Path, workspace: Path) -> None:
+    """Keep a state folder that sits inside the workspace out of its own snapshots."""
+    state = git_dir.parent
+    keep_out = git_dir if state == workspace else state
+    lines = ""
+    if workspace in keep_out.parents:
+        relative = keep_out.relative_to(workspace).as_posix()
+        escaped = "".join("\\" + c if c in "*?[]\\!# " else c for c in relative)
+        lines = f"/{escaped}/\n"
+    exclude = git_dir / "info" / "exclude"
+    if not exclude.is_file() or exclude.read_text() != lines:
+        exclude.write_text(lines)
 
 
 def user_exclude_file(workspace: Path) -> Path | None:

@@ -30,6 +30,7 @@ from agentls.checkpoints.models import SkippedFile, Snapshot
 PLACEHOLDER = ".agentls-walk-nested-repo"
 EMPTY_BLOB = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
 MAX_NESTING = 16
+REFUSED_NAME = "a name git will not store (it could be mistaken for a .git folder)"
 
 # Staging thousands of files (a first snapshot) as loose objects creates one file per blob,
 # and creating files is what costs most (measured: 10,000 files, 2.5 of 3.2 s in openat).
@@ -62,7 +63,7 @@ def take_snapshot(git: Git, max_bytes: int) -> Snapshot:
     removed.extend(placeholders)
     if removed:
         git.run("update-index", "--force-remove", "-z", "--stdin", stdin=join_z(removed))
-    git.run(
+    _, warnings = git.run_both(
         "update-index",
         "-q",
         "--refresh",
@@ -71,10 +72,20 @@ def take_snapshot(git: Git, max_bytes: int) -> Snapshot:
         "-z",
         "--stdin",
         stdin=join_z(staged),
-        ok_codes=(0, 1),
         config=BULK if len(staged) >= BULK_FROM else None,
     )
-    return Snapshot(tree=write_tree(git), skipped=skipped)
+    skipped.extend(refused_names(warnings))
+    return Snapshot(tree=write_tree(git), skipped=sorted(skipped, key=lambda s: s.path))
+
+
+def refused_names(stderr: bytes) -> list[SkippedFile]:
+    """Paths git declined to store (`.GIT/x`, `git~1/x`: names that alias a repository)."""
+    prefix = b"Ignoring path "
+    return [
+        SkippedFile(os.fsdecode(line.removeprefix(prefix)), REFUSED_NAME)
+        for line in stderr.splitlines()
+        if line.startswith(prefix)
+    ]
 
 
 def write_tree(git: Git) -> str:

@@ -152,3 +152,35 @@ def test_a_new_nested_repository_with_only_ignored_files(repo: ShadowRepo, works
 
     assert tree_entries(repo, first) == {}
     assert second == first
+
+
+def test_names_git_refuses_are_reported_not_fatal(repo: ShadowRepo, workspace: Path) -> None:
+    write(workspace, ".GIT/config", "looks like a repository\n")
+    write(workspace, "a/.Git/x", "so does this\n")
+    write(workspace, "fine.txt", "fine\n")
+
+    snap = repo.snapshot()
+
+    assert [(s.path, s.reason.split(" (")[0]) for s in snap.skipped] == [
+        (".GIT/config", "a name git will not store"),
+        ("a/.Git/x", "a name git will not store"),
+    ]
+    assert tree_entries(repo, snap.tree) == {"fine.txt": "100644"}
+
+
+@pytest.mark.parametrize("state", [".agentls state", "."])
+def test_a_state_folder_inside_the_workspace_is_left_out(workspace: Path, state: str) -> None:
+    write(workspace, "code.py", "pass\n")
+    write(workspace, f"{state}/sessions/s.jsonl", "{}\n")
+    repo = ShadowRepo(workspace / state, workspace)
+
+    first = repo.snapshot().tree
+    write(workspace, f"{state}/sessions/s.jsonl", "{}\n{}\n")
+    second = repo.snapshot().tree
+
+    entries = tree_entries(repo, first)
+    assert not any(path.startswith("checkpoints.git/") for path in entries)
+    assert "code.py" in entries
+    if state != ".":
+        assert sorted(entries) == ["code.py"]
+        assert second == first
