@@ -236,8 +236,29 @@ def _git_dirs(start: Path) -> tuple[Path, Path] | None:
     return None
 
 
+# Config files seldom change, and running git costs milliseconds per command classified:
+# the keys are kept per file version (inode, size, change and modification times).
+_KEYS_CACHE: dict[tuple[str, int, int, int, int], list[str] | None] = {}
+_KEYS_CACHE_SIZE = 64
+
+
 def _config_keys(path: Path) -> list[str] | None:
     """The keys set in one config file, as git itself parses it; ``None`` if it cannot."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    version = (str(path), info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    if version in _KEYS_CACHE:
+        return _KEYS_CACHE[version]
+    keys = _read_config_keys(path)
+    if len(_KEYS_CACHE) >= _KEYS_CACHE_SIZE:
+        _KEYS_CACHE.clear()
+    _KEYS_CACHE[version] = keys
+    return keys
+
+
+def _read_config_keys(path: Path) -> list[str] | None:
     try:
         done = subprocess.run(
             ["git", "config", "--file", str(path), "--list", "--name-only", "-z"],
