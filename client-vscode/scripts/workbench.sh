@@ -76,6 +76,6 @@ echo "code-server $CODE_SERVER_VERSION on Node $("$NODE_DIR/bin/node" --version)
 step "real-workbench tests (code-server + Chromium)"
 ls agentls-*.vsix >/dev/null 2>&1 || fail "no .vsix: run scripts/test.sh (or build and 'vsce package') first"
 [ -d out/test/workbench ] || fail "out/test/workbench is missing: node scripts/build.mjs --tests"
-mkdir -p test-results
+rm -rf test-results/workbench && mkdir -p test-results/workbench
 AGENTLS_NODE24="$NODE_DIR/bin/node" AGENTLS_CODE_SERVER="$CS_ENTRY" \
   node --test --test-reporter=spec --test-concurrency=1 out/test/workbench/*.test.js

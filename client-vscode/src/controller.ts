@@ -99,6 +99,8 @@ export class ChatController {
   private current: ChatState = initialState();
   private connection: AgentConnection | undefined;
   private sendSource: CancellationTokenSource | undefined;
+  /** The file whose editor chip the person removed. */
+  private dismissedUri: string | undefined;
   private readonly listeners = new Set<ChangeListener>();
   private readonly sessionsListeners = new Set<() => void>();
   readonly approvals: ApprovalQueue;
@@ -253,10 +255,16 @@ export class ChatController {
 
   // -- attachments ------------------------------------------------------------------------
 
-  /** The active editor's chip (undefined: no editor); a chip the person removed stays away. */
+  /**
+   * The active editor's chip (undefined: no editor). A chip the person removed stays away
+   * until another file becomes the active editor.
+   */
   setEditorAttachment(attachment: Attachment | undefined): void {
+    if (attachment?.uri !== this.dismissedUri) this.dismissedUri = undefined;
     const manual = this.current.attachments.filter((a) => !a.auto);
-    const next = attachment ? [{ ...attachment, auto: true }, ...manual.filter((a) => a.uri !== attachment.uri || a.range)] : manual;
+    const auto = attachment && this.dismissedUri === undefined ? [{ ...attachment, auto: true }] : [];
+    const next = [...auto, ...manual];
+    if (JSON.stringify(next) === JSON.stringify(this.current.attachments)) return;
     this.dispatch({ type: 'attachments', attachments: next });
   }
 
@@ -270,6 +278,8 @@ export class ChatController {
   }
 
   removeAttachment(id: string): void {
+    const removed = this.current.attachments.find((a) => a.id === id);
+    if (removed?.auto) this.dismissedUri = removed.uri;
     const next = this.current.attachments.filter((a) => a.id !== id);
     if (next.length !== this.current.attachments.length) this.dispatch({ type: 'attachments', attachments: next });
   }

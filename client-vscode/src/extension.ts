@@ -6,6 +6,8 @@
 import * as vscode from 'vscode';
 import { ChatViewProvider } from './chatView';
 import { ChatController } from './controller';
+import { DIFF_SCHEME, DiffContentProvider } from './diffProvider';
+import { attachmentFor, type EditorSnapshot } from './editorContext';
 import type { PanelCommand } from './messages';
 import { ServerManager } from './server';
 import { sessionItems } from './sessions';
@@ -35,13 +37,50 @@ export function activate(context: vscode.ExtensionContext): { controller: ChatCo
     void vscode.commands.executeCommand(ids[command]);
   };
 
+  const diffs = new DiffContentProvider();
+  context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(DIFF_SCHEME, diffs));
+  const root = (): string | undefined => vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+
   // the provider is created right below; approvals only arrive once the server runs
   let provider: ChatViewProvider | undefined;
   const controller = new ChatController({
     log: (line) => log.appendLine(line),
     onCommand: runPanelCommand,
-    onApprovalOpened: () => {
-      if (!provider?.visible) void provider?.reveal(true);
+    onApprovalOpened: (approval) => {
+      if (provider?.visible) return;
+      // the panel is hidden (another view, or the window is elsewhere): say so where it shows
+      const what = approval.kind === 'patch' ? 'A change to files' : `"${approval.command.slice(0, 120)}"`;
+      void vscode.window
+        .showInformationMessage(`agentls: ${what} waits for your approval.`, 'Show')
+        .then((choice) => {
+          if (choice === 'Show') void provider?.reveal(false);
+        });
+    },
+    onCopy: (text) => {
+      void vscode.env.clipboard.writeText(text).then(() => vscode.window.setStatusBarMessage('agentls: copied', 2000));
+    },
+    onInsert: (text) => void insertAtCursor(text),
+    onOpenDiff: (change) => {
+      diffs.open(change, root()).catch((error: unknown) => {
+        void vscode.window.showErrorMessage(`agentls: could not open the diff: ${String(error)}`);
+      });
+    },
+    onAddFile: async () => {
+      const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+      const picked = await vscode.window.showOpenDialog({
+        canSelectMany: true,
+        canSelectFiles: true,
+        canSelectFolders: false,
+        openLabel: 'Attach',
+        title: 'agentls: attach files to the next message',
+        ...(folder ? { defaultUri: folder } : {}),
+      });
+      return (picked ?? []).map((uri) => ({
+        id: `file:${uri.toString()}`,
+        uri: uri.toString(),
+        label: uri.path.split('/').pop() ?? uri.toString(),
+        auto: false,
+      }));
     },
   });
   provider = new ChatViewProvider(context.extensionUri, controller);
@@ -50,6 +89,32 @@ export function activate(context: vscode.ExtensionContext): { controller: ChatCo
       webviewOptions: { retainContextWhenHidden: true },
     }),
   );
+
+  // the active editor's chip (its selection, else its file)
+  const snapshot = (editor: vscode.TextEditor | undefined): EditorSnapshot | undefined => {
+    if (!editor || !['file', 'untitled', 'vscode-remote'].includes(editor.document.uri.scheme)) return undefined;
+    const uri = editor.document.uri;
+    const result: EditorSnapshot = { uri: uri.toString(), name: uri.path.split('/').pop() ?? uri.toString() };
+    const selection = editor.selection;
+    if (selection && !selection.isEmpty) {
+      result.selection = {
+        range: {
+          start: { line: selection.start.line, character: selection.start.character },
+          end: { line: selection.end.line, character: selection.end.character },
+        },
+        text: editor.document.getText(selection),
+      };
+    }
+    return result;
+  };
+  const followEditor = (): void => controller.setEditorAttachment(attachmentFor(snapshot(vscode.window.activeTextEditor)));
+  context.subscriptions.push(
+    vscode.window.onDidChangeActiveTextEditor(followEditor),
+    vscode.window.onDidChangeTextEditorSelection((event) => {
+      if (event.textEditor === vscode.window.activeTextEditor) followEditor();
+    }),
+  );
+  followEditor();
 
   const server = new ServerManager({
     controller,
@@ -164,6 +229,19 @@ export function activate(context: vscode.ExtensionContext): { controller: ChatCo
   active = { controller, server };
   void server.start();
   return active;
+}
+
+/** "Insert" on a code block: at the cursor (or over the selection) of the last text editor. */
+async function insertAtCursor(text: string): Promise<void> {
+  const editor = vscode.window.activeTextEditor ?? vscode.window.visibleTextEditors[0];
+  if (!editor) {
+    void vscode.window.showInformationMessage('agentls: open a file to insert the code into.');
+    return;
+  }
+  const done = await editor.edit((edit) => {
+    for (const selection of editor.selections) edit.replace(selection, text);
+  });
+  if (!done) void vscode.window.showWarningMessage('agentls: the editor did not accept the insertion.');
 }
 
 export async function deactivate(): Promise<void> {

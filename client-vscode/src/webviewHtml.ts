@@ -41,15 +41,24 @@ export function webviewHtml(options: WebviewHtmlOptions): string {
 <div id="app">
   <header id="header">
     <span id="title" title="">New session</span>
+    <span id="model" class="muted" title="The model answering"></span>
     <span class="spacer"></span>
     <button id="btn-new" class="icon-button" title="New session" aria-label="New session">New</button>
-    <button id="btn-sessions" class="icon-button" title="Resume a session" aria-label="Resume a session">Sessions</button>
+    <button id="btn-sessions" class="icon-button" title="Sessions of this workspace" aria-label="Sessions" aria-expanded="false">Sessions</button>
   </header>
+  <div id="context-meter" hidden title="How full the model's context is"><div id="context-bar"></div><span id="context-label"></span></div>
+  <section id="sessions" hidden aria-label="Sessions">
+    <input id="session-search" type="search" placeholder="Search sessions (titles and text)" aria-label="Search sessions">
+    <div id="session-items" role="list"></div>
+  </section>
   <div id="banner" hidden></div>
   <main id="log" aria-live="polite"></main>
   <form id="composer">
-    <textarea id="input" rows="3" placeholder="Ask agentls… (Enter to send, Shift+Enter for a new line)" aria-label="Message"></textarea>
+    <div id="chips" aria-label="Attachments"></div>
+    <textarea id="input" rows="3" placeholder="Ask agentls… (Enter to send, Shift+Enter for a new line, !cmd runs a command)" aria-label="Message"></textarea>
     <div class="composer-row">
+      <button id="btn-add-file" type="button" class="icon-button" title="Attach a file">Add file…</button>
+      <label id="queue-toggle" class="muted" title="While a turn runs, hold messages until it ends instead of adding them to the turn"><input id="queue-mode" type="checkbox"> Queue while running</label>
       <span id="status" class="muted"></span>
       <button id="btn-send" type="submit">Send</button>
     </div>

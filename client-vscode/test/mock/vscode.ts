@@ -39,6 +39,9 @@ export class Uri {
   static file(path: string): Uri {
     return new Uri('file', path);
   }
+  static from(parts: { scheme: string; path: string }): Uri {
+    return new Uri(parts.scheme, parts.path);
+  }
   static joinPath(base: Uri, ...parts: string[]): Uri {
     return new Uri(base.scheme, [base.fsPath, ...parts].join('/'));
   }
@@ -140,8 +143,14 @@ export const mock = {
   trusted: true,
   remoteName: undefined as string | undefined,
   clipboard: '',
+  infoAnswer: undefined as string | undefined,
+  openDialogAnswer: undefined as Uri[] | undefined,
+  contentProviders: new Map<string, unknown>(),
 
   reset(): void {
+    this.infoAnswer = undefined;
+    this.openDialogAnswer = undefined;
+    this.contentProviders.clear();
     this.remoteName = undefined;
     this.clipboard = '';
     this.commands.clear();
@@ -282,9 +291,22 @@ export const window = {
     mock.infos.push(message);
     return undefined;
   },
-  async showInformationMessage(message: string): Promise<undefined> {
+  async showInformationMessage(message: string, ...items: string[]): Promise<string | undefined> {
     mock.infos.push(message);
+    return items.length ? mock.infoAnswer : undefined;
+  },
+  get activeTextEditor(): unknown {
     return undefined;
+  },
+  visibleTextEditors: [] as unknown[],
+  onDidChangeActiveTextEditor(): Disposable {
+    return new Disposable();
+  },
+  onDidChangeTextEditorSelection(): Disposable {
+    return new Disposable();
+  },
+  async showOpenDialog(): Promise<Uri[] | undefined> {
+    return mock.openDialogAnswer;
   },
   setStatusBarMessage(message: string): Disposable {
     mock.statusMessages.push(message);
@@ -313,6 +335,10 @@ export const workspace = {
       },
       has: (key: string) => key in mock.config,
     };
+  },
+  registerTextDocumentContentProvider(scheme: string, provider: unknown): Disposable {
+    mock.contentProviders.set(scheme, provider);
+    return new Disposable(() => mock.contentProviders.delete(scheme));
   },
   onDidChangeConfiguration(listener: Listener<{ affectsConfiguration(section: string): boolean }>): Disposable {
     mock.configListeners.add(listener);

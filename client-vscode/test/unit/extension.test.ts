@@ -198,14 +198,16 @@ describe('the chat panel', () => {
     assert.deepEqual(mock.statusMessages, ['agentls: nothing to interrupt']);
   });
 
-  test('approvals: the panel is revealed, answered there, withdrawn when the server cancels', async () => {
+  test('approvals: a notification while the panel is hidden reveals it; answered there, withdrawn when the server cancels', async () => {
     playServer();
     const { api, client } = await start();
+    mock.infoAnswer = 'Show';
     const params = { sessionId: S, turnId: 't', callId: 'c1', kind: 'shell', command: ['bash', '-lc', 'touch x'], cwd: '/work/project' };
     const first = client.request('agent/requestApproval', params);
     await settle();
+    assert.match(mock.infos.at(-1) ?? '', /"touch x" waits for your approval/);
     const view = mock.views[0];
-    assert.ok(view, 'the panel was opened for the question');
+    assert.ok(view, 'the panel was opened from the notification');
     assert.match(mock.statusItems[0]?.text ?? '', /approval needed/);
     const approval = api.controller.state.approvals[0];
     assert.equal(approval?.command, 'touch x');

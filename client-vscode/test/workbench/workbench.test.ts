@@ -114,9 +114,13 @@ describe('the extension in a real workbench (code-server)', { skip: missing }, (
     await answer.waitFor({ timeout: 30_000 });
     await panel.locator('.msg-assistant', { hasText: 'tick tick tick' }).waitFor({ timeout: 30_000 });
     assert.equal(await panel.locator('#btn-send').innerText(), 'Stop');
+    // the view's Interrupt button follows the turn (context key agentls.turnRunning)
+    const interrupt = bench.page.locator('.action-label[aria-label^="Interrupt"]');
+    await interrupt.first().waitFor({ timeout: 10_000 });
     await bench.screenshot('streaming');
     await panel.locator('#btn-send').click();
     assert.equal(await waitTurnEnd(2), 'interrupted');
+    await interrupt.first().waitFor({ state: 'hidden', timeout: 10_000 });
     assert.equal(await panel.locator('.msg-assistant.streaming').count(), 0, 'nothing streams after Stop');
     assert.equal(await panel.locator('#btn-send').innerText(), 'Send');
     await bench.screenshot('stopped-mid-stream');
