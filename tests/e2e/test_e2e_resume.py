@@ -138,7 +138,8 @@ async def test_sessions_changed_when_another_process_writes(
     agent: Agent, home: Path, workspace: Path
 ) -> None:
     await agent.send("hello")
-    await asyncio.sleep(0.5)  # the watcher starts on its first iteration
+    # a listing is answered once the folder is watched: every later change is told
+    await agent.request("agent/listSessions", {})
     agent.sessions_changed = 0
     folder = WorkspaceLayout.for_path(home, workspace).sessions_dir
     other = folder / f"2026-01-01T00-00-00Z-{uuid.uuid4()}.jsonl"

@@ -14,6 +14,8 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 from tests.e2e.harness import agent_converter, server_env
 
+TOKEN = "transport-test-token-0123456789"
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -33,6 +35,8 @@ async def test_send_over_network_transports(
         "serve",
         transport,
         f"127.0.0.1:{port}",
+        "--token",
+        TOKEN,
         env=server_env(home, api.base_url),
     )
     client = LanguageClient("test", "1", converter_factory=agent_converter)
@@ -52,6 +56,7 @@ async def test_send_over_network_transports(
             types.InitializeParams(
                 capabilities=types.ClientCapabilities(),
                 workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="w")],
+                initialization_options={"authToken": TOKEN},
             )
         )
         client.initialized(types.InitializedParams())
@@ -67,3 +72,74 @@ async def test_send_over_network_transports(
         server.terminate()
         await asyncio.wait_for(server.wait(), 10)
         await client.stop()  # type: ignore[no-untyped-call]
+
+
+async def _start(transport: str, port: int, home: Path, api: FakeModelAPI, *extra: str) -> Any:
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "agentls",
+        "serve",
+        transport,
+        f"127.0.0.1:{port}",
+        *extra,
+        env=server_env(home, api.base_url),
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert server.stderr is not None
+    line = await asyncio.wait_for(server.stderr.readline(), 20)
+    assert f"127.0.0.1:{port}".encode() in line, line  # it says where it listens
+    return server
+
+
+@pytest.mark.parametrize("transport", ["--tcp", "--ws"])
+async def test_a_client_without_the_token_is_refused(
+    transport: str, api: FakeModelAPI, home: Path, workspace: Path
+) -> None:
+    port = free_port()
+    server = await _start(transport, port, home, api)
+    token_file = home / "server-token"
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    assert len(token_file.read_text().strip()) >= 32
+    client = LanguageClient("test", "1", converter_factory=agent_converter)
+    try:
+        if transport == "--tcp":
+            await client.start_tcp("127.0.0.1", port)
+        else:
+            await client.start_ws("127.0.0.1", port)
+        with pytest.raises(Exception, match="token"):
+            await asyncio.wait_for(
+                client.initialize_async(
+                    types.InitializeParams(
+                        capabilities=types.ClientCapabilities(),
+                        workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="w")],
+                        initialization_options={"authToken": "wrong"},
+                    )
+                ),
+                20,
+            )
+        assert api.requests == []
+    finally:
+        server.terminate()
+        await asyncio.wait_for(server.wait(), 10)
+        await client.stop()  # type: ignore[no-untyped-call]
+
+
+async def test_a_web_page_from_another_origin_cannot_connect(api: FakeModelAPI, home: Path) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    port = free_port()
+    server = await _start(
+        "--ws", port, home, api, "--no-auth", "--allow-origin", "http://localhost:3000"
+    )
+    try:
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(f"ws://127.0.0.1:{port}", origin="http://evil.example"):  # type: ignore[arg-type]
+                pass
+        assert refused.value.response.status_code == 403
+        async with connect(f"ws://127.0.0.1:{port}", origin="http://localhost:3000"):  # type: ignore[arg-type]
+            pass
+    finally:
+        server.terminate()
+        await asyncio.wait_for(server.wait(), 10)

@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agentls import __version__
 from agentls.agent.approvals import Approver, deny_all
+from agentls.agent.containment import Containment
+from agentls.agent.editor import EditorBuffers, NoEditor
 from agentls.config.settings import Settings
 from agentls.providers.factory import ModelStream
 from agentls.tools.reaper import Reaper
 
 SECRET_ENV_NAMES = ("OPENAI_API_KEY",)
+REDACTED = "[redacted]"
+MIN_SECRET_CHARS = 8  # shorter values would redact ordinary words
 
 
 @dataclass
@@ -24,16 +29,59 @@ class AgentContext:
     env: Mapping[str, str] = field(default_factory=dict)
     reaper: Reaper = field(default_factory=Reaper)
     version: str = __version__
+    editor: EditorBuffers = field(default_factory=NoEditor)
+    provider_info: Mapping[str, Any] = field(default_factory=dict)
+    _containment: Containment | None = None
+
+    @property
+    def containment(self) -> Containment:
+        if self._containment is None or self._containment.settings is not self.settings:
+            self._containment = Containment(self.settings, self.workspace)
+        return self._containment
 
     def _secret_names(self) -> set[str]:
         return {self.settings.api_key_env, *SECRET_ENV_NAMES}
 
     def secrets(self) -> list[str]:
-        """Values that must never reach a rollout, whatever prints them."""
-        return [v for n in self._secret_names() if (v := self.env.get(n))]
+        """Values that must never reach a rollout, the editor or the model."""
+        return [
+            v for n in self._secret_names() if len(v := self.env.get(n, "")) >= MIN_SECRET_CHARS
+        ]
 
-    def tool_env(self) -> dict[str, str]:
-        """Tools inherit the environment minus the model key, plus the reaper's mark."""
+    def redact(self, text: str) -> str:
+        for secret in self.secrets():
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def redact_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Event fields with every secret replaced, however deep it sits."""
+        secrets = self.secrets()
+        if not secrets:
+            return fields
+        return {key: _redact_value(value, self.redact) for key, value in fields.items()}
+
+    def tool_env(self, *, read_only: bool = False) -> dict[str, str]:
+        """Tools inherit the environment minus the model key, plus the reaper's mark.
+
+        Commands that run unasked also get git's executable settings switched off.
+        """
         names = self._secret_names()
         base = {k: v for k, v in self.env.items() if k not in names}
+        if read_only:
+            from agentls.tools import safety
+
+            git_env = getattr(safety, "git_safe_env", None)
+            if git_env is not None:
+                base.update(git_env())
         return self.reaper.tool_env(base)
+
+
+def _redact_value(value: Any, redact: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_value(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_value(v, redact) for v in value]
+    return value

@@ -32,5 +32,31 @@ class TurnResult:
         return wire
 
 
-class TurnInProgressError(RuntimeError):
+class CoreError(Exception):
+    """A refusal the user can act on; `code` is the protocol's error number for it."""
+
+    code = -32603
+
+
+class SessionNotFoundError(CoreError, LookupError):
+    """No session with that id in this workspace."""
+
+    code = -33001
+
+
+class TurnInProgressError(CoreError, RuntimeError):
     """A send arrived while the session was busy; it is refused, never queued."""
+
+    code = -33002
+
+
+class NothingToUndoError(CoreError):
+    """Undo or fork named a turn the session does not have, or there is no turn at all."""
+
+    code = -33004
+
+
+class StorageError(CoreError):
+    """The session could not be saved (disk full, folder gone); the message says which."""
+
+    code = -33005

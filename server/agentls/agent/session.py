@@ -1,30 +1,36 @@
 """A session: its history in memory, its rollout on disk, at most one running turn.
 
 A session object exists only while this server holds the session's file lock, so every
-record it writes has a single writer.
+record it writes has a single writer. It is the `TurnHost` of its turns: they record and
+ask through it, and `agentls.agent.turn` holds the whole life of a turn.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlparse
 
+from agentls.agent.approvals import ApprovalRequest, Decision
 from agentls.agent.context import AgentContext
-from agentls.agent.results import TurnInProgressError, TurnResult
+from agentls.agent.results import StorageError, TurnResult
+from agentls.agent.tools import Tool, ToolBox
+from agentls.agent.turn import EventSink, Turn, TurnControl
+from agentls.config.settings import HistoryMode, WireApi
 from agentls.history.repair import (
     ABORTED_OUTPUT,
     StatelessInput,
     function_call_output,
     pending_call_ids,
+    server_side_input,
 )
 from agentls.history.validate import drop_invalid
 from agentls.history.view import render_history
+from agentls.providers.events import ModelRequest, ProviderError
 from agentls.rollout.paths import WorkspaceLayout, new_session_id
 from agentls.rollout.reader import read_rollout
 from agentls.rollout.records import (
@@ -41,10 +47,7 @@ from agentls.rollout.records import (
     utc_now,
 )
 from agentls.rollout.store import user_text
-from agentls.rollout.writer import RolloutWriter
-
-if TYPE_CHECKING:
-    from agentls.agent.turn import EventSink, Turn
+from agentls.rollout.writer import RolloutWriteError, RolloutWriter
 
 CRASH_REASON = "the server stopped during this turn"
 
@@ -54,6 +57,36 @@ class SessionInfo:
     created_at: str
     title: str = ""
     warnings: list[str] = field(default_factory=list)
+
+
+def _refuses_response_chain(error: ProviderError) -> bool:
+    """A 400 about `previous_response_id` or `store`: forgotten, or never supported."""
+    text = error.message.lower()
+    return error.http_status == 400 and (
+        "previous_response" in text or "previous response" in text or "'store'" in text
+    )
+
+
+def session_meta(
+    context: AgentContext, layout: WorkspaceLayout, session_id: str, created: datetime
+) -> dict[str, Any]:
+    settings = context.settings
+    info = context.provider_info
+    meta: dict[str, Any] = {
+        "id": session_id,
+        "timestamp": timestamp(created),
+        "cwd": str(context.workspace),
+        "workspace_uri": layout.uri,
+        "originator": "agentls",
+        "cli_version": context.version,
+        "model_provider": str(
+            info.get("provider") or urlparse(settings.base_url).netloc or settings.base_url
+        ),
+        "model": str(info.get("model") or settings.model),
+    }
+    if settings.instructions:
+        meta["instructions"] = settings.instructions
+    return meta
 
 
 class Session:
@@ -76,12 +109,17 @@ class Session:
         self.info = info
         self.instructions = instructions
         self.approved_commands: set[tuple[str, ...]] = set()
+        self.approved_tools: set[str] = set()
         self.stateless_input = StatelessInput()
         # server-side history: the last stored response and how many items it covers
         self.response_chain: tuple[str, int] | None = None
         self.server_history_refused = False
-        self._turn: Turn | None = None
-        self._task: asyncio.Task[TurnResult] | None = None
+        self.turns = TurnControl()
+        self.steering: list[str] = []
+        # told when the session file had to be recreated (its folder was deleted)
+        self.on_relinked: Callable[[Session], None] | None = None
+        # tools beyond the built-in ones (MCP), asked for at each request
+        self.extra_tools: Callable[[], list[Tool]] | None = None
 
     # -- opening --------------------------------------------------------------------------
     @classmethod
@@ -92,21 +130,13 @@ class Session:
         writer = RolloutWriter(
             layout.session_path(session_id, created), create=True, secrets=context.secrets()
         )
-        settings = context.settings
-        meta: dict[str, Any] = {
-            "id": session_id,
-            "timestamp": timestamp(created),
-            "cwd": str(context.workspace),
-            "workspace_uri": layout.uri,
-            "originator": "agentls",
-            "cli_version": context.version,
-            "model_provider": urlparse(settings.base_url).netloc or settings.base_url,
-            "model": settings.model,
-        }
-        if settings.instructions:
-            meta["instructions"] = settings.instructions
-        writer.append(SESSION_META, meta, created)
-        writer.sync()
+        meta = session_meta(context, layout, session_id, created)
+        try:
+            writer.append(SESSION_META, meta, created)
+            writer.sync()
+        except RolloutWriteError as exc:
+            writer.close()
+            raise StorageError(str(exc.strerror)) from exc
         return cls(
             session_id=session_id,
             context=context,
@@ -114,7 +144,7 @@ class Session:
             history=[],
             events=[],
             info=SessionInfo(created_at=timestamp(created)),
-            instructions=settings.instructions,
+            instructions=context.settings.instructions,
         )
 
     @classmethod
@@ -128,7 +158,6 @@ class Session:
             raise
         history, damaged = drop_invalid(rollout.items)
         warnings = [*rollout.warnings, *damaged]
-        events = rollout.events
         meta = rollout.meta or {}
         if rollout.meta is None:
             warnings.append("the session_meta line is missing; the session is still usable")
@@ -137,7 +166,7 @@ class Session:
             context=context,
             writer=writer,
             history=history,
-            events=events,
+            events=rollout.events,
             info=SessionInfo(
                 created_at=str(meta.get("timestamp") or ""),
                 title=next((t for i in history if (t := user_text(i))), ""),
@@ -162,10 +191,15 @@ class Session:
             if e.get("type") == TURN_STARTED and e.get("turn_id") not in ended
         ]
         pending = pending_call_ids(self.history)
-        for call_id in pending:
-            self.record_call_output(call_id, ABORTED_OUTPUT, "aborted", None)
-        for turn_id in unfinished:
-            self._event({"type": TURN_ABORTED, "turn_id": turn_id, "reason": CRASH_REASON})
+        try:
+            for call_id in pending:
+                self.record_call_output(call_id, ABORTED_OUTPUT, "aborted", None)
+            for turn_id in unfinished:
+                self._event({"type": TURN_ABORTED, "turn_id": turn_id, "reason": CRASH_REASON})
+            if pending or unfinished:
+                self.writer.sync()
+        except StorageError as exc:
+            warnings.append(f"could not record the repair ({exc}); it is redone next time")
         if pending:
             warnings.append(
                 f"{len(pending)} tool call(s) had no output (the server stopped while they ran); "
@@ -173,45 +207,62 @@ class Session:
             )
         if unfinished:
             warnings.append(f"{len(unfinished)} turn(s) were cut off; recorded them as aborted")
-        if pending or unfinished:
-            self.writer.sync()
 
-    # -- records ---------------------------------------------------------------------------
+    # -- records (the TurnHost side) --------------------------------------------------------
+    @property
+    def session_id(self) -> str:
+        return self.id
+
+    def _append(self, line_type: str, payload: dict[str, Any]) -> None:
+        try:
+            self.writer.append(line_type, payload)
+        except RolloutWriteError as exc:
+            raise StorageError(str(exc.strerror)) from exc
+
     def _event(self, payload: dict[str, Any]) -> None:
-        self.writer.append(EVENT_MSG, payload)
+        self._append(EVENT_MSG, payload)
         self.events.append(payload)
 
-    def append_item(self, item: dict[str, Any]) -> None:
-        self.writer.append(RESPONSE_ITEM, item)
+    def record_item(self, item: dict[str, Any]) -> None:
+        self._append(RESPONSE_ITEM, item)
         self.history.append(item)
         self.stateless_input.append(item)
 
-    def record_turn_start(self, turn: Turn) -> None:
+    append_item = record_item
+
+    def _check_file(self) -> None:
+        try:
+            relinked = self.writer.relink_if_deleted()
+        except OSError as exc:
+            raise StorageError(
+                f"the session file was deleted and could not be recreated: {exc}"
+            ) from exc
+        if relinked and self.on_relinked is not None:
+            self.on_relinked(self)
+
+    def record_turn_start(self, turn_id: str, text: str) -> None:
+        self._check_file()
         settings = self.context.settings
-        self.writer.append(
+        self._append(
             TURN_CONTEXT,
             {
-                "turn_id": turn.id,
-                "model": settings.model,
+                "turn_id": turn_id,
+                "model": str(self.context.provider_info.get("model") or settings.model),
                 "approval_policy": settings.approval.value,
                 "cwd": str(self.context.workspace),
             },
         )
-        self._event({"type": TURN_STARTED, "turn_id": turn.id})
-        self.append_item(
-            {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": turn.text}],
-            }
+        self._event({"type": TURN_STARTED, "turn_id": turn_id})
+        self.record_item(
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
         )
         if not self.info.title:
-            self.info.title = turn.text
+            self.info.title = text
 
     def record_call_output(
         self, call_id: str, output: str, status: str, exit_code: int | None
     ) -> None:
-        self.append_item(function_call_output(call_id, output))
+        self.record_item(function_call_output(call_id, output))
         event: dict[str, Any] = {"type": TOOL_CALL_COMPLETED, "call_id": call_id, "status": status}
         if exit_code is not None:
             event["exit_code"] = exit_code
@@ -237,67 +288,114 @@ class Session:
             payload["error"] = error
         self._event(payload)
 
-    def record_response_state(self, response_id: str) -> None:
-        """Remember where the service's stored history ends, on disk too for resume."""
-        self.writer.append(STATE, {"previous_response_id": response_id})
-        self.response_chain = (response_id, len(self.history))
+    def take_steering(self) -> list[str]:
+        """Text the user added to the running turn: it joins before the next request."""
+        taken, self.steering = self.steering, []
+        for text in taken:
+            self.record_item(
+                {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": text}],
+                }
+            )
+        return taken
 
-    def forget_response_chain(self, refused: bool) -> None:
+    def steering_pending(self) -> bool:
+        return bool(self.steering)
+
+    def _uses_server_history(self) -> bool:
+        settings = self.context.settings
+        return (
+            settings.history is HistoryMode.SERVER
+            and settings.wire_api is WireApi.RESPONSES
+            and not self.server_history_refused
+        )
+
+    def next_request(self, tools: list[dict[str, Any]]) -> ModelRequest:
+        settings = self.context.settings
+        server_side = self._uses_server_history()
+        chain = self.response_chain if server_side else None
+        if chain is not None:
+            items = server_side_input(self.history, chain[1])
+        else:
+            items, added, dropped = self.stateless_input.build(self.history)
+            if added or dropped:
+                import logging
+
+                logging.getLogger(__name__).warning(
+                    "history repaired before request: %d added, %d dropped", added, dropped
+                )
+        return ModelRequest(
+            model=settings.model,
+            input=items,
+            tools=tools,
+            instructions=settings.instructions or self.instructions,
+            store=server_side,
+            previous_response_id=chain[0] if chain else None,
+        )
+
+    def after_response(self, response_id: str | None) -> None:
+        """Remember where the service's stored history ends, on disk too for resume."""
+        if response_id and self._uses_server_history():
+            self._append(STATE, {"previous_response_id": response_id})
+            self.response_chain = (response_id, len(self.history))
+
+    def refused_stored_history(self, request: ModelRequest, error: ProviderError) -> bool:
+        """After a refusal of the stored history, send the full history instead."""
+        if not request.store or not _refuses_response_chain(error):
+            return False
+        import logging
+
+        refused = request.previous_response_id is None or "support" in error.message
+        logging.getLogger(__name__).warning(
+            "the model API %s the stored history (%s); sending the full history instead",
+            "refuses" if refused else "no longer has",
+            error.message,
+        )
         self.response_chain = None
         self.server_history_refused = self.server_history_refused or refused
+        return True
+
+    async def approve(self, request: ApprovalRequest) -> Decision:
+        return await self.context.approver(request)
 
     async def flush(self) -> None:
-        await self.writer.sync_async()
+        self._check_file()
+        try:
+            await self.writer.sync_async()
+        except RolloutWriteError as exc:
+            raise StorageError(str(exc.strerror)) from exc
 
     # -- turns -----------------------------------------------------------------------------
     @property
     def running_turn_id(self) -> str | None:
-        return self._turn.id if self._turn is not None else None
+        return self.turns.running_turn_id
+
+    def toolbox(self) -> ToolBox:
+        from agentls.agent.calls.shell import ShellTool
+
+        tools: list[Tool] = [ShellTool(self.context, self.approved_commands)]
+        return ToolBox(tools, self.extra_tools)
 
     async def send(self, text: str, sink: EventSink) -> TurnResult:
         """Run one turn to its end; a cancelled caller interrupts the turn, then gets its result."""
-        if self._task is not None:
-            raise TurnInProgressError(
-                f"a turn is already running in session {self.id}; "
-                "wait for it to finish or interrupt it first"
-            )
-        from agentls.agent.turn import Turn  # the loop, its tools and clients: first send only
-
-        turn = Turn(self, f"turn-{uuid.uuid4().hex[:12]}", text, sink)
-        self._turn = turn
-        task = asyncio.get_running_loop().create_task(turn.run(), name=f"agentls-{turn.id}")
-        self._task = task
-        task.add_done_callback(self._turn_done)
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            self.interrupt()
-        while True:  # further cancels ask for what is already happening: keep waiting
-            try:
-                return await asyncio.shield(task)
-            except asyncio.CancelledError:
-                continue
-
-    def _turn_done(self, task: asyncio.Task[TurnResult]) -> None:
-        if self._task is task:
-            self._task = None
-            self._turn = None
+        turn = Turn(self, self.context, self.toolbox(), f"turn-{uuid.uuid4().hex[:12]}", text, sink)
+        return await self.turns.send(turn)
 
     def interrupt(self) -> str | None:
         """Stop the running turn; returns its id, or None when there was nothing to stop."""
-        turn, task = self._turn, self._task
-        if turn is None or task is None or task.done() or turn.finishing:
-            return None
-        if not turn.interrupt_requested:
-            turn.interrupt_requested = True
-            if turn.started:  # else the turn sees the flag on its first step
-                task.cancel()
-        return turn.id
+        return self.turns.interrupt()
 
     async def wait_idle(self) -> None:
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(self._task)
+        await self.turns.wait_idle()
+
+    def steer(self, text: str) -> bool:
+        """Add text to the running turn; False when no turn runs."""
+        if self.turns.running_turn_id is None:
+            return False
+        self.steering.append(text)
+        return True
 
     # -- views -----------------------------------------------------------------------------
     def history_view(self) -> list[dict[str, Any]]:

@@ -1,24 +1,37 @@
-"""One turn: the model streams, tools run, until the model answers without a call.
+"""The whole life of a turn: where it starts, how it is stopped, how it ends.
+
+`TurnControl.send` starts a turn, `TurnControl.interrupt` stops it, `TurnControl.wait_idle`
+waits for it; `Turn.run` is the loop (the model streams, tools run, until the model answers
+without a call) and `Turn._end` is the one way out.
 
 Every path out of a turn ends the same way: each call made in the turn has an output in
 memory and on disk, an end record is written and fsynced, and only then is `turnCompleted`
 sent. Stopping is task cancellation: wherever the turn is waiting (the model stream, a
 command, an approval), `CancelledError` lands there and the abort path takes over.
+
+The turn sees its session only through `TurnHost`, the few things a turn needs: record,
+build the next request, ask for approval, flush.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from agentls.agent.approvals import DECISIONS, ApprovalRequest, needs_approval
-from agentls.agent.results import TurnResult
-from agentls.config.settings import HistoryMode, WireApi
-from agentls.history.repair import ABORTED_OUTPUT, server_side_input
-from agentls.history.view import assistant_text, describe_call
+from agentls.agent.approvals import ApprovalRequest, Decision
+from agentls.agent.context import AgentContext
+from agentls.agent.results import StorageError, TurnInProgressError, TurnResult, TurnStatus
+from agentls.agent.tools import (
+    AbortRequestedError,
+    CallScope,
+    PreparedCall,
+    ToolBox,
+    ToolOutcome,
+)
+from agentls.history.repair import ABORTED_OUTPUT
+from agentls.history.view import assistant_text
 from agentls.providers.events import (
     Completed,
     ItemDone,
@@ -28,37 +41,49 @@ from agentls.providers.events import (
     TextDelta,
 )
 from agentls.providers.retry import stream_with_retries
-from agentls.tools.process import run_command
-from agentls.tools.shell import (
-    SHELL_TOOL,
-    ToolArgumentError,
-    format_result_for_model,
-    parse_shell_arguments,
-    resolve_workdir,
-)
-
-if TYPE_CHECKING:
-    from agentls.agent.session import Session
 
 logger = logging.getLogger(__name__)
 
 EventSink = Callable[[dict[str, Any]], None]
 MAX_MODEL_REQUESTS = 200
-DENIED_OUTPUT = (
-    "The user denied this command. Do not run it again unchanged; ask or try another way."
-)
 
 
-def _refuses_response_chain(error: ProviderError) -> bool:
-    """A 400 about `previous_response_id` or `store`: forgotten, or never supported."""
-    text = error.message.lower()
-    return error.http_status == 400 and (
-        "previous_response" in text or "previous response" in text or "'store'" in text
-    )
+class TurnHost(Protocol):
+    """What a turn may ask of its session, and nothing more."""
 
+    @property
+    def session_id(self) -> str: ...
 
-class AbortRequestedError(Exception):
-    """The user answered an approval with "abort": the whole turn stops."""
+    def record_turn_start(self, turn_id: str, text: str) -> None: ...
+
+    def record_item(self, item: dict[str, Any]) -> None: ...
+
+    def record_call_output(
+        self, call_id: str, output: str, status: str, exit_code: int | None
+    ) -> None: ...
+
+    def record_turn_end(
+        self,
+        turn_id: str,
+        status: str,
+        final_message: str | None,
+        usage: dict[str, int] | None,
+        error: dict[str, Any] | None,
+    ) -> None: ...
+
+    def take_steering(self) -> list[str]: ...
+
+    def steering_pending(self) -> bool: ...
+
+    def next_request(self, tools: list[dict[str, Any]]) -> ModelRequest: ...
+
+    def after_response(self, response_id: str | None) -> None: ...
+
+    def refused_stored_history(self, request: ModelRequest, error: ProviderError) -> bool: ...
+
+    async def approve(self, request: ApprovalRequest) -> Decision: ...
+
+    async def flush(self) -> None: ...
 
 
 def assistant_message(text: str) -> dict[str, Any]:
@@ -70,8 +95,18 @@ def assistant_message(text: str) -> dict[str, Any]:
 
 
 class Turn:
-    def __init__(self, session: Session, turn_id: str, text: str, sink: EventSink) -> None:
-        self.session = session
+    def __init__(
+        self,
+        host: TurnHost,
+        context: AgentContext,
+        tools: ToolBox,
+        turn_id: str,
+        text: str,
+        sink: EventSink,
+    ) -> None:
+        self.host = host
+        self.context = context
+        self.tools = tools
         self.id = turn_id
         self.text = text
         self._sink = sink
@@ -81,18 +116,16 @@ class Turn:
         self.partial: dict[str, str] = {}
         self.done_messages: list[dict[str, Any]] = []
         self.pending_calls: list[str] = []
-        self.interrupt_requested = False
-        self.started = False
         self.finishing = False
 
     # -- events -------------------------------------------------------------------------
     def emit(self, event_type: str, **fields: Any) -> None:
         event = {
-            "sessionId": self.session.id,
+            "sessionId": self.host.session_id,
             "turnId": self.id,
             "seq": self._seq,
             "type": event_type,
-            **fields,
+            **self.context.redact_fields(fields),
         }
         self._seq += 1
         try:
@@ -102,9 +135,10 @@ class Turn:
 
     # -- the loop -----------------------------------------------------------------------
     async def run(self) -> TurnResult:
-        self.started = True
         try:
-            return await self._run()
+            self.host.record_turn_start(self.id, self.text)
+            self.emit("turnStarted", text=self.text)
+            return await self._loop()
         except (asyncio.CancelledError, AbortRequestedError):
             task = asyncio.current_task()
             if task is not None:
@@ -113,32 +147,33 @@ class Turn:
             return await self._finish_interrupted()
         except ProviderError as exc:
             return await self._finish_failed(exc.to_wire())
+        except StorageError as exc:
+            return await self._finish_failed({"message": str(exc)})
         except Exception as exc:
             logger.exception("turn %s failed", self.id)
             return await self._finish_failed(
                 {"message": f"internal error in agentls: {exc.__class__.__name__}: {exc}"}
             )
 
-    async def _run(self) -> TurnResult:
-        session = self.session
-        session.record_turn_start(self)
-        self.emit("turnStarted", text=self.text)
-        if self.interrupt_requested:  # stopped before the task first ran
-            raise asyncio.CancelledError
+    async def _loop(self) -> TurnResult:
+        host = self.host
         for _ in range(MAX_MODEL_REQUESTS):
+            for text in host.take_steering():
+                self.emit("steered", text=text)
             items, response_id = await self._stream_response()
             calls = [item for item in items if item.get("type") == "function_call"]
             for item in items:
-                session.append_item(item)
-            if response_id and self._uses_server_history():
-                session.record_response_state(response_id)
+                host.record_item(item)
+            host.after_response(response_id)
             self.partial.clear()
             self.done_messages.clear()
             texts = [t for item in items if (t := assistant_text(item))]
             if texts:
                 self.final_message = texts[-1]
             if not calls:
-                return await self._finish_completed()
+                if host.steering_pending():  # the user added to the turn while it answered
+                    continue
+                return await self._end("completed", self.final_message, None)
             self.pending_calls = [str(call.get("call_id")) for call in calls]
             for call in calls:
                 await self._run_call(call)
@@ -146,54 +181,18 @@ class Turn:
             f"the model kept calling tools for {MAX_MODEL_REQUESTS} requests; stopped the turn"
         )
 
-    def _uses_server_history(self) -> bool:
-        settings = self.session.context.settings
-        return (
-            settings.history is HistoryMode.SERVER
-            and settings.wire_api is WireApi.RESPONSES
-            and not self.session.server_history_refused
-        )
-
-    def _request(self) -> ModelRequest:
-        session = self.session
-        settings = session.context.settings
-        chain = session.response_chain if self._uses_server_history() else None
-        if chain is not None:
-            items = server_side_input(session.history, chain[1])
-        else:
-            items, added, dropped = session.stateless_input.build(session.history)
-            if added or dropped:
-                logger.warning(
-                    "history repaired before request: %d added, %d dropped", added, dropped
-                )
-        return ModelRequest(
-            model=settings.model,
-            input=items,
-            tools=[SHELL_TOOL],
-            instructions=settings.instructions or session.instructions,
-            store=self._uses_server_history(),
-            previous_response_id=chain[0] if chain else None,
-        )
-
     async def _stream_response(self) -> tuple[list[dict[str, Any]], str | None]:
         """Items of one completed response; nothing of an incomplete one is returned."""
-        request = self._request()
+        request = self.host.next_request(self.tools.definitions())
         try:
             return await self._consume(request)
         except ProviderError as exc:
-            if not request.store or not _refuses_response_chain(exc):
+            if not self.host.refused_stored_history(request, exc):
                 raise
-            refused = request.previous_response_id is None or "support" in exc.message
-            logger.warning(
-                "the model API %s the stored history (%s); sending the full history instead",
-                "refuses" if refused else "no longer has",
-                exc.message,
-            )
-            self.session.forget_response_chain(refused=refused)
-            return await self._consume(self._request())
+            return await self._consume(self.host.next_request(self.tools.definitions()))
 
     async def _consume(self, request: ModelRequest) -> tuple[list[dict[str, Any]], str | None]:
-        context = self.session.context
+        context = self.context
         items: list[dict[str, Any]] = []
         response_id: str | None = None
         stream = stream_with_retries(context.model_stream, request, context.settings)
@@ -226,98 +225,54 @@ class Turn:
         return items, response_id
 
     async def _run_call(self, call: dict[str, Any]) -> None:
-        session = self.session
         call_id = str(call.get("call_id"))
         name = str(call.get("name", ""))
         arguments = str(call.get("arguments", ""))
-        self.emit("toolCallStarted", callId=call_id, name=name, arguments=arguments)
-        if name != "shell":
-            self._complete_call(call_id, "failed", f"unknown tool '{name}'; use 'shell'", None)
+        prepared: PreparedCall | ToolOutcome = self.tools.prepare(name, arguments)
+        if isinstance(prepared, ToolOutcome):
+            self.emit("toolCallStarted", callId=call_id, name=name, arguments=arguments)
+            self._complete_call(call_id, prepared)
             return
-        try:
-            args = parse_shell_arguments(arguments)
-        except ToolArgumentError as exc:
-            self._complete_call(call_id, "failed", str(exc), None)
-            return
-        cwd = resolve_workdir(session.context.workspace, args.workdir)
-        settings = session.context.settings
-        if needs_approval(settings.approval, args.command, session.approved_commands):
-            decision = await session.context.approver(
-                ApprovalRequest(
-                    session_id=session.id,
-                    turn_id=self.id,
-                    call_id=call_id,
-                    kind="shell",
-                    cwd=str(cwd),
-                    command=args.command,
-                    reason=describe_call(name, arguments),
-                )
-            )
-            if decision not in DECISIONS or decision == "deny":
-                self._complete_call(call_id, "denied", DENIED_OUTPUT, None, shown="denied")
-                return
-            if decision == "abort":
-                raise AbortRequestedError
-            if decision == "approveForSession":
-                session.approved_commands.add(tuple(args.command))
-        timeout_s = (args.timeout_ms / 1000) if args.timeout_ms else settings.shell_timeout_s
-        started = time.monotonic()
-        result = await run_command(
-            args.command,
-            cwd=cwd,
-            timeout_s=timeout_s,
-            on_output=lambda chunk: self.emit("toolOutputDelta", callId=call_id, delta=chunk),
-            env=session.context.tool_env(),
-            kill_grace_s=settings.kill_grace_s,
-        )
-        logger.debug("call %s ran %.3f s", call_id, time.monotonic() - started)
-        status = "completed" if result.exit_code == 0 else "failed"
-        self._complete_call(
-            call_id,
-            status,
-            format_result_for_model(result),
-            result.exit_code,
-            shown=result.output if result.error is None else result.error,
-        )
+        started = prepared.started_fields
+        self.emit("toolCallStarted", callId=call_id, name=name, arguments=arguments, **started)
+        outcome = await prepared.run(_Scope(self, call_id))
+        self._complete_call(call_id, outcome)
 
-    def _complete_call(
-        self,
-        call_id: str,
-        status: str,
-        output: str,
-        exit_code: int | None,
-        *,
-        shown: str | None = None,
-    ) -> None:
-        self.session.record_call_output(call_id, output, status, exit_code)
+    def _complete_call(self, call_id: str, outcome: ToolOutcome) -> None:
+        redact = self.context.redact
+        self.host.record_call_output(
+            call_id, redact(outcome.output), outcome.status, outcome.exit_code
+        )
         if call_id in self.pending_calls:
             self.pending_calls.remove(call_id)
-        fields: dict[str, Any] = {"callId": call_id, "status": status, "output": shown or output}
-        if exit_code is not None:
-            fields["exitCode"] = exit_code
+        fields: dict[str, Any] = {
+            "callId": call_id,
+            "status": outcome.status,
+            "output": outcome.shown if outcome.shown is not None else outcome.output,
+            **outcome.completed_fields,
+        }
+        if outcome.exit_code is not None:
+            fields["exitCode"] = outcome.exit_code
         self.emit("toolCallCompleted", **fields)
 
     # -- endings ------------------------------------------------------------------------
-    async def _finish_completed(self) -> TurnResult:
-        self.finishing = True
-        return await self._end("completed", self.final_message, None)
-
     async def _finish_failed(self, error: dict[str, Any]) -> TurnResult:
-        self.finishing = True
         self._answer_pending_calls()
         return await self._end("failed", self.final_message, error)
 
     async def _finish_interrupted(self) -> TurnResult:
-        self.finishing = True
-        session = self.session
+        host = self.host
         shown: list[str] = []
-        for item in self.done_messages:
-            session.append_item(item)
-            shown.append(assistant_text(item) or "")
-        for text in self.partial.values():
-            if text:
-                session.append_item(assistant_message(text))
-                shown.append(text)
+        try:
+            for item in self.done_messages:
+                host.record_item(item)
+                shown.append(assistant_text(item) or "")
+            for text in self.partial.values():
+                if text:
+                    host.record_item(assistant_message(text))
+                    shown.append(text)
+        except StorageError as exc:
+            return await self._finish_failed({"message": str(exc)})
         self.partial.clear()
         self.done_messages.clear()
         self._answer_pending_calls()
@@ -326,19 +281,29 @@ class Turn:
 
     def _answer_pending_calls(self) -> None:
         for call_id in list(self.pending_calls):
-            self._complete_call(call_id, "aborted", ABORTED_OUTPUT, None)
+            try:
+                self._complete_call(call_id, ToolOutcome("aborted", ABORTED_OUTPUT))
+            except StorageError:
+                self.pending_calls.remove(call_id)  # resume repairs it from the file
 
     async def _end(
-        self, status: str, final_message: str | None, error: dict[str, Any] | None
+        self, status: TurnStatus, final_message: str | None, error: dict[str, Any] | None
     ) -> TurnResult:
-        session = self.session
+        """The one way out: record the end, flush, then tell the editor."""
+        self.finishing = True
         usage = dict(self.usage) or None
-        session.record_turn_end(self.id, status, final_message, usage, error)
-        await session.flush()
+        try:
+            self.host.record_turn_end(self.id, status, final_message, usage, error)
+            await self.host.flush()
+        except StorageError as exc:
+            # the turn still ends, and says it could not be saved
+            status, error = "failed", {"message": str(exc)}
+        if error is not None:
+            error = self.context.redact_fields(error)
         result = TurnResult(
-            session_id=session.id,
+            session_id=self.host.session_id,
             turn_id=self.id,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             final_message=final_message,
             usage=usage,
             error=error,
@@ -352,3 +317,84 @@ class Turn:
             fields["error"] = error
         self.emit("turnCompleted", **fields)
         return result
+
+
+class _Scope(CallScope):
+    """One tool call's view of its turn: stream output, ask the user."""
+
+    def __init__(self, turn: Turn, call_id: str) -> None:
+        self._turn = turn
+        self.call_id = call_id
+        self.turn_id = turn.id
+        self.session_id = turn.host.session_id
+
+    def emit(self, event_type: str, **fields: Any) -> None:
+        self._turn.emit(event_type, callId=self.call_id, **fields)
+
+    async def approve(self, request: ApprovalRequest) -> Decision:
+        return await self._turn.host.approve(request)
+
+
+class TurnControl:
+    """At most one running turn per session: start it, stop it, wait for it.
+
+    A stop that arrives before the turn's task has taken its first step is delivered right
+    after that step (the loop runs ready callbacks in order), so the turn always gets to
+    record its start and its end: there is no "stopped before it started" case to handle.
+    """
+
+    def __init__(self) -> None:
+        self._turn: Turn | None = None
+        self._task: asyncio.Task[TurnResult] | None = None
+
+    @property
+    def running_turn_id(self) -> str | None:
+        return self._turn.id if self._turn is not None else None
+
+    async def send(self, turn: Turn) -> TurnResult:
+        """Run one turn to its end; a cancelled caller interrupts the turn, then gets its result."""
+        if self._task is not None:
+            raise TurnInProgressError(
+                f"a turn is already running in session {turn.host.session_id}; "
+                "wait for it to finish or interrupt it first"
+            )
+        self._turn = turn
+        task = asyncio.get_running_loop().create_task(turn.run(), name=f"agentls-{turn.id}")
+        self._task = task
+        task.add_done_callback(self._turn_done)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            self.interrupt()
+        while True:  # further cancels ask for what is already happening: keep waiting
+            try:
+                return await asyncio.shield(task)
+            except asyncio.CancelledError:
+                continue
+
+    def _turn_done(self, task: asyncio.Task[TurnResult]) -> None:
+        if self._task is task:
+            self._task = None
+            self._turn = None
+
+    def interrupt(self) -> str | None:
+        """Stop the running turn; returns its id, or None when there was nothing to stop."""
+        turn, task = self._turn, self._task
+        if turn is None or task is None or task.done() or turn.finishing:
+            return None
+        asyncio.get_running_loop().call_soon(self._cancel, turn, task)
+        return turn.id
+
+    @staticmethod
+    def _cancel(turn: Turn, task: asyncio.Task[TurnResult]) -> None:
+        if not task.done() and not turn.finishing and not task.cancelling():
+            task.cancel()
+
+    async def wait_idle(self) -> None:
+        if self._task is not None:
+            try:
+                await asyncio.shield(self._task)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise

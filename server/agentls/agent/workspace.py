@@ -6,17 +6,21 @@ never write the same session.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentls.agent.context import AgentContext
+from agentls.agent.results import SessionNotFoundError
 from agentls.agent.session import Session
+from agentls.agent.tools import Tool
 from agentls.rollout.paths import WorkspaceLayout, check_session_id
 from agentls.rollout.store import SessionStore
 
+if TYPE_CHECKING:
+    from agentls.mcp import McpManager
 
-class SessionNotFoundError(LookupError):
-    """No session with that id in this workspace."""
+__all__ = ["ResumeResult", "SessionNotFoundError", "Workspace"]
 
 
 @dataclass
@@ -43,10 +47,58 @@ class Workspace:
         self.store = SessionStore(layout)
         self.sessions: dict[str, Session] = {}
         self.active: Session | None = None
+        # told (with the session id) when a session file had to be recreated
+        self.on_relinked: Callable[[str], None] | None = None
+        self.mcp: McpManager | None = None
+        self._mcp_config: Any = None
+
+    def _adopt(self, session: Session) -> Session:
+        self.sessions[session.id] = session
+        session.on_relinked = self._relinked
+        session.extra_tools = lambda: self._mcp_tools(session)
+        return session
+
+    def _mcp_tools(self, session: Session) -> list[Tool]:
+        if self.mcp is None:
+            return []
+        from agentls.agent.calls.mcp import mcp_tools
+
+        return mcp_tools(self.context, self.mcp, session.approved_tools)
+
+    async def start_mcp(self, on_change: Callable[[], None] | None = None) -> list[str]:
+        """Start the configured MCP servers (again, if their settings changed).
+
+        Returns the configuration's warnings; a server that fails is in `mcp_statuses()`.
+        """
+        config = dict(self.context.settings.mcp_servers)
+        if self.mcp is not None and config == self._mcp_config:
+            return []
+        from agentls.mcp import McpManager, parse_server_configs
+
+        await self.stop_mcp()
+        self._mcp_config = config
+        if not config:
+            return []
+        configs, warnings = parse_server_configs(config)
+        self.mcp = McpManager(configs, env=self.context.tool_env(), on_change=on_change)
+        await self.mcp.start()
+        return warnings
+
+    async def stop_mcp(self) -> None:
+        manager, self.mcp = self.mcp, None
+        if manager is not None:
+            await manager.aclose()
+
+    def mcp_statuses(self) -> list[dict[str, Any]]:
+        return [status.to_wire() for status in self.mcp.statuses()] if self.mcp else []
+
+    def _relinked(self, session: Session) -> None:
+        self.layout.ensure()
+        if self.on_relinked is not None:
+            self.on_relinked(session.id)
 
     def new_session(self) -> Session:
-        session = Session.create(self.context, self.layout)
-        self.sessions[session.id] = session
+        session = self._adopt(Session.create(self.context, self.layout))
         self.active = session
         return session
 
@@ -62,9 +114,7 @@ class Workspace:
                 f"no session '{session_id}' in this workspace; "
                 "agent/listSessions shows the ones there are"
             )
-        session = Session.open(self.context, path, session_id)
-        self.sessions[session_id] = session
-        return session
+        return self._adopt(Session.open(self.context, path, session_id))
 
     def resume(self, session_id: str | None) -> ResumeResult:
         if session_id is None:
@@ -103,4 +153,5 @@ class Workspace:
             await session.wait_idle()
         for session in self.sessions.values():
             session.close()
+        await self.stop_mcp()
         self.context.reaper.close()

@@ -1,18 +1,22 @@
 """Asking the editor for an approval, and withdrawing the question when the turn stops.
 
 Clients that declared `approvals` get `agent/requestApproval`; others get the standard
-`window/showMessageRequest`. If the turn is stopped while the question is open, the
-endpoint tells the client with `$/cancelRequest` and drops any late answer.
+`window/showMessageRequest`. If the turn is stopped while the question is open, the client
+is told with `$/cancelRequest` and a late answer is dropped (pygls 2.1.1 gets this wrong
+on its own: upstream issue #621).
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentls.agent.approvals import DECISIONS, ApprovalRequest, Decision
-from agentls.rpc.endpoint import Endpoint
-from agentls.rpc.errors import RpcError
+
+if TYPE_CHECKING:
+    from agentls.lsp.protocol import AgentProtocol
 
 logger = logging.getLogger(__name__)
 
@@ -25,9 +29,12 @@ MESSAGE_WARNING = 2
 
 
 class LspApprover:
-    def __init__(self, endpoint: Endpoint) -> None:
-        self._endpoint = endpoint
+    def __init__(self, protocol: AgentProtocol) -> None:
+        self._protocol = protocol
+        self._ids = itertools.count(1)
         self.custom_requests = False
+        # told when a question waits, so a hidden panel can still draw attention
+        self.on_waiting: Any = None
 
     async def __call__(self, request: ApprovalRequest) -> Decision:
         if self.custom_requests:
@@ -44,11 +51,18 @@ class LspApprover:
             },
         )
         title = answer.get("title") if isinstance(answer, dict) else None
+        if title is None and answer is not None:
+            title = getattr(answer, "title", None)
         return ACTIONS.get(str(title), "deny")
 
     async def _ask(self, method: str, params: dict[str, Any]) -> Any:
+        msg_id = f"agentls-approval-{next(self._ids)}"
+        future = self._protocol.send_request_async(method, params, msg_id=msg_id)
         try:
-            return await self._endpoint.request(method, params)
-        except (RpcError, ConnectionError) as exc:
+            return await future
+        except asyncio.CancelledError:
+            self._protocol.cancel_outgoing(msg_id)
+            raise
+        except Exception as exc:
             logger.warning("approval request failed (%s); treating it as denied", exc)
             return None

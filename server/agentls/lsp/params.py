@@ -15,7 +15,7 @@ from pydantic import (
     ValidationError,
 )
 
-from agentls.rpc.errors import invalid_params
+from agentls.lsp.errors import invalid_params
 
 MAX_TEXT_CHARS = 1_000_000
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -72,3 +72,16 @@ def parse_params(model: type[P], raw: Any, method: str) -> P:
         first = exc.errors()[0]
         field = _field_path(tuple(first.get("loc", ())))
         raise invalid_params(f"{method}: invalid '{field}': {first.get('msg')}") from None
+
+
+class SteerParams(_Params):
+    text: Annotated[
+        StrictStr,
+        Field(min_length=1, max_length=MAX_TEXT_CHARS),
+        BeforeValidator(_without_lone_surrogates),
+    ]
+    sessionId: StrictStr | None = None  # noqa: N815 - wire name
+
+
+class NewSessionParams(_Params):
+    oneShot: bool = False  # noqa: N815 - wire name

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
-
-from agentls.rpc.endpoint import Endpoint
 
 REPORT_EVERY_S = 0.25
 
 
 class TurnProgress:
-    def __init__(self, endpoint: Endpoint, token: str | int | None) -> None:
-        self._endpoint = endpoint
+    def __init__(
+        self, notify: Callable[[str, dict[str, Any]], None], token: str | int | None
+    ) -> None:
+        self._notify = notify
         self._token = token
         self._last_report = 0.0
         self._chars = 0
 
     def _progress(self, value: dict[str, Any]) -> None:
-        self._endpoint.notify("$/progress", {"token": self._token, "value": value})
+        self._notify("$/progress", {"token": self._token, "value": value})
 
     def on_event(self, event: dict[str, Any]) -> None:
         if self._token is None:

@@ -1,126 +1,186 @@
-"""The LSP adapter: validate params, call the agent core, forward its events.
+"""The LSP adapter: a pygls `LanguageServer` that validates params, calls the core, and
+forwards its events.
 
-Nothing here knows how a turn works; everything here knows what a client may send. Heavy
-modules (pydantic params, the HTTP client, the folder watcher) are imported by the first
-request that needs them, so `initialize` is answered within a few dozen milliseconds.
+Nothing here knows how a turn works (that is `agentls.agent.turn`); everything here knows
+what a client may send. Every method is registered in `_register`, where params are
+validated and the core's errors are mapped to JSON-RPC errors, once. Heavy modules (the
+HTTP client, the folder watcher) are imported by the first request that needs them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
 
 from agentls import __version__
 from agentls.agent.context import AgentContext
 from agentls.agent.workspace import Workspace
 from agentls.lsp.approvals import LspApprover
+from agentls.lsp.documents import LspBuffers
+from agentls.lsp.errors import (
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    SERVER_NOT_INITIALIZED,
+    RpcError,
+    as_rpc_error,
+    invalid_params,
+)
 from agentls.lsp.progress import TurnProgress
-from agentls.rpc.endpoint import Endpoint
-from agentls.rpc.errors import INVALID_REQUEST, SERVER_NOT_INITIALIZED, RpcError, invalid_params
+from agentls.lsp.protocol import AgentProtocol, agent_converter
 
 logger = logging.getLogger(__name__)
 
-SESSION_NOT_FOUND = -33001
-TURN_IN_PROGRESS = -33002
-SESSION_LOCKED = -33003
-
-AGENT_METHODS = [
-    "agent/send",
-    "agent/interrupt",
-    "agent/resume",
-    "agent/newSession",
-    "agent/listSessions",
-]
 MESSAGE_WARNING = 2
+Handler = Callable[[Any], Awaitable[Any]]
 
 
-def workspace_path(params: Mapping[str, Any]) -> Path:
+def workspace_path(params: types.InitializeParams) -> Path:
     from agentls.rollout.paths import uri_to_path
 
-    folders = params.get("workspaceFolders")
-    if isinstance(folders, list):
-        for folder in folders:
-            if isinstance(folder, dict) and isinstance(folder.get("uri"), str):
-                return uri_to_path(folder["uri"])
-    if isinstance(params.get("rootUri"), str):
-        return uri_to_path(params["rootUri"])
-    if isinstance(params.get("rootPath"), str):
-        return Path(params["rootPath"])
+    for folder in params.workspace_folders or []:
+        return uri_to_path(folder.uri)
+    if params.root_uri:
+        return uri_to_path(params.root_uri)
+    if params.root_path:
+        return Path(params.root_path)
     return Path.cwd()
 
 
-def core_error(exc: Exception) -> Exception:
-    """The core's exceptions as the JSON-RPC errors the protocol promises."""
-    from agentls.agent.results import TurnInProgressError
-    from agentls.agent.workspace import SessionNotFoundError
-    from agentls.rollout.paths import InvalidSessionIdError
-    from agentls.rollout.writer import SessionLockedError
-
-    if isinstance(exc, InvalidSessionIdError):
-        return invalid_params(f"invalid 'sessionId': {exc}")
-    if isinstance(exc, SessionNotFoundError):
-        return RpcError(SESSION_NOT_FOUND, str(exc))
-    if isinstance(exc, SessionLockedError):
-        return RpcError(SESSION_LOCKED, str(exc))
-    if isinstance(exc, TurnInProgressError):
-        return RpcError(TURN_IN_PROGRESS, str(exc))
-    return exc
-
-
-class AgentServer:
+class AgentLanguageServer(LanguageServer):
     """Owns the workspace's agent state for the lifetime of one client connection."""
 
-    def __init__(self, endpoint: Endpoint, env: Mapping[str, str] | None = None) -> None:
-        self.endpoint = endpoint
+    protocol: AgentProtocol
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        auth_token: str | None = None,
+    ) -> None:
+        super().__init__(
+            "agentls",
+            __version__,
+            protocol_cls=AgentProtocol,
+            converter_factory=agent_converter,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+        )
         self.env: Mapping[str, str] = os.environ if env is None else env
-        self.approver = LspApprover(endpoint)
+        self.auth_token = auth_token
+        self.approver = LspApprover(self.protocol)
+        self.buffers = LspBuffers(self)
         self.agent: Workspace | None = None
         self.provider: Any = None
         self.retired_providers: list[Any] = []
         self.init_options: dict[str, Any] = {}
         self.settings_warnings: list[str] = []
         self.client_pulls_configuration = False
-        self.shutting_down = False
+        self.exit_code: int | None = None
+        self.exited = asyncio.Event()
+        self.watcher_ready = asyncio.Event()
         self._stop_watching = asyncio.Event()
-        endpoint.refuse_requests = self._refusal
-        for method, handler in {
-            "initialize": self.initialize,
-            "shutdown": self.shutdown,
-            "agent/send": self.send,
-            "agent/interrupt": self.interrupt,
-            "agent/resume": self.resume,
-            "agent/newSession": self.new_session,
-            "agent/listSessions": self.list_sessions,
-        }.items():
-            endpoint.requests[method] = handler
-        endpoint.notifications["initialized"] = self.initialized
-        endpoint.notifications["exit"] = lambda _params: endpoint.stop()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._register()
 
-    def _refusal(self, method: str) -> RpcError | None:
-        if self.shutting_down:
-            return RpcError(INVALID_REQUEST, "the server is shutting down")
-        if self.agent is None and method != "initialize":
-            return RpcError(SERVER_NOT_INITIALIZED, "initialize the server first")
-        return None
+    # -- registration: every method in one place ------------------------------------------
+    def _register(self) -> None:
+        from agentls.lsp.methods import AGENT_METHODS, AgentMethods
+
+        methods = AgentMethods(self)
+        for name, handler in AGENT_METHODS.items():
+            self._feature(name, self._guard(name, handler.__get__(methods)))
+        self._feature(types.INITIALIZE, self._initialize, plain=True)
+        self._feature(types.INITIALIZED, self._initialized, plain=True)
+        self._feature(types.SHUTDOWN, self._shutdown, plain=True)
+        self._feature(types.EXIT, self._exit, plain=True)
+        self._feature(
+            types.WORKSPACE_DID_CHANGE_CONFIGURATION, self._did_change_configuration, plain=True
+        )
+
+    def _feature(self, name: str, handler: Callable[..., Any], *, plain: bool = False) -> None:
+        # pygls tags the registered function with attributes: give it a plain function
+        if asyncio.iscoroutinefunction(handler):
+
+            async def registered(params: Any) -> Any:
+                return await handler(params)
+
+        else:
+
+            def registered(params: Any) -> Any:  # type: ignore[misc]
+                return handler(params)
+
+        self.feature(name)(registered)
+
+    def _guard(self, name: str, handler: Handler) -> Handler:
+        """Refuse before `initialize`, and map the core's errors: once, for every method."""
+
+        async def guarded(params: Any) -> Any:
+            if self.agent is None:
+                raise RpcError(SERVER_NOT_INITIALIZED, "initialize the server first")
+            try:
+                return await handler(params)
+            except Exception as exc:
+                raise as_rpc_error(exc) from None
+
+        return guarded
+
+    def spawn(self, work: Awaitable[Any]) -> None:
+        """Background work with a strong reference, whose failure is logged, not lost."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("background task failed", exc_info=task.exception())
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Unreadable input gets a parse error; the rest is logged, never shown as a popup."""
+        if isinstance(error, RecursionError):
+            self._parse_error("the message is nested too deeply")
+        elif isinstance(error, ValueError) and not isinstance(error, RpcError):
+            # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            self._parse_error(f"the message is not valid JSON ({error.__class__.__name__})")
+        else:
+            logger.error("%s: %s", getattr(source, "__name__", source), error)
+
+    def _parse_error(self, message: str) -> None:
+        self.protocol.send_raw(
+            {"jsonrpc": "2.0", "id": None, "error": {"code": PARSE_ERROR, "message": message}}
+        )
+
+    def notify(self, method: str, params: Any) -> None:
+        self.protocol.notify(method, params)
+
+    def show_message(self, message: str, kind: int = MESSAGE_WARNING) -> None:
+        self.notify("window/showMessage", {"type": kind, "message": f"agentls: {message}"})
 
     # -- lifecycle ---------------------------------------------------------------------------
-    async def initialize(self, params: Any) -> dict[str, Any]:
+    def _initialize(self, params: types.InitializeParams) -> None:
         if self.agent is not None:
             raise RpcError(INVALID_REQUEST, "the server is already initialized")
-        if not isinstance(params, dict):
-            raise invalid_params("initialize: params must be an object")
-        options = params.get("initializationOptions")
+        options = params.initialization_options
         self.init_options = options if isinstance(options, dict) else {}
+        if self.auth_token is not None and self.init_options.get("authToken") != self.auth_token:
+            # answer, then hang up: a client without the token gets nothing else
+            asyncio.get_running_loop().call_later(0.1, self.exited.set)
+            raise RpcError(
+                INVALID_REQUEST,
+                "this server needs its token: pass initializationOptions.authToken "
+                "(the token file's content)",
+            )
         self.approver.custom_requests = bool(self.init_options.get("approvals"))
-        capabilities = params.get("capabilities")
-        workspace_caps = capabilities.get("workspace") if isinstance(capabilities, dict) else None
-        self.client_pulls_configuration = isinstance(workspace_caps, dict) and bool(
-            workspace_caps.get("configuration")
-        )
+        workspace_caps = params.capabilities.workspace
+        self.client_pulls_configuration = bool(workspace_caps and workspace_caps.configuration)
+        self.buffers.apply_edit_supported = bool(workspace_caps and workspace_caps.apply_edit)
         try:
             workspace = workspace_path(params)
             if "\0" in str(workspace):
@@ -131,19 +191,31 @@ class AgentServer:
                 f"local folder ({exc})"
             ) from None
         self.configure(workspace, self.init_options)
-        return {
-            "capabilities": {
-                "textDocumentSync": 0,
-                "experimental": {
-                    "agent": {
-                        "version": 1,
-                        "methods": AGENT_METHODS,
-                        "model": self.provider.info if self.provider else None,
-                    }
-                },
-            },
-            "serverInfo": {"name": "agentls", "version": __version__},
+
+    def capabilities_extra(self) -> dict[str, Any]:
+        """What `initialize` answers under `capabilities.experimental.agent`."""
+        from agentls.lsp.methods import AGENT_METHODS
+
+        agent: dict[str, Any] = {
+            "version": 1,
+            "methods": list(AGENT_METHODS),
+            "model": self.provider.info if self.provider else None,
         }
+        workspace = self.agent
+        if workspace is not None:
+            reason = workspace.context.containment.unavailable_reason()
+            agent["sandbox"] = {
+                "mode": workspace.context.settings.sandbox.value,
+                "active": workspace.context.containment.active,
+                "warning": reason,
+            }
+            agent["warnings"] = list(self.settings_warnings)
+            agent["mcp"] = [
+                {"name": name, "state": "starting", "tools": []}
+                for name, server in workspace.context.settings.mcp_servers.items()
+                if server.get("enabled", True) is not False
+            ]
+        return agent
 
     def configure(
         self,
@@ -170,6 +242,7 @@ class AgentServer:
         self.provider = build_provider(settings, self.env)
         if self.provider.embedded is not None:
             self.provider.embedded.start()  # loads in a thread; sends wait for it
+        info = self.provider.info if isinstance(self.provider.info, dict) else {}
         if self.agent is None:
             context = AgentContext(
                 settings=settings,
@@ -177,21 +250,36 @@ class AgentServer:
                 model_stream=self.provider.stream,
                 approver=self.approver,
                 env=self.env,
+                editor=self.buffers,
+                provider_info=info,
             )
             self.agent = Workspace(context, WorkspaceLayout.for_path(settings.home, workspace))
+            self.agent.on_relinked = self._session_file_recreated
         else:
             self.agent.context.settings = settings
             self.agent.context.model_stream = self.provider.stream
+            self.agent.context.provider_info = info
+            self.spawn(self._start_mcp())
 
-    def initialized(self, _params: Any) -> None:
+    def _session_file_recreated(self, session_id: str) -> None:
+        self.show_message(
+            f"the sessions folder was deleted while session {session_id} was open; "
+            "agentls recreated it and kept the whole conversation"
+        )
+        self.notify("agent/sessionsChanged", {})
+
+    def _initialized(self, _params: Any) -> None:
         for warning in self.settings_warnings:
-            self.endpoint.notify(
-                "window/showMessage", {"type": MESSAGE_WARNING, "message": f"agentls: {warning}"}
-            )
-        self.endpoint.spawn(self._watch_sessions())
-        self.endpoint.spawn(self._warm_up())
+            self.show_message(warning)
+        if self.agent is not None:
+            reason = self.agent.context.containment.unavailable_reason()
+            if reason is not None:
+                self.show_message(reason)
+        self.spawn(self._watch_sessions())
+        self.spawn(self._warm_up())
+        self.spawn(self._start_mcp())
         if self.client_pulls_configuration:
-            self.endpoint.spawn(self._pull_configuration())
+            self.spawn(self._pull_configuration())
 
     async def _warm_up(self) -> None:
         """Import what the first turn needs while the user is still typing.
@@ -201,36 +289,74 @@ class AgentServer:
         """
         import importlib
 
-        settings = self.workspace().context.settings
+        settings = self.agent_workspace().context.settings
         wire = "chat" if settings.wire_api.value == "chat" else "responses"
-        for name in ("agentls.agent.turn", "agentls.lsp.params", f"agentls.providers.{wire}"):
+        for name in (
+            "agentls.agent.calls.shell",
+            "agentls.lsp.params",
+            f"agentls.providers.{wire}",
+        ):
             await asyncio.to_thread(importlib.import_module, name)
+
+    async def _start_mcp(self) -> None:
+        """Start (or restart, after a settings change) the MCP servers; report failures."""
+        agent = self.agent
+        if agent is None:
+            return
+        reported: set[str] = set()
+
+        def changed() -> None:
+            statuses = agent.mcp_statuses()
+            self.notify("agent/mcpStatus", {"servers": statuses})
+            for status in statuses:
+                if status.get("state") == "failed" and status["name"] not in reported:
+                    reported.add(status["name"])
+                    self.show_message(
+                        f"MCP server '{status['name']}' is not available: {status.get('error')}; "
+                        "its tools are withdrawn, the other tools keep working"
+                    )
+
+        for warning in await agent.start_mcp(changed):
+            self.show_message(warning)
+        if agent.mcp is not None:
+            changed()
 
     async def _pull_configuration(self) -> None:
         try:
             result = await asyncio.wait_for(
-                self.endpoint.request(
-                    "workspace/configuration", {"items": [{"section": "agentls"}]}
+                self.workspace_configuration_async(
+                    types.ConfigurationParams(items=[types.ConfigurationItem(section="agentls")])
                 ),
                 timeout=5,
             )
-        except (TimeoutError, RpcError, ConnectionError) as exc:
+        except Exception as exc:
             logger.warning("workspace/configuration failed: %s", exc)
             return
-        config = result[0] if isinstance(result, list) and result else None
+        config = result[0] if isinstance(result, list | tuple) and result else None
         if isinstance(config, dict) and config:
-            agent = self.workspace()
+            agent = self.agent_workspace()
             self.configure(agent.context.workspace, self.init_options, config)
             for warning in self.settings_warnings:
-                self.endpoint.notify(
-                    "window/showMessage",
-                    {"type": MESSAGE_WARNING, "message": f"agentls: {warning}"},
-                )
+                self.show_message(warning)
+
+    async def _did_change_configuration(self, params: types.DidChangeConfigurationParams) -> None:
+        """Settings changed in the editor: read them again; the next turn uses them."""
+        if self.agent is None:
+            return
+        if self.client_pulls_configuration:
+            await self._pull_configuration()
+            return
+        settings = params.settings
+        section = settings.get("agentls") if isinstance(settings, dict) else None
+        if isinstance(section, dict):
+            self.configure(self.agent.context.workspace, self.init_options, section)
+            for warning in self.settings_warnings:
+                self.show_message(warning)
 
     async def _watch_sessions(self) -> None:
         from agentls.lsp.watcher import watch_sessions
 
-        agent = self.workspace()
+        agent = self.agent_workspace()
         agent.layout.ensure()
 
         def own_files() -> set[Path]:
@@ -238,16 +364,28 @@ class AgentServer:
 
         await watch_sessions(
             agent.layout.sessions_dir,
-            lambda: self.endpoint.notify("agent/sessionsChanged", {}),
+            lambda: self.notify("agent/sessionsChanged", {}),
             own_files,
             self._stop_watching,
+            self.watcher_ready,
         )
 
-    async def shutdown(self, _params: Any) -> None:
+    async def watching(self, timeout_s: float = 2.0) -> None:
+        """Wait (briefly) until changes to the session folder are being watched."""
+        if self.watcher_ready.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.watcher_ready.wait(), timeout_s)
+
+    async def _shutdown(self, _params: Any) -> None:
         await self.close()
-        self.shutting_down = True
+
+    def _exit(self, _params: Any) -> None:
+        self.exit_code = 0 if self.protocol._shutdown else 1
+        self.exited.set()
 
     async def close(self) -> None:
+        """Stop every turn (their tools die with them), release sessions, close clients."""
         self._stop_watching.set()
         if self.agent is not None:
             await self.agent.shutdown()
@@ -255,74 +393,20 @@ class AgentServer:
             if provider is not None:
                 await provider.aclose()
         self.retired_providers.clear()
+        self.provider = None
 
-    def workspace(self) -> Workspace:
+    def agent_workspace(self) -> Workspace:
         if self.agent is None:
             raise RpcError(SERVER_NOT_INITIALIZED, "initialize the server first")
         return self.agent
 
-    # -- agent methods -----------------------------------------------------------------------
-    async def send(self, raw: Any) -> dict[str, Any]:
-        from agentls.lsp.params import SendParams, parse_params
-
-        params = parse_params(SendParams, raw, "agent/send")
-        try:
-            session = self.workspace().session_for_send(params.sessionId)
-        except Exception as exc:
-            raise core_error(exc) from None
-        progress = TurnProgress(self.endpoint, params.workDoneToken)
-        notify = self.endpoint.notify
+    def turn_sink(self, work_done_token: str | int | None) -> Callable[[dict[str, Any]], None]:
+        """Where a turn's events go: `agent/event`, and `$/progress` when a token was given."""
+        progress = TurnProgress(self.notify, work_done_token)
+        notify = self.protocol.notify
 
         def sink(event: dict[str, Any]) -> None:
             notify("agent/event", event)
             progress.on_event(event)
 
-        try:
-            result = await session.send(params.text, sink)
-        except Exception as exc:
-            raise core_error(exc) from None
-        return result.to_wire()
-
-    async def interrupt(self, raw: Any) -> dict[str, Any]:
-        from agentls.lsp.params import SessionParams, parse_params
-
-        params = parse_params(SessionParams, raw, "agent/interrupt")
-        try:
-            session = self.workspace().session_for_interrupt(params.sessionId)
-        except Exception as exc:
-            raise core_error(exc) from None
-        turn_id = session.interrupt() if session is not None else None
-        if turn_id is None or session is None:
-            return {"interrupted": False}
-        await session.wait_idle()
-        return {"interrupted": True, "turnId": turn_id}
-
-    async def resume(self, raw: Any) -> dict[str, Any]:
-        from agentls.lsp.params import SessionParams, parse_params
-        from agentls.rollout.reader import bulk_load
-
-        params = parse_params(SessionParams, raw, "agent/resume")
-        try:
-            with bulk_load():
-                return self.workspace().resume(params.sessionId).to_wire()
-        except Exception as exc:
-            raise core_error(exc) from None
-
-    async def new_session(self, raw: Any) -> dict[str, Any]:
-        from agentls.lsp.params import NoParams, parse_params
-
-        parse_params(NoParams, raw, "agent/newSession")
-        return {"sessionId": self.workspace().new_session().id}
-
-    async def list_sessions(self, raw: Any) -> dict[str, Any]:
-        from agentls.lsp.params import ListSessionsParams, parse_params
-
-        params = parse_params(ListSessionsParams, raw, "agent/listSessions")
-        try:
-            page, cursor = self.workspace().store.page(params.limit, params.cursor)
-        except ValueError as exc:
-            raise invalid_params(f"invalid 'cursor': {exc}") from None
-        result: dict[str, Any] = {"sessions": [s.to_wire() for s in page]}
-        if cursor:
-            result["nextCursor"] = cursor
-        return result
+        return sink

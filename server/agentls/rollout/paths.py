@@ -70,9 +70,33 @@ def workspace_folder_name(uri: str, path: Path) -> str:
     return f"{name}-{digest}"
 
 
-def ensure_private_dir(path: Path) -> None:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+class UnsafeStateFolderError(OSError):
+    """A folder agentls keeps its state in is a symlink or not a folder: it is not used."""
+
+
+def ensure_private_dir(path: Path, *, follow: bool = False) -> bool:
+    """Create `path` 0700 if missing; returns whether it was created.
+
+    Only folders agentls creates get their mode set: an existing folder (a home the user
+    pointed us at) keeps its own. Inside the home nothing is followed (`follow=False`): a
+    symlink planted there could send writes, and chmods, anywhere.
+    """
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        if not follow and path.is_symlink():
+            raise UnsafeStateFolderError(
+                f"{path} is a symbolic link; agentls does not follow links inside its state "
+                "folder. Remove it (agentls recreates the folder)"
+            ) from None
+        if not path.is_dir():
+            raise UnsafeStateFolderError(f"{path} exists and is not a folder") from None
+        return False
+    except FileNotFoundError:
+        ensure_private_dir(path.parent, follow=True)
+        return ensure_private_dir(path, follow=follow)
     os.chmod(path, 0o700)
+    return True
 
 
 @dataclass(frozen=True)
@@ -96,17 +120,22 @@ class WorkspaceLayout:
     def sessions_dir(self) -> Path:
         return self.root / "sessions"
 
-    def ensure(self) -> None:
-        for folder in (self.home, self.home / "workspaces", self.root, self.sessions_dir):
+    def ensure(self) -> bool:
+        """Create the workspace's folders; returns whether the sessions folder was created."""
+        ensure_private_dir(self.home, follow=True)
+        for folder in (self.home / "workspaces", self.root):
             ensure_private_dir(folder)
+        created = ensure_private_dir(self.sessions_dir)
         marker = self.root / "workspace.json"
-        if not marker.exists():
+        if not marker.exists() and not marker.is_symlink():
             data = orjson.dumps({"uri": self.uri, "path": str(self.path)})
-            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+            fd = os.open(marker, flags, 0o600)
             try:
                 os.write(fd, data + b"\n")
             finally:
                 os.close(fd)
+        return created
 
     def session_path(self, session_id: str, created: datetime) -> Path:
         return self.sessions_dir / session_file_name(session_id, created)

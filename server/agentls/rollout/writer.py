@@ -7,7 +7,9 @@ even by SIGKILL: a crashed server never leaves a session locked.
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
+import logging
 import os
 from collections.abc import Iterable
 from datetime import datetime
@@ -17,31 +19,78 @@ from typing import Any
 from agentls.rollout.records import encode_line
 
 REDACTED = b"[REDACTED]"
+logger = logging.getLogger(__name__)
 
 
 class SessionLockedError(RuntimeError):
     """Another live process writes this session."""
 
 
+class RolloutWriteError(OSError):
+    """A record could not be saved; the message says why in words a user can act on."""
+
+
+def _describe(exc: OSError, doing: str) -> str:
+    if exc.errno == errno.ENOSPC:
+        return f"no space left on device while {doing}; free some space and send again"
+    if exc.errno == errno.EDQUOT:
+        return f"disk quota exceeded while {doing}"
+    return f"could not write the session file while {doing}: {exc.strerror or exc}"
+
+
 class RolloutWriter:
     def __init__(self, path: Path, *, create: bool, secrets: Iterable[str] = ()) -> None:
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
-        if create:
-            flags |= os.O_CREAT | os.O_EXCL
         self.path = path
         self._secrets = [s.encode() for s in secrets if len(s) >= 4]
-        self._fd = os.open(path, flags, 0o600)
+        self._fd = self._open(path, create)
+        # Checked at the first append, so a reader that runs after locking still sees the
+        # torn line as torn.
+        self._check_tail = not create
+        # A write that failed part-way leaves our own torn line: end it before the next one.
+        self._torn = False
+
+    @staticmethod
+    def _open(path: Path, create: bool) -> int:
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW
+        if create:
+            flags |= os.O_CREAT | os.O_EXCL
+        fd = os.open(path, flags, 0o600)
         try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            os.close(self._fd)
+            os.close(fd)
             raise SessionLockedError(
                 f"session file {path.name} is open in another agentls server; "
                 "close that window or start a new session"
             ) from None
-        # Checked at the first append, so a reader that runs after locking still sees the
-        # torn line as torn.
-        self._check_tail = not create
+        return fd
+
+    def relink_if_deleted(self) -> bool:
+        """Bring back a session file that was deleted under us; returns whether it was.
+
+        The open descriptor still holds every byte written so far, so the file is copied
+        back from it into a new file at the same place, and writing goes on there.
+        """
+        if self._fd < 0 or os.fstat(self._fd).st_nlink > 0:
+            return False
+        with open(f"/proc/self/fd/{self._fd}", "rb") as old:
+            data = old.read()
+        from agentls.rollout.paths import ensure_private_dir
+
+        ensure_private_dir(self.path.parent, follow=False)
+        fd = self._open(self.path, create=True)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except OSError:
+            os.close(fd)
+            raise
+        os.close(self._fd)
+        self._fd = fd
+        logger.warning("session file %s was deleted while open; recreated it", self.path)
+        return True
 
     def _start_on_fresh_line(self) -> None:
         """A torn last line (a crash mid-write) must not swallow the next record."""
@@ -62,25 +111,35 @@ class RolloutWriter:
     def append(
         self, line_type: str, payload: dict[str, Any], moment: datetime | None = None
     ) -> None:
-        if self._check_tail:
-            self._check_tail = False
-            self._start_on_fresh_line()
+        """Write one whole line, or raise `RolloutWriteError` and remember the tear."""
         line = encode_line(line_type, payload, moment)
         for secret in self._secrets:
             if secret in line:
                 line = line.replace(secret, REDACTED)
-        self._write(line)
+        try:
+            if self._check_tail or self._torn:
+                self._start_on_fresh_line()
+                self._check_tail = self._torn = False
+            self._write(line)
+        except OSError as exc:
+            self._torn = True
+            raise RolloutWriteError(exc.errno, _describe(exc, "saving the session")) from exc
 
     def sync(self) -> None:
-        os.fsync(self._fd)
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise RolloutWriteError(exc.errno, _describe(exc, "saving the session")) from exc
 
     async def sync_async(self) -> None:
-        await asyncio.to_thread(os.fsync, self._fd)
+        await asyncio.to_thread(self.sync)
 
     def close(self) -> None:
         if self._fd >= 0:
             try:
                 os.fsync(self._fd)
+            except OSError as exc:
+                logger.warning("could not flush %s on close: %s", self.path, exc)
             finally:
                 os.close(self._fd)
                 self._fd = -1

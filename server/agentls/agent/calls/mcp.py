@@ -1,0 +1,88 @@
+"""Tools of MCP servers in a turn: asked per the server's policy, stopped like any call.
+
+A stop cancels the task awaiting the call; the MCP SDK then tells the server
+(`notifications/cancelled`) and the turn's abort path answers the call "aborted".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentls.agent.approvals import ApprovalRequest
+from agentls.agent.context import AgentContext
+from agentls.agent.tools import CallScope, Tool, ToolOutcome, decide
+from agentls.config.settings import ApprovalPolicy
+from agentls.mcp import McpManager, McpTool
+
+DENIED_TOOL_OUTPUT = "The user denied this tool call. Do not repeat it unchanged."
+
+
+def mcp_tools(context: AgentContext, manager: McpManager, approved: set[str]) -> list[Tool]:
+    return [
+        McpToolAdapter(context, manager, tool, approved)
+        for definition in manager.tool_definitions()
+        if (tool := manager.lookup(str(definition.get("name")))) is not None
+    ]
+
+
+class McpToolAdapter:
+    def __init__(
+        self, context: AgentContext, manager: McpManager, tool: McpTool, approved: set[str]
+    ) -> None:
+        self.context = context
+        self.manager = manager
+        self.tool = tool
+        self.name = tool.name
+        self.approved = approved
+
+    def definition(self) -> dict[str, Any]:
+        return self.tool.definition()
+
+    def prepare(self, arguments: str) -> McpCall:
+        return McpCall(
+            self, arguments, {"mcp": {"server": self.tool.server, "tool": self.tool.tool}}
+        )
+
+    def needs_approval(self) -> bool:
+        policy = self.tool.approval or self.context.settings.approval
+        if policy is ApprovalPolicy.NEVER_ASK or self.name in self.approved:
+            return False
+        if policy is ApprovalPolicy.ALWAYS_ASK:
+            return True
+        return not self.tool.read_only
+
+
+@dataclass
+class McpCall:
+    adapter: McpToolAdapter
+    arguments: str
+    started_fields: dict[str, Any] = field(default_factory=dict)
+
+    async def run(self, scope: CallScope) -> ToolOutcome:
+        adapter = self.adapter
+        if adapter.needs_approval():
+            decision = await decide(
+                scope,
+                ApprovalRequest(
+                    session_id=scope.session_id,
+                    turn_id=scope.turn_id,
+                    call_id=scope.call_id,
+                    kind="mcp",
+                    cwd=str(adapter.context.workspace),
+                    reason=f"{adapter.tool.server}: {adapter.tool.tool} {self.arguments[:200]}",
+                    tool={
+                        "server": adapter.tool.server,
+                        "tool": adapter.tool.tool,
+                        "arguments": self.arguments,
+                    },
+                ),
+            )
+            if decision == "deny":
+                return ToolOutcome("denied", DENIED_TOOL_OUTPUT, shown="denied")
+            if decision == "approveForSession":
+                adapter.approved.add(adapter.name)
+        result = await adapter.manager.call(adapter.name, self.arguments)
+        if result.output:
+            scope.emit("toolOutputDelta", delta=result.output)
+        return ToolOutcome("failed" if result.is_error else "completed", result.output)

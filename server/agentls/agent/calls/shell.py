@@ -1,0 +1,100 @@
+"""The `shell` tool in a turn: ask when the policy says so, run it contained, stream it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentls.agent.approvals import ApprovalRequest, needs_approval
+from agentls.agent.context import AgentContext
+from agentls.agent.tools import DENIED_OUTPUT, CallScope, ToolOutcome, decide
+from agentls.history.view import describe_call
+from agentls.tools.process import run_command
+from agentls.tools.shell import (
+    SHELL_TOOL,
+    ShellArgs,
+    ToolArgumentError,
+    format_result_for_model,
+    parse_shell_arguments,
+    resolve_workdir,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class ShellTool:
+    name = "shell"
+
+    def __init__(self, context: AgentContext, approved_commands: set[tuple[str, ...]]) -> None:
+        self.context = context
+        self.approved_commands = approved_commands
+
+    def definition(self) -> dict[str, Any]:
+        return SHELL_TOOL
+
+    def prepare(self, arguments: str) -> ShellCall | ToolOutcome:
+        try:
+            args = parse_shell_arguments(arguments)
+        except ToolArgumentError as exc:
+            return ToolOutcome("failed", str(exc))
+        return ShellCall(self, args, arguments)
+
+
+@dataclass
+class ShellCall:
+    tool: ShellTool
+    args: ShellArgs
+    arguments: str
+    started_fields: dict[str, Any] = field(default_factory=dict)
+
+    async def run(self, scope: CallScope) -> ToolOutcome:
+        context = self.tool.context
+        settings = context.settings
+        args = self.args
+        cwd = resolve_workdir(context.workspace, args.workdir)
+        asked = needs_approval(
+            settings.approval, args.command, self.tool.approved_commands, cwd=cwd
+        ) or context.containment.must_ask(args.command, cwd)
+        if asked:
+            decision = await decide(
+                scope,
+                ApprovalRequest(
+                    session_id=scope.session_id,
+                    turn_id=scope.turn_id,
+                    call_id=scope.call_id,
+                    kind="shell",
+                    cwd=str(cwd),
+                    command=args.command,
+                    reason=describe_call("shell", self.arguments),
+                ),
+            )
+            if decision == "deny":
+                return ToolOutcome("denied", DENIED_OUTPUT, shown="denied")
+            if decision == "approveForSession":
+                self.tool.approved_commands.add(tuple(args.command))
+        timeout_s = (args.timeout_ms / 1000) if args.timeout_ms else settings.shell_timeout_s
+        started = time.monotonic()
+        result = await run_command(
+            args.command,
+            cwd=cwd,
+            timeout_s=timeout_s,
+            on_output=lambda chunk: scope.emit("toolOutputDelta", delta=chunk),
+            env=context.tool_env(read_only=not asked),
+            kill_grace_s=settings.kill_grace_s,
+            **context.containment.run_options(approved=asked or _never_asks(context)),
+        )
+        logger.debug("call %s ran %.3f s", scope.call_id, time.monotonic() - started)
+        return ToolOutcome(
+            "completed" if result.exit_code == 0 else "failed",
+            format_result_for_model(result),
+            shown=result.output if result.error is None else result.error,
+            exit_code=result.exit_code,
+        )
+
+
+def _never_asks(context: AgentContext) -> bool:
+    from agentls.config.settings import ApprovalPolicy
+
+    return context.settings.approval is ApprovalPolicy.NEVER_ASK

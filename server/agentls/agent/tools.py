@@ -1,0 +1,91 @@
+"""The tools a turn offers the model, behind one small interface.
+
+A call goes through two steps: `prepare` reads the arguments (and, for a patch, works out
+the changes) so `toolCallStarted` can show what will happen; `run` then asks for approval
+when the policy says so and does the work. A tool never records anything itself: it returns
+a `ToolOutcome` and the turn records it, so every call gets exactly one output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from agentls.agent.approvals import ApprovalRequest, Decision
+
+DENIED_OUTPUT = (
+    "The user denied this command. Do not run it again unchanged; ask or try another way."
+)
+
+
+class AbortRequestedError(Exception):
+    """The user answered an approval with "abort": the whole turn stops."""
+
+
+@dataclass
+class ToolOutcome:
+    status: str  # completed | failed | denied | aborted
+    output: str  # what the model reads
+    shown: str | None = None  # what the editor shows, when it differs
+    exit_code: int | None = None
+    completed_fields: dict[str, Any] = field(default_factory=dict)
+
+
+class CallScope(Protocol):
+    """What one running call may do: stream to the editor, ask the user."""
+
+    call_id: str
+    turn_id: str
+    session_id: str
+
+    def emit(self, event_type: str, **fields: Any) -> None: ...
+
+    async def approve(self, request: ApprovalRequest) -> Decision: ...
+
+
+class PreparedCall(Protocol):
+    started_fields: dict[str, Any]
+
+    async def run(self, scope: CallScope) -> ToolOutcome: ...
+
+
+class Tool(Protocol):
+    name: str
+
+    def definition(self) -> dict[str, Any]: ...
+
+    def prepare(self, arguments: str) -> PreparedCall | ToolOutcome: ...
+
+
+async def decide(scope: CallScope, request: ApprovalRequest) -> Decision:
+    """Ask, and turn "abort" into stopping the turn; anything unknown counts as deny."""
+    from agentls.agent.approvals import DECISIONS
+
+    decision = await scope.approve(request)
+    if decision == "abort":
+        raise AbortRequestedError
+    return decision if decision in DECISIONS else "deny"
+
+
+class ToolBox:
+    """The tools of one session, looked up by the name the model used."""
+
+    def __init__(self, tools: list[Tool], extra: Callable[[], list[Tool]] | None = None) -> None:
+        self._tools = {tool.name: tool for tool in tools}
+        self._extra = extra
+
+    def _all(self) -> dict[str, Tool]:
+        if self._extra is None:
+            return self._tools
+        return {**{tool.name: tool for tool in self._extra()}, **self._tools}
+
+    def definitions(self) -> list[dict[str, Any]]:
+        return [tool.definition() for tool in self._all().values()]
+
+    def prepare(self, name: str, arguments: str) -> PreparedCall | ToolOutcome:
+        tool = self._all().get(name)
+        if tool is None:
+            known = ", ".join(f"'{n}'" for n in self._all())
+            return ToolOutcome("failed", f"unknown tool '{name}'; the tools are {known}")
+        return tool.prepare(arguments)

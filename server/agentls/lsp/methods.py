@@ -1,0 +1,86 @@
+"""The `agent/*` methods: params in, core call, result out. No turn logic lives here."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from agentls.lsp.errors import invalid_params
+
+if TYPE_CHECKING:
+    from agentls.lsp.server import AgentLanguageServer
+
+
+class AgentMethods:
+    def __init__(self, server: AgentLanguageServer) -> None:
+        self.server = server
+
+    async def send(self, raw: Any) -> dict[str, Any]:
+        from agentls.lsp.params import SendParams, parse_params
+
+        params = parse_params(SendParams, raw, "agent/send")
+        session = self.server.agent_workspace().session_for_send(params.sessionId)
+        result = await session.send(params.text, self.server.turn_sink(params.workDoneToken))
+        return result.to_wire()
+
+    async def interrupt(self, raw: Any) -> dict[str, Any]:
+        from agentls.lsp.params import SessionParams, parse_params
+
+        params = parse_params(SessionParams, raw, "agent/interrupt")
+        session = self.server.agent_workspace().session_for_interrupt(params.sessionId)
+        turn_id = session.interrupt() if session is not None else None
+        if turn_id is None or session is None:
+            return {"interrupted": False}
+        await session.wait_idle()
+        return {"interrupted": True, "turnId": turn_id}
+
+    async def steer(self, raw: Any) -> dict[str, Any]:
+        from agentls.lsp.params import SteerParams, parse_params
+
+        params = parse_params(SteerParams, raw, "agent/steer")
+        session = self.server.agent_workspace().session_for_interrupt(params.sessionId)
+        return {"accepted": session is not None and session.steer(params.text)}
+
+    async def resume(self, raw: Any) -> dict[str, Any]:
+        from agentls.lsp.params import SessionParams, parse_params
+        from agentls.rollout.reader import bulk_load
+
+        params = parse_params(SessionParams, raw, "agent/resume")
+        with bulk_load():
+            return self.server.agent_workspace().resume(params.sessionId).to_wire()
+
+    async def new_session(self, raw: Any) -> dict[str, Any]:
+        from agentls.lsp.params import NewSessionParams, parse_params
+
+        parse_params(NewSessionParams, raw, "agent/newSession")
+        return {"sessionId": self.server.agent_workspace().new_session().id}
+
+    async def list_sessions(self, raw: Any) -> dict[str, Any]:
+        from agentls.lsp.params import ListSessionsParams, parse_params
+
+        params = parse_params(ListSessionsParams, raw, "agent/listSessions")
+        await self.server.watching()
+        try:
+            page, cursor = self.server.agent_workspace().store.page(params.limit, params.cursor)
+        except ValueError as exc:
+            raise invalid_params(f"invalid 'cursor': {exc}") from None
+        result: dict[str, Any] = {"sessions": [s.to_wire() for s in page]}
+        if cursor:
+            result["nextCursor"] = cursor
+        return result
+
+    async def mcp_servers(self, raw: Any) -> dict[str, Any]:
+        from agentls.lsp.params import NoParams, parse_params
+
+        parse_params(NoParams, raw, "agent/mcpServers")
+        return {"servers": self.server.agent_workspace().mcp_statuses()}
+
+
+AGENT_METHODS = {
+    "agent/send": AgentMethods.send,
+    "agent/interrupt": AgentMethods.interrupt,
+    "agent/resume": AgentMethods.resume,
+    "agent/newSession": AgentMethods.new_session,
+    "agent/listSessions": AgentMethods.list_sessions,
+    "agent/steer": AgentMethods.steer,
+    "agent/mcpServers": AgentMethods.mcp_servers,
+}

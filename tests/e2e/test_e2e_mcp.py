@@ -1,0 +1,121 @@
+"""MCP tools through the real server: listed, called on both wires, stopped, contained."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fixtures.fake_api import CallItem, FakeModelAPI, Reply, TextItem
+from tests.e2e.conftest import Starter
+from tests.e2e.harness import pids_with_marker, wait_until
+
+FIXTURE = str(Path(__file__).resolve().parents[2] / "fixtures" / "mcp" / "server.py")
+SECRET = "fixture-secret-value-0123456789"
+
+
+def servers(**extra: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "fix": {"command": sys.executable, "args": [FIXTURE], "env": {"FIXTURE_SECRET": SECRET}},
+        **extra,
+    }
+
+
+async def ready(agent: Any, name: str = "fix", timeout: float = 30) -> dict[str, Any]:
+    async def find() -> dict[str, Any]:
+        while True:
+            listed = await agent.request("agent/mcpServers", {})
+            for server in listed["servers"]:
+                if server["name"] == name and server["state"] in ("ready", "failed"):
+                    return dict(server)
+            await asyncio.sleep(0.05)
+
+    return await asyncio.wait_for(find(), timeout)
+
+
+@pytest.mark.parametrize("wire", ["responses", "chat"])
+async def test_a_tool_is_listed_and_called(start: Starter, api: FakeModelAPI, wire: str) -> None:
+    agent = await start(init_options={"mcpServers": servers(), "wireApi": wire})
+    status = await ready(agent)
+    assert status["state"] == "ready", status
+    assert "echo" in status["tools"]
+    api.enqueue(
+        Reply([CallItem("mcp__fix__echo", {"text": "hello from mcp"})]),
+        Reply([TextItem("done")]),
+    )
+    result = await agent.send("use the tool")
+    assert result["status"] == "completed", result
+    started = await agent.wait_event("toolCallStarted")
+    assert started["name"] == "mcp__fix__echo"
+    assert started["mcp"] == {"server": "fix", "tool": "echo"}
+    completed = await agent.wait_event("toolCallCompleted")
+    assert completed["status"] == "completed"
+    assert "hello from mcp" in completed["output"]
+    first = api.requests[0]
+    names = [t.get("name") or t.get("function", {}).get("name") for t in first["tools"]]
+    assert "mcp__fix__echo" in names and "shell" in names
+    assert api.rejected == []
+
+
+async def test_stop_cancels_the_call_at_the_server(
+    start: Starter, api: FakeModelAPI, tmp_path: Path
+) -> None:
+    record = tmp_path / "slow-record.txt"
+    agent = await start(init_options={"mcpServers": servers()})
+    await ready(agent)
+    api.enqueue(Reply([CallItem("mcp__fix__slow", {"seconds": 30, "record": str(record)})]))
+    msg_id, pending = agent.start("agent/send", {"text": "slow tool"})
+    await agent.wait_event("toolCallStarted")
+    assert await wait_until(lambda: record.exists() and "started" in record.read_text(), 10)
+    agent.cancel(msg_id)
+    result = await asyncio.wait_for(pending, 15)
+    assert result["status"] == "interrupted"
+    completed = await agent.wait_event("toolCallCompleted")
+    assert completed["status"] == "aborted"
+    assert await wait_until(lambda: "cancelled" in record.read_text(), 10), record.read_text()
+    assert (await agent.send("next turn"))["status"] == "completed"
+    assert api.rejected == []
+
+
+async def test_a_broken_server_is_reported_and_the_others_work(
+    start: Starter, api: FakeModelAPI
+) -> None:
+    broken = {"command": sys.executable, "args": [FIXTURE, "--crash"]}
+    broken["env"] = {"FIXTURE_SECRET": SECRET}  # type: ignore[assignment]
+    agent = await start(init_options={"mcpServers": servers(broken=broken)})
+    bad = await ready(agent, "broken")
+    good = await ready(agent, "fix")
+    assert bad["state"] == "failed" and good["state"] == "ready"
+    assert SECRET not in str(bad)
+    capability = agent.initialize_result.capabilities.experimental["agent"]
+    assert {s["name"] for s in capability["mcp"]} == {"fix", "broken"}
+    assert await wait_until(lambda: any("'broken'" in m.message for m in agent.client.messages), 10)
+    assert all(SECRET not in m.message for m in agent.client.messages)
+    api.enqueue(
+        Reply([CallItem("mcp__fix__echo", {"text": "still here"})]), Reply([TextItem("ok")])
+    )
+    assert (await agent.send("go"))["status"] == "completed"
+
+
+async def test_nothing_an_mcp_server_started_survives_sigkill(
+    start: Starter, api: FakeModelAPI, tmp_path: Path
+) -> None:
+    token = f"mcp-child-{uuid.uuid4().hex}"
+    agent = await start(init_options={"mcpServers": servers()})
+    await ready(agent)
+    ready_file = str(tmp_path / "child-ready")
+    api.enqueue(
+        Reply([CallItem("mcp__fix__spawn_child", {"token": token, "ready_file": ready_file})])
+    )
+    _msg, pending = agent.start("agent/send", {"text": "spawn"})
+    assert await wait_until(lambda: bool(pids_with_marker(token)), 15)
+    os.kill(agent.server.pid, signal.SIGKILL)
+    await agent.server.wait()
+    pending.cancel()
+    assert await wait_until(lambda: not pids_with_marker(token), 15), pids_with_marker(token)
+    assert await wait_until(lambda: not pids_with_marker(FIXTURE), 15), pids_with_marker(FIXTURE)
