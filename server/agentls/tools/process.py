@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import TypeVar
 
 from agentls.tools.procfs import list_pids, read_stat
@@ -360,9 +361,16 @@ def _check_program(program: str, cwd: Path, env: Mapping[str, str] | None) -> _S
         candidates = [cwd / folder / program for folder in os.get_exec_path(env)]
     denied = False
     for candidate in candidates:
-        if candidate.is_file() and os.access(candidate, os.X_OK):
+        try:
+            mode = os.stat(candidate).st_mode
+        except PermissionError:  # a folder on PATH we may not search: exec goes on, too
+            denied = True
+            continue
+        except OSError:
+            continue
+        if S_ISREG(mode) and os.access(candidate, os.X_OK):
             return None
-        denied = denied or candidate.exists()
+        denied = True
     if denied:
         return _SpawnFailure(126, f"permission denied: {program}")
     return _SpawnFailure(127, f"command not found: {program}")

@@ -3,8 +3,10 @@ outlive it and what it touches is limited to what its policy allows.
 
 Every command gets its own PID namespace. bubblewrap's pid 1 in that namespace carries
 ``PR_SET_PDEATHSIG=SIGKILL`` (``--die-with-parent``), and so does the outer ``bwrap`` process
-we start: when the command's first process exits, the outer ``bwrap`` exits, which kills
-pid 1, and the kernel kills every other process in the namespace with it. However a process
+we start. Left alone, pid 1 would wait for every process in the namespace, detached ones
+included; but when the command's first process exits, pid 1 reports its status to the
+outer ``bwrap``, which exits with it, which kills pid 1, and the kernel kills every other
+process in the namespace with it. However a process
 detaches (``setsid -f``, ``nohup``, a double fork, ``env -i``) it stays in the namespace, so
 it dies too; and the same chain runs when the server itself is SIGKILLed. Inside, ``/proc``
 is a fresh mount that shows only the namespace's own processes, so neither the server's

@@ -567,6 +567,37 @@ def test_not_executable_file_is_permission_denied(workspace: Path, env: dict[str
     assert (result.exit_code, result.output) == (0, "hi\n")
 
 
+@pytest.mark.usefixtures("needs_sandbox")
+def test_path_search_matches_a_direct_spawn(
+    tmp_path: Path, workspace: Path, env: dict[str, str]
+) -> None:
+    not_a_folder = tmp_path / "file-on-path"
+    not_a_folder.write_text("")
+    only_readable = tmp_path / "bin-readable"
+    only_readable.mkdir()
+    (only_readable / "tool-agentls").write_text("#!/bin/sh\necho hi\n")
+    executable = tmp_path / "bin-executable"
+    executable.mkdir()
+    (executable / "tool-agentls").write_text("#!/bin/sh\necho found\n")
+    (executable / "tool-agentls").chmod(stat.S_IRWXU)
+    search = [str(tmp_path / "missing"), str(not_a_folder), str(only_readable)]
+    cases = {
+        "skips what is not there, finds the executable": ([*search, str(executable)], 0),
+        "a match that cannot be executed": ([*search, "/bin"], 126),
+        "nothing at all": ([str(tmp_path / "missing"), "/bin"], 127),
+    }
+    for name, (path, exit_code) in cases.items():
+        case_env = {**env, "PATH": os.pathsep.join(path)}
+        direct = run(["tool-agentls"], workspace, None, env=case_env)
+        sandboxed = run(["tool-agentls"], workspace, write_policy(workspace), env=case_env)
+        assert (sandboxed.exit_code, sandboxed.output, sandboxed.error) == (
+            direct.exit_code,
+            direct.output,
+            direct.error,
+        ), name
+        assert direct.exit_code == exit_code, name
+
+
 # --------------------------------------------------------------------------------------------
 # The probe and the policies
 # --------------------------------------------------------------------------------------------
