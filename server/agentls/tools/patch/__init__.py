@@ -22,6 +22,7 @@ from agentls.tools.patch.tool import (
     format_patch_failure,
     parse_apply_patch_arguments,
     patch_from_shell_command,
+    plan_from_arguments,
 )
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "parse_apply_patch_arguments",
     "parse_patch",
     "patch_from_shell_command",
+    "plan_from_arguments",
     "plan_patch",
     "read_disk_text",
     "reverse_patch",

@@ -9,7 +9,7 @@ plan that is known to apply.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -112,8 +112,12 @@ class PatchPlan:
                 paths.append(change.move_path)
         return paths
 
-    def summary(self) -> str:
-        """The tool call's output to the model after a successful commit."""
+    def summary(self, unsaved: Collection[Path] = ()) -> str:
+        """The tool call's output to the model after a successful commit.
+
+        ``unsaved`` names the changes (by ``FileChange.path``) applied to the editor's unsaved
+        buffer instead of the disk: the model is told, since the file on disk differs.
+        """
         if not self.changes:
             return "The patch changed no files."
         lines = ["Success. Updated the following files:"]
@@ -122,7 +126,10 @@ class PatchPlan:
             name = change.display_path
             if change.display_move_path is not None:
                 name = f"{name} -> {change.display_move_path}"
-            lines.append(f"{letter} {name} (+{change.added} -{change.removed})")
+            line = f"{letter} {name} (+{change.added} -{change.removed})"
+            if change.path in unsaved:
+                line += " [applied in the editor, which has unsaved changes to it; not saved]"
+            lines.append(line)
         return "\n".join(lines)
 
 
@@ -233,7 +240,9 @@ class _Planner:
                 op.line,
             )
         source = FileText.parse(old)
-        replacements = locate_chunks(source, op.chunks, target.display)
+        # A file outside the workspace is not the model's to read before the user agrees:
+        # a failed hunk there must not show its lines.
+        replacements = locate_chunks(source, op.chunks, target.display, reveal=not target.outside)
         result = source.replaced(replacements)
         new = result.render()
         move: _Target | None = None
@@ -354,8 +363,13 @@ def apply_chunks(text: str, chunks: tuple[Chunk, ...], name: str) -> str:
     return source.replaced(locate_chunks(source, chunks, name)).render()
 
 
-def locate_chunks(source: FileText, chunks: tuple[Chunk, ...], name: str) -> list[Replacement]:
-    """One replacement per hunk, ascending; raises :class:`HunkMismatchError`."""
+def locate_chunks(
+    source: FileText, chunks: tuple[Chunk, ...], name: str, *, reveal: bool = True
+) -> list[Replacement]:
+    """One replacement per hunk, ascending; raises :class:`HunkMismatchError`.
+
+    With ``reveal`` false the error names what did not match but shows none of the file.
+    """
     lines = source.lines
     replacements: list[Replacement] = []
     line_index = 0
@@ -364,7 +378,9 @@ def locate_chunks(source: FileText, chunks: tuple[Chunk, ...], name: str) -> lis
         for anchor in chunk.anchors:
             found = seek_sequence(lines, [anchor], line_index)
             if found is None:
-                raise _mismatch(lines, [anchor], line_index, name, number, total, chunk, anchor)
+                raise _mismatch(
+                    lines, [anchor], line_index, name, number, total, chunk, reveal, anchor
+                )
             line_index = found + 1
         if not chunk.old_lines:
             # Nothing to find: lines go right after the anchor, else at the end of the file
@@ -388,7 +404,9 @@ def locate_chunks(source: FileText, chunks: tuple[Chunk, ...], name: str) -> lis
             if pattern:
                 found = seek_sequence(lines, pattern, line_index, chunk.end_of_file)
         if found is None:
-            raise _mismatch(lines, list(chunk.old_lines), line_index, name, number, total, chunk)
+            raise _mismatch(
+                lines, list(chunk.old_lines), line_index, name, number, total, chunk, reveal
+            )
         new, origins = _new_lines(ops, lines, found)
         replacements.append(Replacement(found, len(pattern), new, origins))
         line_index = found + len(pattern)
@@ -428,6 +446,7 @@ def _mismatch(
     number: int,
     total: int,
     chunk: Chunk,
+    reveal: bool,
     anchor: str | None = None,
 ) -> HunkMismatchError:
     where = f"hunk {number} of {total} for {name} (patch line {chunk.line})"
@@ -441,8 +460,10 @@ def _mismatch(
         after = f", searching from line {start + 1}" if start else ""
         parts.append(f"Expected these lines (context and '-' lines{after}):")
         parts.extend(_indent(pattern))
-    window = closest_window(lines, pattern, start)
-    if window is None:
+    window = closest_window(lines, pattern, start) if reveal else None
+    if not reveal:
+        parts.append(f"{name} is outside the workspace, so its lines are not shown.")
+    elif window is None:
         parts.append(f"{name} has no lines like them" + (" (it is empty)." if not lines else "."))
     else:
         size = min(len(pattern), len(lines) - window)

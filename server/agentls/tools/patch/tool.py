@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
-from agentls.tools.patch.grammar import PatchError
+from agentls.tools.patch.grammar import PatchError, parse_patch
+from agentls.tools.patch.plan import PatchPlan, ReadText, plan_patch
 from agentls.tools.shell import ToolArgumentError
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "format_patch_failure",
     "parse_apply_patch_arguments",
     "patch_from_shell_command",
+    "plan_from_arguments",
 ]
 
 _DESCRIPTION = """\
@@ -141,3 +144,11 @@ def format_patch_failure(error: Exception) -> str:
             return text if text.startswith("apply_patch") else f"apply_patch failed: {text}"
         return f"apply_patch failed: {text}\nNothing was changed."
     return f"apply_patch failed: {error}"
+
+
+def plan_from_arguments(
+    arguments: str | dict[str, Any], workspace: Path, read_text: ReadText | None = None
+) -> PatchPlan:
+    """Arguments to plan in one step; raises ``ToolArgumentError`` or ``PatchError``, both
+    with a message meant as the call's output (through :func:`format_patch_failure`)."""
+    return plan_patch(parse_patch(parse_apply_patch_arguments(arguments)), workspace, read_text)

@@ -257,3 +257,14 @@ def test_loosely_matched_context_is_not_rewritten(tmp_path: Path) -> None:
         _p('*** Update File: q.py\n@@\n msg = "hi"\n-value = 1\n+value = 2\n'), tmp_path
     )
     assert plan.changes[0].new_text == "msg = \u201chi\u201d  \nvalue = 2\n"
+
+
+def test_mismatch_outside_the_workspace_shows_no_file_lines(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (tmp_path / "secret.txt").write_text("token = hunter2\n")
+    with pytest.raises(HunkMismatchError) as caught:
+        plan_patch(_p("*** Update File: ../secret.txt\n@@\n-token = x\n+token = y\n"), workspace)
+    message = str(caught.value)
+    assert "hunter2" not in message
+    assert "outside the workspace, so its lines are not shown" in message

@@ -14,6 +14,7 @@ from agentls.tools.patch import (
     parse_apply_patch_arguments,
     parse_patch,
     patch_from_shell_command,
+    plan_from_arguments,
     plan_patch,
 )
 from agentls.tools.shell import SHELL_TOOL, ToolArgumentError
@@ -85,3 +86,22 @@ def test_failure_text_says_nothing_changed(tmp_path: Path) -> None:
     text = format_patch_failure(mismatch.value)
     assert text.startswith("apply_patch failed: hunk 1 of 1 for a.txt")
     assert text.count("Nothing was changed") == 1
+
+
+def test_plan_from_arguments_and_unsaved_summary(tmp_path: Path) -> None:
+    (tmp_path / "open.py").write_text("x = 1\n")
+    plan = plan_from_arguments(
+        json.dumps(
+            {
+                "input": "*** Begin Patch\n*** Update File: open.py\n"
+                "@@\n-x = 1\n+x = 2\n*** End Patch"
+            }
+        ),
+        tmp_path,
+    )
+    assert plan.summary(unsaved={tmp_path / "open.py"}) == (
+        "Success. Updated the following files:\n"
+        "M open.py (+1 -1) [applied in the editor, which has unsaved changes to it; not saved]"
+    )
+    with pytest.raises(ToolArgumentError):
+        plan_from_arguments("{}", tmp_path)
