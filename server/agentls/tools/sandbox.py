@@ -111,7 +111,7 @@ def _existing_real(paths: tuple[Path, ...]) -> list[str]:
     Binding a parent after its child would hide the child's bind (and its read-only
     ``.git``); bwrap refuses a source that does not exist.
     """
-    real = {os.path.realpath(path) for path in paths if path.is_dir()}
+    real = {os.path.realpath(path) for path in paths if os.path.isdir(path)}
     return sorted(real, key=lambda path: (path.count("/"), path))
 
 
@@ -155,7 +155,7 @@ def wrap(
     if not policy.network:
         args.append("--unshare-net")
     args += _filesystem_args(policy)
-    args += ["--chdir", os.fspath(cwd)]
+    args += ["--chdir", os.path.abspath(cwd)]
     if info_fd is not None:
         args += ["--info-fd", str(info_fd)]
     return [*args, "--", *argv]
@@ -183,7 +183,7 @@ def contained_argv(argv: list[str], cwd: Path) -> list[str]:
         "--proc",
         "/proc",
         "--chdir",
-        os.fspath(cwd),
+        os.path.abspath(cwd),
         "--",
         *argv,
     ]

@@ -556,6 +556,15 @@ def test_same_result_with_and_without_sandbox(
 
 
 @pytest.mark.usefixtures("needs_sandbox")
+def test_relative_working_directory(
+    workspace: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(workspace.parent)
+    result = run(["pwd"], Path(workspace.name), write_policy(workspace), env=env)
+    assert (result.exit_code, result.output) == (0, f"{workspace}\n")
+
+
+@pytest.mark.usefixtures("needs_sandbox")
 def test_not_executable_file_is_permission_denied(workspace: Path, env: dict[str, str]) -> None:
     script = workspace / "script.sh"
     script.write_text("#!/bin/sh\necho hi\n")
