@@ -16,7 +16,7 @@ from agentls.tools.patch.plan import (
     plan_patch,
     read_disk_text,
 )
-from agentls.tools.patch.reverse import reverse_patch
+from agentls.tools.patch.reverse import invert_plan, reverse_patch
 from agentls.tools.patch.tool import (
     APPLY_PATCH_TOOL,
     format_patch_failure,
@@ -36,6 +36,7 @@ __all__ = [
     "PatchPlan",
     "commit_plan",
     "format_patch_failure",
+    "invert_plan",
     "line_edits",
     "parse_apply_patch_arguments",
     "parse_patch",

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import difflib
 
+from agentls.tools.patch.diff import count_changes, unified_diff
 from agentls.tools.patch.grammar import ADD, BEGIN, DELETE, END, EOF_MARK, MOVE, UPDATE
 from agentls.tools.patch.locate import seek_sequence
-from agentls.tools.patch.plan import PatchPlan
+from agentls.tools.patch.plan import ChangeKind, FileChange, PatchPlan
 from agentls.tools.patch.text import FileText
 
-__all__ = ["add_section", "delete_section", "render_patch", "reverse_patch", "update_section"]
+__all__ = [
+    "add_section",
+    "delete_section",
+    "invert_plan",
+    "render_patch",
+    "reverse_patch",
+    "update_section",
+]
+
+_INVERSE: dict[ChangeKind, ChangeKind] = {"add": "delete", "delete": "add", "update": "update"}
 
 
 def update_hunks(old: str, new: str, context: int = 3) -> list[str]:
@@ -103,3 +113,43 @@ def reverse_patch(plan: PatchPlan) -> str:
             move_back = change.display_path if change.display_move_path else None
             sections.append(update_section(current, change.new_text, change.old_text, move_back))
     return render_patch(sections)
+
+
+def invert_plan(plan: PatchPlan) -> PatchPlan:
+    """A plan that puts back, byte for byte, what ``plan`` changed once it is committed.
+
+    Unlike :func:`reverse_patch` this needs no patch language: the old texts are in memory.
+    It is for undoing a commit when a later step of the same tool call fails (e.g. the
+    editor refused the ``workspace/applyEdit`` for the unsaved files); committing it checks
+    that every file still holds what ``plan`` wrote.
+    """
+    inverted: list[FileChange] = []
+    for change in reversed(plan.changes):
+        kind = _INVERSE[change.kind]
+        moved = change.move_path is not None
+        path = change.move_path if moved else change.path
+        real = change.real_move_path if moved else change.real_path
+        display = change.display_move_path if moved else change.display_path
+        assert path is not None
+        assert real is not None
+        assert display is not None
+        diff = unified_diff(change.new_text, change.old_text, display, change.display_path)
+        added, removed = count_changes(diff) if diff else (0, 0)
+        inverted.append(
+            FileChange(
+                path=path,
+                kind=kind,
+                move_path=change.path if moved else None,
+                old_text=change.new_text,
+                new_text=change.old_text,
+                diff=diff,
+                display_path=display,
+                display_move_path=change.display_path if moved else None,
+                real_path=real,
+                real_move_path=change.real_path if moved else None,
+                outside_workspace=change.outside_workspace,
+                added=added,
+                removed=removed,
+            )
+        )
+    return PatchPlan(plan.workspace, inverted)

@@ -16,6 +16,7 @@ from agentls.tools.patch import (
     CommitError,
     Patch,
     commit_plan,
+    invert_plan,
     parse_patch,
     plan_patch,
 )
@@ -265,3 +266,35 @@ def test_a_crash_between_steps_leaves_every_file_whole(tmp_path: Path, crash_aft
         new_count += now == new
     # Exactly the steps done before the crash show: the figure proves the crash landed mid-way.
     assert new_count == crash_after
+
+
+def test_inverted_plan_restores_every_byte(tmp_path: Path) -> None:
+    (tmp_path / "crlf.txt").write_bytes(b"a\r\nb\r\nc")
+    (tmp_path / "gone.txt").write_bytes(b"x\r\ny")
+    (tmp_path / "m.txt").write_text("move\n")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    plan = plan_patch(
+        _p(
+            "*** Update File: crlf.txt\n@@\n a\n-b\n+B\n*** Delete File: gone.txt\n"
+            "*** Add File: new.txt\n+n\n*** Update File: m.txt\n*** Move to: sub/m2.txt\n"
+            "@@\n-move\n+moved\n"
+        ),
+        tmp_path,
+    )
+    commit_plan(plan)
+    undo = invert_plan(plan)
+    assert [c.kind for c in undo.changes] == ["update", "delete", "add", "update"]
+    commit_plan(undo)
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert after == before
+    assert not (tmp_path / "sub" / "m2.txt").exists()
+
+
+def test_inverted_plan_refuses_files_changed_since(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("a\n")
+    plan = plan_patch(_p("*** Update File: a.txt\n@@\n-a\n+b\n"), tmp_path)
+    commit_plan(plan)
+    (tmp_path / "a.txt").write_text("user edit\n")
+    with pytest.raises(CommitConflictError):
+        commit_plan(invert_plan(plan))
+    assert (tmp_path / "a.txt").read_text() == "user edit\n"
