@@ -23,6 +23,7 @@ from pathlib import Path
 from agentls.checkpoints.diff import Entry, changed_entries
 from agentls.checkpoints.git import Git
 from agentls.checkpoints.models import RestoreResult, SkippedFile
+from agentls.checkpoints.paths import behind_link
 
 CHANGED_SINCE = "changed since the turn"
 FOLDER_IN_WAY = "a folder is in the way"
@@ -43,7 +44,7 @@ def restore_files(git: Git, before: str, after: str, *, force: bool) -> RestoreR
         if "160000" in (entry.before_mode, entry.after_mode):
             skipped.append(SkippedFile(entry.path, NOT_A_FILE))
             continue
-        current = current_state(root / entry.path)
+        current = current_state(root, entry.path)
         before_state = (entry.before_mode, entry.before_id) if entry.in_before else None
         after_state = (entry.after_mode, entry.after_id) if entry.in_after else None
         if current == before_state:
@@ -78,8 +79,14 @@ def restore_files(git: Git, before: str, after: str, *, force: bool) -> RestoreR
     return RestoreResult(restored=sorted(restored), skipped=sorted(skipped, key=_by_path))
 
 
-def current_state(path: Path) -> State:
-    """The (mode, blob id) git would record for this path now; None when nothing is there."""
+def current_state(root: Path, relative: str) -> State:
+    """The (mode, blob id) git would record for this path now; None when nothing is there.
+
+    A path reached through a symlinked folder is not there (see `behind_link`).
+    """
+    if behind_link(root, relative):
+        return None
+    path = root / relative
     try:
         info = path.lstat()
     except (FileNotFoundError, NotADirectoryError):

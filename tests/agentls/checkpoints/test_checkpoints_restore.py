@@ -288,3 +288,43 @@ def test_a_long_diff_is_cut_at_a_line_end_with_counts_complete(
     assert cut.files == full.files
     assert len(cut.files) == 40
     assert repo.diff(before, after, max_bytes=len(full.diff)).truncated is False
+
+
+def test_nothing_is_deleted_or_written_through_a_symlinked_folder(
+    repo: ShadowRepo, workspace: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    write(outside, "made.txt", "same bytes\n")
+    write(outside, "kept.txt", "v1\n")
+    write(workspace, "d/kept.txt", "v1\n")
+    before = repo.snapshot().tree
+    sh(workspace, "echo 'same bytes' > d/made.txt && echo v2 > d/kept.txt")
+    after = repo.snapshot().tree
+    sh(workspace, f"rm -r d && ln -s '{outside}' d")  # the user swaps the folder for a link
+
+    result = repo.restore(before, after, force=True)
+
+    assert (outside / "made.txt").read_text() == "same bytes\n"
+    assert (outside / "kept.txt").read_text() == "v1\n"
+    assert [(s.path, s.reason) for s in result.skipped] == [
+        ("d/kept.txt", "a file or link is in the way of its folder")
+    ]
+    assert (workspace / "d").is_symlink()
+
+
+def test_a_folder_the_turn_replaced_by_a_link_comes_back(
+    repo: ShadowRepo, workspace: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    write(outside, "x.txt", "outside\n")
+    write(workspace, "d/x.txt", "inside\n")
+    original = tree_state(workspace)
+    before = repo.snapshot().tree
+    sh(workspace, f"rm -r d && ln -s '{outside}' d")
+    after = repo.snapshot().tree
+
+    result = repo.restore(before, after)
+
+    assert result.skipped == []
+    assert tree_state(workspace) == original
+    assert (outside / "x.txt").read_text() == "outside\n"
