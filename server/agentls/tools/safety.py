@@ -24,6 +24,7 @@ and those forms are easy to do without.
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from functools import cache
 from pathlib import Path
@@ -78,8 +79,11 @@ def _dup_redirect(node: Node) -> bool:
         kinds = kinds[1:]
     if kinds not in ([">&", "number"], ["<&", "number"]):
         return False
-    destination = node.children[-1].text or b""
-    return destination.isdigit()
+    descriptors = [node.children[-1].text or b""]
+    if node.children[0].type == "file_descriptor":
+        descriptors.append(node.children[0].text or b"")
+    # Only the standard three: another inherited descriptor could be open on anything.
+    return all(descriptor in (b"0", b"1", b"2") for descriptor in descriptors)
 
 
 def _collect(node: Node, commands: list[Node]) -> bool:
@@ -244,6 +248,13 @@ def script_commands(script: str) -> list[list[str]] | None:
     return [[word.text for word in words] for words in commands]
 
 
+@cache
+def _search_path_is_absolute(search_path: str) -> bool:
+    """Whether program names resolve outside the working folder: with ``.`` (or an empty or
+    relative entry) on PATH, ``ls`` may be a program the repository ships."""
+    return all(entry.startswith("/") for entry in search_path.split(":"))
+
+
 def is_read_only(argv: list[str], cwd: Path | None = None) -> bool:
     """Whether ``argv`` certainly only reads (files, repository state, system facts) and
     reads nothing of the kernel's (``/proc``, ``/sys``).
@@ -252,7 +263,7 @@ def is_read_only(argv: list[str], cwd: Path | None = None) -> bool:
     included) and git's repository config is checked there. Without it, relative paths are
     taken to stay below an unknown folder and the repository config is not checked.
     """
-    if not argv:
+    if not argv or not _search_path_is_absolute(os.environ.get("PATH", "")):
         return False
     places = Places(cwd)
     dialect = _SHELLS.get(argv[0])

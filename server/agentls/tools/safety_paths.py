@@ -113,13 +113,15 @@ class Places:
     def _locate(self, place: str, text: str) -> str | None:
         """Where ``text`` leads from ``place``: the real path, or the lexical one when the
         place is unknown; ``None`` when it may touch a kernel filesystem."""
-        joined = posixpath.normpath(posixpath.join(place, text))
-        if joined.startswith("//"):
-            joined = "/" + joined.lstrip("/")
-        if _under_kernel(joined):
+        joined = posixpath.join(place, text)
+        lexical = posixpath.normpath(joined)
+        if lexical.startswith("//"):
+            lexical = "/" + lexical.lstrip("/")
+        if _under_kernel(lexical):
             return None
-        if not joined.startswith("/"):
-            return joined
+        if not lexical.startswith("/"):
+            return lexical
+        # Not the lexical form: `link/..` is the parent of the link's target, not `.`.
         return _resolve(joined)
 
     def cd(self, target: Word) -> bool:
@@ -158,20 +160,16 @@ class Places:
         return self._text_ok(".", recursive=True)
 
     def _dynamic_ok(self, word: Word, recursive: bool) -> bool:
-        # `$HOME/x`, `~/x`: the expansion comes from the user's environment. Refuse what could
-        # steer it elsewhere: `..`, an expansion or glob in the first component of an
-        # absolute path, or a literal kernel directory.
-        if recursive:
+        # `$HOME/x`, `~/x`, `$PWD/x`: the value comes from the environment (or from `cd`), so
+        # it is checked as if it were `/` or empty, the two values that reach furthest:
+        # `$PWD/proc/self/environ` after `cd /` is caught that way.
+        if recursive or word.pattern is not None:
             return False
         for text in _candidates(word.text):
-            parts = text.split("/")
-            if ".." in parts:
+            if ".." in text.split("/"):
                 return False
-            if text.startswith("/"):
-                first = next((part for part in parts if part), "")
-                if DYNAMIC in first or "*" in first or "?" in first:
-                    return False
-                if first.lower() in _KERNEL:
+            for value in ("/", ""):
+                if not self._text_ok(text.replace(DYNAMIC, value), recursive):
                     return False
         return True
 

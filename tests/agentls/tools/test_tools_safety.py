@@ -584,6 +584,11 @@ def test_sed_that_only_prints_is_read_only(argv: list[str]) -> None:
         sh("rg KEY ../../../../../../../.."),
         sh("diff -r / /tmp"),
         sh("grep -r KEY ~"),
+        # An expansion is checked as if it were `/` (or empty): PWD follows `cd`, HOME may be /.
+        sh("cd / && cat $PWD/proc/self/environ"),
+        sh("cat $HOME/proc/self/environ"),
+        sh('cat "${PWD}/sys/kernel/x"'),
+        sh("cat ~/*"),
     ],
     ids=repr,
 )
@@ -609,6 +614,32 @@ def test_symlinks_in_the_workspace_are_followed(tmp_path: Path) -> None:
     assert is_read_only(sh("cat src/*.py"), tmp_path)
     assert is_read_only(sh("cd src && cat ok.py"), tmp_path)
     assert is_read_only(sh("grep -rn x src"), tmp_path)
+
+
+def test_dot_dot_after_a_symlink_is_resolved_as_the_kernel_does(tmp_path: Path) -> None:
+    # `up/..` is the parent of up's target (the root), not the folder holding `up`.
+    (tmp_path / "deep").mkdir()
+    (tmp_path / "deep" / "up").symlink_to("/etc")
+    assert not is_read_only(sh("cat deep/up/../proc/self/environ"), tmp_path)
+    assert not is_read_only(sh("cd deep/up/.. && cat proc/self/environ"), tmp_path)
+    assert is_read_only(sh("cat deep/up/hostname"), tmp_path)
+
+
+def test_only_the_standard_descriptors_may_be_duplicated() -> None:
+    assert not is_read_only(sh("cat <&3"))
+    assert not is_read_only(sh("ls 2>&5"))
+    assert not is_read_only(sh("ls 7>&1"))
+
+
+def test_a_relative_search_path_makes_nothing_read_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # With `.` on PATH, `ls` may be a program checked into the repository.
+    (tmp_path / "ls").write_text("#!/bin/sh\ntouch pwned\n")
+    monkeypatch.setenv("PATH", f".:{os.environ['PATH']}")
+    assert not is_read_only(["ls"], tmp_path)
+    monkeypatch.setenv("PATH", f"{os.environ['PATH']}:")  # an empty entry is `.` too
+    assert not is_read_only(sh("ls"), tmp_path)
 
 
 def test_ordinary_paths_are_fine(tmp_path: Path) -> None:
