@@ -31,6 +31,7 @@ UPDATE = "*** Update File: "
 MOVE = "*** Move to: "
 EOF_MARK = "*** End of File"
 
+_UNIFIED_RANGES = re.compile(r"^-\d+(?:,\d+)? \+\d+(?:,\d+)? @@(.*)$")
 _HEREDOC_OPEN = re.compile(r"^(?:apply_patch\s+)?<<-?\s*(['\"]?)(\w+)\1$")
 
 
@@ -210,6 +211,11 @@ def _parse_chunks(body: list[str], i: int, offset: int, path: str) -> tuple[list
         anchors: list[str] = []
         while i < len(body) and body[i].startswith("@@"):
             text = body[i].strip()[2:].strip()
+            # A unified diff's "@@ -12,7 +12,8 @@ def f():" carries no use for us but the
+            # text after the ranges, which is an anchor like ours.
+            ranges = _UNIFIED_RANGES.match(text)
+            if ranges:
+                text = ranges.group(1).strip()
             if text:
                 anchors.append(text)
             i += 1

@@ -146,3 +146,12 @@ def test_blank_line_without_plus_inside_an_added_file() -> None:
     assert isinstance(add, AddFile)
     assert add.contents == "# Title\n\ntext\n"
     assert isinstance(delete, DeleteFile)
+
+
+def test_unified_diff_ranges_in_hunk_headers_are_dropped() -> None:
+    (update,) = parse_patch(
+        "*** Begin Patch\n*** Update File: a.py\n@@ -10,3 +10,3 @@ def f():\n-a\n+b\n"
+        "@@ -40 +40 @@\n-c\n+d\n*** End Patch"
+    ).ops
+    assert isinstance(update, UpdateFile)
+    assert [chunk.anchors for chunk in update.chunks] == [("def f():",), ()]
