@@ -74,9 +74,11 @@ def commit_plan(plan: PatchPlan, *, exclude: Collection[Path] = (), verify: bool
         _collect(change, steps, verify)
     try:
         _prepare(steps)
-    except OSError as error:
+    except BaseException as error:
         _discard(steps)
-        raise CommitError(f"nothing was changed: {_describe(error)}") from error
+        if isinstance(error, OSError):
+            raise CommitError(f"nothing was changed: {_describe(error)}") from error
+        raise
     try:
         for write in steps.writes:
             assert write.temp is not None
@@ -86,8 +88,12 @@ def commit_plan(plan: PatchPlan, *, exclude: Collection[Path] = (), verify: bool
         for removal in steps.removals:
             os.unlink(removal.target)
             removal.done = True
-    except OSError as error:
+    except BaseException as error:
+        # Whatever interrupts the renames (an I/O error, a KeyboardInterrupt in the main
+        # thread) leaves no half-applied patch behind.
         unrestored = _undo(steps)
+        if not isinstance(error, OSError):
+            raise
         if unrestored:
             names = ", ".join(str(path) for path in unrestored)
             raise CommitError(

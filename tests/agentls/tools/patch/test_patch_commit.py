@@ -298,3 +298,29 @@ def test_inverted_plan_refuses_files_changed_since(tmp_path: Path) -> None:
     with pytest.raises(CommitConflictError):
         commit_plan(invert_plan(plan))
     assert (tmp_path / "a.txt").read_text() == "user edit\n"
+
+
+def test_interrupt_between_renames_is_undone_and_re_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a.txt").write_text("a\n")
+    (tmp_path / "b.txt").write_text("b\n")
+    plan = plan_patch(
+        _p("*** Update File: a.txt\n@@\n-a\n+A\n*** Update File: b.txt\n@@\n-b\n+B\n"), tmp_path
+    )
+    real_replace = os.replace
+    calls = {"n": 0}
+
+    def interrupted_replace(src: str | Path, dst: str | Path) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", interrupted_replace)
+    with pytest.raises(KeyboardInterrupt):
+        commit_plan(plan)
+    monkeypatch.undo()
+    assert (tmp_path / "a.txt").read_text() == "a\n"
+    assert (tmp_path / "b.txt").read_text() == "b\n"
+    assert _leftovers(tmp_path) == []
