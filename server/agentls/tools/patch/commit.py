@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,9 @@ class CommitError(Exception):
 
 class CommitConflictError(CommitError):
     """A file changed on disk between planning and committing; nothing was written."""
+
+
+_TEMP_NAME = re.compile(r"^\..+\.agentls-(\d+)-\d+\.tmp$")
 
 
 @dataclass(slots=True)
@@ -149,8 +153,34 @@ def _read_old(change: FileChange, verify: bool) -> tuple[bytes, int]:
     return data, stat.S_IMODE(info.st_mode)
 
 
+def _sweep_stale_temps(folders: set[Path]) -> None:
+    """Remove temporaries a crashed commit left behind (their process no longer runs)."""
+    for folder in folders:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            match = _TEMP_NAME.match(entry.name)
+            if match is None or _alive(int(match.group(1))):
+                continue
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _prepare(steps: _Steps) -> None:
     """Folders and fsynced temporaries: nothing a reader of the targets can see yet."""
+    _sweep_stale_temps({write.target.parent for write in steps.writes})
     fds: list[int] = []
     try:
         for write in steps.writes:

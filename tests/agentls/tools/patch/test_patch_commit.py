@@ -324,3 +324,22 @@ def test_interrupt_between_renames_is_undone_and_re_raised(
     assert (tmp_path / "a.txt").read_text() == "a\n"
     assert (tmp_path / "b.txt").read_text() == "b\n"
     assert _leftovers(tmp_path) == []
+
+
+def test_temporaries_of_a_crashed_commit_are_swept(tmp_path: Path) -> None:
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead_pid = int(gone.stdout)
+    (tmp_path / "a.txt").write_text("a\n")
+    stale = tmp_path / f".a.txt.agentls-{dead_pid}-0.tmp"
+    stale.write_text("half")
+    live = tmp_path / f".a.txt.agentls-{os.getpid()}-7.tmp"
+    live.write_text("someone else's, in progress")
+    commit_plan(plan_patch(_p("*** Update File: a.txt\n@@\n-a\n+b\n"), tmp_path))
+    assert not stale.exists()
+    assert live.exists()
+    assert (tmp_path / "a.txt").read_text() == "b\n"
