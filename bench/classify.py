@@ -4,7 +4,8 @@ Run as `python -m bench.classify`. The first call pays for importing tree-sitter
 the bash grammar (done lazily, so server start-up does not); it is measured in fresh
 interpreters. Warm figures are medians over repeated calls on one parser, for a few typical
 commands, with and without a working folder (which adds path resolution and, for git, a
-`git config --file` run). Figures are milliseconds.
+`git config --file` and a `git ls-files` run the first time a repository is seen). Figures are
+milliseconds.
 """
 
 from __future__ import annotations
@@ -67,6 +68,22 @@ def _warm(argv: list[str], cwd: Path | None, rounds: int) -> float:
     return round(statistics.median(times), 4)
 
 
+def _git_first_in_repo(rounds: int) -> float:
+    """``git status`` classified once in a repository not seen before: the config and index
+    are read by running git (later calls reuse what was read while the files are unchanged)."""
+    times: list[float] = []
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory() as folder:
+            repo = Path(folder)
+            subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+            (repo / "f").write_text("x\n")
+            subprocess.run(["git", "add", "f"], cwd=repo, check=True)
+            start = time.perf_counter()
+            is_read_only(["git", "status"], repo)
+            times.append((time.perf_counter() - start) * 1000)
+    return round(statistics.median(times), 3)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=200)
@@ -80,6 +97,7 @@ def main() -> int:
         results: dict[str, Any] = {
             "tree_sitter_imported_by_module_import": tree_sitter_loaded_at_import,
             **_first_call(args.cold_rounds),
+            "git_status_first_in_repo_ms": _git_first_in_repo(args.cold_rounds),
             "warm_ms_no_cwd": {
                 name: _warm(argv, None, args.rounds) for name, argv in COMMANDS.items()
             },

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from agentls.tools.safety_options import Options, parse_options
@@ -211,28 +212,42 @@ def _dangerous(key: str) -> bool:
     return f"{section}.{name}" in _DANGEROUS_KEYS
 
 
-def _git_dirs(start: Path) -> tuple[Path, Path] | None:
-    """``(git dir, common dir)`` of the repository git would find from ``start``, or
-    ``None`` when there is none. Raises ``OSError`` when a ``.git`` file cannot be followed.
-    """
+@dataclass(frozen=True)
+class _Repository:
+    work_tree: Path | None
+    git_dir: Path
+    common_dir: Path
+
+
+def _repository_at(folder: Path) -> _Repository | None:
+    """The repository whose ``.git`` (or git dir itself) is ``folder``; ``OSError`` when a
+    ``.git`` file cannot be followed."""
+    dotgit = folder / ".git"
+    work_tree: Path | None = folder
+    if dotgit.is_dir():
+        git_dir = dotgit
+    elif dotgit.is_file():
+        content = dotgit.read_text(encoding="utf-8", errors="replace").strip()
+        if not content.startswith("gitdir:"):
+            raise OSError(f"not a gitdir file: {dotgit}")
+        git_dir = folder / content.removeprefix("gitdir:").strip()
+    elif (folder / "HEAD").is_file() and (folder / "objects").is_dir():
+        git_dir, work_tree = folder, None  # inside a bare repository or a git dir itself
+    else:
+        return None
+    common = git_dir
+    commondir = git_dir / "commondir"
+    if commondir.is_file():
+        common = git_dir / commondir.read_text(encoding="utf-8").strip()
+    return _Repository(work_tree, git_dir, common)
+
+
+def _find_repository(start: Path) -> _Repository | None:
+    """The repository git would use from ``start``, walking up as git does."""
     for folder in (start, *start.parents):
-        dotgit = folder / ".git"
-        if dotgit.is_dir():
-            git_dir = dotgit
-        elif dotgit.is_file():
-            content = dotgit.read_text(encoding="utf-8", errors="replace").strip()
-            if not content.startswith("gitdir:"):
-                raise OSError(f"not a gitdir file: {dotgit}")
-            git_dir = folder / content.removeprefix("gitdir:").strip()
-        elif (folder / "HEAD").is_file() and (folder / "objects").is_dir():
-            git_dir = folder  # inside a bare repository or a git dir itself
-        else:
-            continue
-        common = git_dir
-        commondir = git_dir / "commondir"
-        if commondir.is_file():
-            common = git_dir / commondir.read_text(encoding="utf-8").strip()
-        return git_dir, common
+        found = _repository_at(folder)
+        if found is not None:
+            return found
     return None
 
 
@@ -259,10 +274,18 @@ def _config_keys(path: Path) -> list[str] | None:
 
 
 def _read_config_keys(path: Path) -> list[str] | None:
+    # `git config --file` parses the file exactly as git will, and needs no repository.
+    out = _run_git(["config", "--file", str(path), "--list", "--name-only", "-z"], "/")
+    if out is None:
+        return None
+    return [key for key in out.decode("utf-8", "replace").split("\0") if key]
+
+
+def _run_git(args: list[str], cwd: Path | str) -> bytes | None:
     try:
         done = subprocess.run(
-            ["git", "config", "--file", str(path), "--list", "--name-only", "-z"],
-            cwd="/",
+            ["git", *args],
+            cwd=cwd,
             env={**os.environ, **git_safe_env(), "GIT_CONFIG_GLOBAL": "/dev/null"},
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -271,32 +294,78 @@ def _read_config_keys(path: Path) -> list[str] | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    if done.returncode != 0:
-        return None
-    return [key for key in done.stdout.decode("utf-8", "replace").split("\0") if key]
+    return done.stdout if done.returncode == 0 else None
 
 
-def repository_config_safe(start: Path) -> bool:
-    """Whether the repository found from ``start`` (if any) has no local setting that makes
-    a read-only git command run a program."""
+_GITLINKS_CACHE: dict[tuple[str, int, int, int, int], list[str] | None] = {}
+
+
+def _gitlinks(repository: _Repository) -> list[str] | None:
+    """Paths of the submodules (gitlinks) in the index: git status and diff look inside
+    them, and an embedded repository keeps its own config in its own ``.git``."""
+    if repository.work_tree is None:
+        return []
+    index = repository.git_dir / "index"
     try:
-        found = _git_dirs(start)
-        if found is None:
-            return True
-        git_dir, common = found
-        files = {common / "config", common / "config.worktree", git_dir / "config.worktree"}
-        modules = common / "modules"
-        if modules.is_dir():  # submodules have configs of their own, which git status reads
-            files.update(modules.rglob("config"))
+        info = index.stat()
     except OSError:
-        return False
+        return []
+    version = (str(index), info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    if version not in _GITLINKS_CACHE:
+        if len(_GITLINKS_CACHE) >= _KEYS_CACHE_SIZE:
+            _GITLINKS_CACHE.clear()
+        # Run only once the repository's own config is known to be clean, and with the
+        # safe overrides besides.
+        out = _run_git(["ls-files", "--stage", "-z"], repository.work_tree)
+        _GITLINKS_CACHE[version] = (
+            None
+            if out is None
+            else [
+                entry.split("\t", 1)[1]
+                for entry in out.decode("utf-8", "surrogateescape").split("\0")
+                if entry.startswith("160000 ") and "\t" in entry
+            ]
+        )
+    return _GITLINKS_CACHE[version]
+
+
+_MAX_SUBMODULE_DEPTH = 3
+
+
+def _repository_safe(repository: _Repository, depth: int) -> bool:
+    common, git_dir = repository.common_dir, repository.git_dir
+    files = {common / "config", common / "config.worktree", git_dir / "config.worktree"}
+    modules = common / "modules"
+    if modules.is_dir():  # absorbed submodules keep their configs here
+        files.update(modules.rglob("config"))
     for path in sorted(files):
         if not path.is_file():
             continue
         keys = _config_keys(path)
         if keys is None or any(_dangerous(key) for key in keys):
             return False
+    if repository.work_tree is None:
+        return True
+    links = _gitlinks(repository)
+    if links is None:
+        return False
+    for link in links:
+        inner = _repository_at(repository.work_tree / link)
+        if inner is None:
+            continue  # not checked out: git does not look inside
+        if depth >= _MAX_SUBMODULE_DEPTH or not _repository_safe(inner, depth + 1):
+            return False
     return True
+
+
+def repository_config_safe(start: Path) -> bool:
+    """Whether the repository found from ``start`` (if any), and the submodules it would
+    look into, have no local setting that makes a read-only git command run a program."""
+    try:
+        found = _find_repository(start)
+        return found is None or _repository_safe(found, 0)
+    except OSError:
+        return False
 
 
 _CONFIG_OVERRIDES: tuple[tuple[str, str], ...] = (

@@ -763,6 +763,21 @@ def test_submodule_configs_are_read(repo: Path) -> None:
     assert not is_read_only(["git", "status"], repo)
 
 
+def test_embedded_repositories_configs_are_read(repo: Path) -> None:
+    # A repository committed as a gitlink keeps its config in its own .git, and git status
+    # in the outer one runs `git status` inside it.
+    inner = repo / "inner"
+    inner.mkdir()
+    _git(inner, "init", "-q")
+    (inner / "f").write_text("x\n")
+    _git(inner, "add", "f")
+    _git(inner, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x")
+    _git(repo, "add", "inner")
+    assert is_read_only(["git", "status"], repo)
+    _git(inner, "config", "core.fsmonitor", "touch pwned")
+    assert not is_read_only(["git", "status"], repo)
+
+
 def test_worktree_config_is_read(repo: Path) -> None:
     (repo / ".git" / "config.worktree").write_text("[core]\n\tpager = touch pwned\n")
     assert not is_read_only(["git", "status"], repo)
