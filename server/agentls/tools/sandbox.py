@@ -141,8 +141,14 @@ def wrap(
     """
     if policy.mode == "off":
         return list(argv)
+    return _command_line(_bwrap_path(), argv, cwd, policy, info_fd)
+
+
+def _command_line(
+    bwrap: str, argv: list[str], cwd: Path, policy: SandboxPolicy, info_fd: int | None
+) -> list[str]:
     args = [
-        _bwrap_path(),
+        bwrap,
         "--die-with-parent",
         "--unshare-pid",
         "--unshare-ipc",
@@ -226,22 +232,9 @@ def probe_sandbox(bwrap: str | None) -> SandboxStatus:
             version=None,
         )
     version = _version(bwrap)
-    argv = [
-        bwrap,
-        "--die-with-parent",
-        "--unshare-pid",
-        "--unshare-ipc",
-        "--unshare-uts",
-        "--unshare-net",
-        "--new-session",
-        "--cap-drop",
-        "ALL",
-        *_filesystem_args(SandboxPolicy(mode="read-only", network=False)),
-        "--chdir",
-        "/",
-        "--",
-        "true",
-    ]
+    # Every namespace any policy uses: if this starts, the sandbox works here.
+    strictest = SandboxPolicy(mode="read-only", network=False)
+    argv = _command_line(bwrap, ["true"], Path("/"), strictest, None)
     try:
         done = subprocess.run(
             argv,
