@@ -218,7 +218,8 @@ def _program_ok(program: str, args: list[Word], places: Places) -> bool:
     recursive = rule.recursive is not None and rule.recursive(parsed)
     if recursive and not places.here_ok_for_recursion():
         return False
-    return all(places.word_ok(word, recursive) for word in args)
+    options_matter = rule.options is not None
+    return all(places.word_ok(word, recursive, options_matter) for word in args)
 
 
 def _commands(script: str, dialect: Dialect) -> list[list[Word]] | None:

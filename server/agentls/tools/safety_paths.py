@@ -146,13 +146,13 @@ class Places:
                 return False
         return True
 
-    def word_ok(self, word: Word, recursive: bool) -> bool:
+    def word_ok(self, word: Word, recursive: bool, options_matter: bool = False) -> bool:
         """Whether ``word`` cannot name anything under ``/proc`` or ``/sys``; with
         ``recursive``, also that it cannot be the root of the whole filesystem."""
         if DYNAMIC in word.text:
             return self._dynamic_ok(word, recursive)
         if word.pattern is not None:
-            return self._glob_ok(word.pattern, word.text, recursive)
+            return self._glob_ok(word.pattern, word.text, recursive, options_matter)
         return all(self._text_ok(text, recursive) for text in _candidates(word.text))
 
     def here_ok_for_recursion(self) -> bool:
@@ -173,7 +173,10 @@ class Places:
                     return False
         return True
 
-    def _glob_ok(self, pattern: str, text: str, recursive: bool) -> bool:
+    def _glob_ok(self, pattern: str, text: str, recursive: bool, options_matter: bool) -> bool:
+        """A glob is checked by expanding it where the script may be. A match that looks
+        like an option (a file named ``-R`` shipped by a repository) is refused, and so is a
+        pattern that could produce one where it cannot be expanded, when options matter."""
         if "**" in pattern:
             return False  # `globstar` would make it recurse into anything
         if not self._text_ok(text, recursive):
@@ -185,6 +188,8 @@ class Places:
             roots: list[str | None] = [None]
         else:
             roots = [place for place in self._dirs if place.startswith("/")]
+            if options_matter and pattern[0] in "*?" and len(roots) < len(self._dirs):
+                return False
         for root in roots:
             matches = list(
                 itertools.islice(
@@ -195,6 +200,6 @@ class Places:
             if len(matches) > _MAX_GLOB_MATCHES:
                 return False
             for match in matches:
-                if not self._text_ok(match, recursive):
+                if match.startswith("-") or not self._text_ok(match, recursive):
                     return False
         return True

@@ -642,6 +642,19 @@ def test_a_relative_search_path_makes_nothing_read_only(
     assert not is_read_only(sh("ls"), tmp_path)
 
 
+def test_globs_that_could_produce_options(tmp_path: Path) -> None:
+    # A repository may ship a file named `-R` (follow every symlink) next to a link to /.
+    (tmp_path / "-R").write_text("")
+    (tmp_path / "a.txt").write_text("")
+    assert not is_read_only(sh("grep KEY *"), tmp_path)
+    assert not is_read_only(sh("cat *"), tmp_path)
+    assert is_read_only(sh("grep KEY *.txt"), tmp_path)
+    # Where the glob cannot be expanded, it may not start the word of a program whose
+    # options we read.
+    assert not is_read_only(sh("grep KEY *"))
+    assert is_read_only(sh("grep KEY src/*"))
+
+
 def test_ordinary_paths_are_fine(tmp_path: Path) -> None:
     assert is_read_only(["cat", "/etc/hostname"], tmp_path)
     assert is_read_only(sh("ls /"), tmp_path)
