@@ -40,6 +40,9 @@ _FORBIDDEN_LONG = frozenset(
         "upload-pack",
         "receive-pack",
         "show-signature",
+        # Outside the repository: `git diff --no-index / x` or `git grep --no-index` after
+        # `cd /` would read whole trees, /proc included.
+        "no-index",
     }
 )
 _ANY = Options(long=None, forbidden_long=_FORBIDDEN_LONG)
