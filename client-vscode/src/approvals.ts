@@ -37,10 +37,18 @@ interface Open {
 export const PANEL_DECISIONS: readonly Decision[] = ['approve', 'approveForSession', 'deny'];
 
 export function approvalFromParams(id: string, params: ApprovalParams): PendingApproval {
+  const changes = Array.isArray(params.changes)
+    ? params.changes.filter(
+        (c): c is NonNullable<ApprovalParams['changes']>[number] =>
+          typeof c === 'object' && c !== null && typeof c.path === 'string' && typeof c.diff === 'string',
+      )
+    : [];
   const command =
     Array.isArray(params.command) && params.command.length > 0
       ? describeArgv(params.command.map(String))
-      : (params.reason ?? '(no command given)');
+      : params.kind === 'patch'
+        ? `apply_patch: ${changes.map((c) => c.path).join(', ') || 'a patch'}`
+        : (params.reason ?? '(no command given)');
   const approval: PendingApproval = {
     id,
     sessionId: String(params.sessionId ?? ''),
@@ -50,6 +58,8 @@ export function approvalFromParams(id: string, params: ApprovalParams): PendingA
     cwd: String(params.cwd ?? ''),
   };
   if (params.reason && params.reason !== command) approval.reason = params.reason;
+  if (typeof params.kind === 'string') approval.kind = params.kind;
+  if (changes.length > 0) approval.changes = changes;
   return approval;
 }
 

@@ -322,4 +322,97 @@ describe('chat webview in Chromium', () => {
       window.__posted.some((m) => (m as { command?: string }).command === 'showLog'),
     );
   });
+
+  test('v2 panel: highlighted code with Copy/Insert, output tail, file changes, Retry/Undo, meter, chips, sessions', async () => {
+    controller.setServer({
+      status: 'running',
+      model: { name: 'gpt-test', baseUrl: 'http://x/v1', wireApi: 'responses', configured: true },
+      methods: ['agent/send', 'agent/undo', 'agent/fork', 'agent/steer', 'agent/listSessions', 'agent/renameSession', 'agent/deleteSession'],
+    });
+    await page.waitForFunction(() => document.getElementById('model')?.textContent === 'gpt-test');
+    const count = (await posted()).length;
+    const newPosts = async (): Promise<{ type: string; [key: string]: unknown }[]> =>
+      (await posted()).slice(count) as { type: string; [key: string]: unknown }[];
+    const t = 'turn-v2';
+    controller.dispatch({ type: 'userSent', text: 'v2 please' });
+    event(t, { type: 'turnStarted', text: 'v2 please' });
+    const code = 'const answer: number = 42; // the answer';
+    event(t, { type: 'messageCompleted', itemId: 'm9', text: 'Here:\n\n```ts\n' + code + '\n```\n' });
+    const block = page.locator('.code-block').last();
+    await block.waitFor();
+    assert.ok((await block.locator('.hljs-keyword').count()) > 0, 'keywords are highlighted');
+    assert.equal(await block.locator('.code-lang').innerText(), 'ts');
+    await block.locator('[data-action="copy"]').click();
+    await block.locator('[data-action="insert"]').click();
+
+    const output = Array.from({ length: 100 }, (_, i) => `line ${i + 1}`).join('\n');
+    event(t, { type: 'toolCallStarted', callId: 'long', name: 'shell', arguments: JSON.stringify({ command: ['make'] }) });
+    event(t, { type: 'toolCallCompleted', callId: 'long', status: 'failed', exitCode: 2, output: output + '\nerror: the end' });
+    const longTool = page.locator('.tool[data-call-id="long"]');
+    await longTool.locator('.tool-more').waitFor();
+    assert.equal(await longTool.getAttribute('open'), '', 'long output is not collapsed');
+    const tail = await longTool.locator('.tool-output').innerText();
+    assert.match(tail, /error: the end$/);
+    assert.doesNotMatch(tail, /^line 1$/m);
+    assert.equal(await longTool.locator('.tool-more').innerText(), 'Show 61 earlier lines');
+    await longTool.locator('.tool-more').click();
+    await page.waitForFunction(() => /^line 1$/m.test(document.querySelector('.tool[data-call-id="long"] .tool-output')?.textContent ?? ''));
+
+    const diff = '--- a/greet.txt\n+++ b/greet.txt\n@@ -1,2 +1,2 @@\n hello\n-world\n+there';
+    event(t, { type: 'toolCallStarted', callId: 'p1', name: 'apply_patch', arguments: '{}', changes: [{ path: 'greet.txt', kind: 'update', diff }] });
+    const change = page.locator('.tool[data-call-id="p1"] .file-change');
+    await change.waitFor();
+    assert.match(await change.innerText(), /greet\.txt[\s\S]*\+1[\s\S]*−1/);
+    await change.locator('[data-action="open-diff"]').click();
+    event(t, { type: 'turnDiff', diff, files: [{ path: 'greet.txt', added: 1, removed: 1 }] });
+    await page.locator('.turn-diff .file-change').waitFor();
+    event(t, { type: 'tokenUsage', inputTokens: 7000, outputTokens: 20, contextWindow: 10000 });
+    await page.locator('#context-meter:not([hidden])').waitFor();
+    assert.equal(await text('#context-label'), '70% of 10,000 tokens');
+    assert.equal(await page.locator('#context-meter').getAttribute('data-level'), 'mid');
+    event(t, { type: 'turnCompleted', status: 'failed', error: { message: '500 from the model API' } });
+    controller.dispatch({ type: 'sendResult', result: { sessionId: S, turnId: t, status: 'failed', error: { message: '500 from the model API' } } });
+    const end = page.locator('.turn-end[data-status="failed"]').last();
+    await end.locator('[data-action="retry"]').waitFor();
+    const before = sends.length;
+    await end.locator('[data-action="retry"]').click();
+    await waitFor(() => sends.length === before + 1, 'the retried send');
+    assert.equal(sends.at(-1)?.params.text, 'v2 please', 'Retry sends the turn\'s message again');
+    sends.at(-1)?.resolve({ sessionId: S, turnId: 'turn-retry', status: 'completed' });
+    await end.locator('[data-action="undo"]:not([disabled])').click();
+    const confirm = page.locator('.confirm');
+    await confirm.waitFor();
+    assert.match(await confirm.innerText(), /greet\.txt/, 'the confirmation lists the files');
+    await confirm.locator('[data-confirm="yes"]').click();
+    await confirm.waitFor({ state: 'detached' });
+
+    controller.setEditorAttachment({ id: 'auto:file:///w/a.ts', uri: 'file:///w/a.ts', label: 'a.ts:3-5', auto: true });
+    const chip = page.locator('#chips .chip');
+    await chip.waitFor();
+    assert.equal(await chip.locator('.chip-label').innerText(), 'a.ts:3-5');
+    await chip.locator('.chip-remove').click();
+    await chip.waitFor({ state: 'detached' });
+
+    controller.dispatch({
+      type: 'sessionList',
+      patch: { open: true, query: '', loading: false, sessions: [{ sessionId: 'x1', title: 'old work', createdAt: '', updatedAt: new Date().toISOString(), turns: 3 }] },
+    });
+    const row = page.locator('#sessions .session');
+    await row.waitFor();
+    assert.match(await row.innerText(), /old work[\s\S]*just now · 3 turns/);
+    await row.locator('[data-action="rename"]').click();
+    await page.locator('input.session-rename').fill('new title');
+    await page.locator('input.session-rename').press('Enter');
+    await row.locator('[data-action="delete"]').click();
+    await page.screenshot({ path: path.join(clientDir(), 'out', 'webview-v2.png') });
+
+    const types = (await newPosts()).map((m) => m.type);
+    for (const expected of ['copy', 'insert', 'openDiff', 'retry', 'undo', 'removeAttachment', 'renameSession', 'deleteSession']) {
+      assert.ok(types.includes(expected), `posted ${expected} (got ${types.join(', ')})`);
+    }
+    const copy = (await newPosts()).find((m) => m.type === 'copy');
+    assert.equal(copy?.text, code + '\n', 'Copy takes the source, not the highlighted HTML');
+    const rename = (await newPosts()).find((m) => m.type === 'renameSession');
+    assert.deepEqual(rename, { type: 'renameSession', sessionId: 'x1', title: 'new title' });
+  });
 });

@@ -187,6 +187,36 @@ describe('the extension in a real workbench (code-server)', { skip: missing }, (
     assert.match(await lastTurnEnd().innerText(), /Interrupted/);
   });
 
+  test('a patch: a file-change block, and "Open diff" opens VS Code\'s diff editor', async (t) => {
+    const count = await turnEnds();
+    fs.writeFileSync(path.join(sandbox.workspace, 'greet.txt'), 'hello\nworld\n');
+    await send('patch:\n*** Begin Patch\n*** Update File: greet.txt\n@@\n hello\n-world\n+workbench\n*** End Patch');
+    const approve = panel.locator('.approval button[data-decision="approve"]');
+    const ended = panel.locator('.turn-end').nth(count);
+    await Promise.race([approve.waitFor({ timeout: 30_000 }), ended.waitFor({ timeout: 30_000 })]);
+    if (await approve.isVisible()) {
+      await bench.screenshot('patch-approval');
+      await approve.click();
+    }
+    await waitTurnEnd(count + 1);
+    const change = panel.locator('.file-change', { hasText: 'greet.txt' }).first();
+    if ((await change.count()) === 0) {
+      t.skip('the server sends no toolCallStarted.changes / turnDiff for apply_patch yet (PROTOCOL v2)');
+      return;
+    }
+    assert.equal(fs.readFileSync(path.join(sandbox.workspace, 'greet.txt'), 'utf8'), 'hello\nworkbench\n');
+    assert.match(await change.innerText(), /\+1[\s\S]*−1/);
+    await bench.screenshot('patch-file-change');
+    await change.locator('button[data-action="open-diff"]').click();
+    const diffEditor = bench.page.locator('.monaco-diff-editor');
+    await diffEditor.first().waitFor({ timeout: 20_000 });
+    await bench.page.locator('.tab', { hasText: 'greet.txt' }).first().waitFor({ timeout: 10_000 });
+    await bench.screenshot('patch-open-diff');
+    // back to the panel for the next steps
+    await bench.command('View: Close All Editors');
+    panel = await bench.openPanel();
+  });
+
   test('steering a running turn', async (t) => {
     if (!needs(t, 'agent/steer')) return;
     const count = await turnEnds();
