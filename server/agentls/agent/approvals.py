@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from agentls.config.settings import ApprovalPolicy
@@ -53,10 +54,18 @@ async def deny_all(_request: ApprovalRequest) -> Decision:
 
 
 def needs_approval(
-    policy: ApprovalPolicy, argv: list[str], approved_for_session: set[tuple[str, ...]]
+    policy: ApprovalPolicy,
+    argv: list[str],
+    approved_for_session: set[tuple[str, ...]],
+    cwd: Path | None = None,
 ) -> bool:
+    """Whether ``argv`` must be approved before it runs in ``cwd``.
+
+    ``cwd`` lets the classifier resolve relative paths and read the repository's git config;
+    without it, ``git`` is judged by its arguments alone.
+    """
     if policy is ApprovalPolicy.NEVER_ASK or tuple(argv) in approved_for_session:
         return False
     if policy is ApprovalPolicy.ALWAYS_ASK:
         return True
-    return not is_read_only(argv)
+    return not is_read_only(argv, cwd)
