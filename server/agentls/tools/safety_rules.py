@@ -54,8 +54,9 @@ _SORT = Options(
         "parallel random-sort random-source reverse sort stable temporary-directory unique "
         "version version-sort zero-terminated"
     ),
-    # -o writes the output file, --compress-program runs a program, -T writes temp files.
-    forbidden_long=_words("output compress-program temporary-directory"),
+    # -o writes the output file, --compress-program runs a program, -T writes temp files;
+    # --files0-from sorts the files a list names, which the path checks never see.
+    forbidden_long=_words("output compress-program temporary-directory files0-from"),
     forbidden_short="oT",
     short_values="kSotT",
     long_values=_words(
