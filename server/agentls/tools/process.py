@@ -396,6 +396,27 @@ class _SandboxInit:
             elif not self.gone():
                 os.kill(self.pid, signal.SIGKILL)
 
+    async def terminate(self, grace_s: float) -> None:
+        """SIGTERM the command, SIGKILL the namespace if it is still there after ``grace_s``.
+
+        pid 1 leads the session and process group the command runs in, so signalling that
+        group reaches the command and what it started (pid 1 itself, a namespace's init,
+        ignores SIGTERM). Once the command's first process has exited, bwrap ends the whole
+        namespace; whatever ignored SIGTERM, or left the group (a job that a shell with job
+        control moved to a group of its own), dies with it after the grace period at the
+        latest. Unlike ``kill_process_group`` this needs no /proc scan, hence a fast Stop.
+        """
+        if not self.gone():  # while pid 1 exists its pid (the group's id) cannot be reused
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGTERM)
+                # A stopped (SIGSTOPped) process would only act on SIGTERM once continued.
+                os.killpg(self.pid, signal.SIGCONT)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace_s):
+                await self.wait_gone()
+        self.kill()
+        await self.wait_gone()
+
     async def wait_gone(self) -> None:
         """Returns once pid 1 has exited, which the kernel allows only after every other
         process of the namespace is dead."""
@@ -564,17 +585,17 @@ async def _supervise(
             await kill_process_group(pgid, kill_grace_s)
             await _wait_exited(pid, pidfd)
             return
+        # No /proc scan is needed: nothing of the command runs outside the namespace, and
+        # the namespace is gone once its pid 1 is.
         try:
             if stopping:
-                # bwrap's pid 1 leads the session the command runs in: SIGTERM reaches the
-                # command's processes (pid 1, a namespace's init, ignores it), and SIGKILL
-                # after the grace period takes pid 1 and with it the whole namespace.
-                await kill_process_group(init.pid, kill_grace_s)
-                await kill_process_group(pgid, kill_grace_s)
+                await init.terminate(kill_grace_s)
+                # The outer bwrap exits by itself once pid 1 is gone; hurry it along.
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pgid, signal.SIGKILL)
             await _wait_exited(pid, pidfd)
             # bwrap has exited, so its parent-death signal is killing pid 1; make sure, and
             # return only once the namespace (whatever detached inside it) is really gone.
-            # No /proc scan is needed: nothing of the command runs outside the namespace.
             init.kill()
             await init.wait_gone()
         finally:
