@@ -91,6 +91,8 @@ def current_state(root: Path, relative: str) -> State:
         info = path.lstat()
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError:
+        return ("unreadable", "")
     if stat.S_ISLNK(info.st_mode):
         return ("120000", blob_id(os.fsencode(os.readlink(path))))
     if stat.S_ISREG(info.st_mode):

@@ -128,12 +128,18 @@ def _sort_out(
     folders: dict[str, bool] = {}
     for path in dict.fromkeys(candidates):
         full = root / path
+        if behind_link(root, path, folders):
+            removed.append(path)
+            continue
         try:
             info = full.lstat()
         except (FileNotFoundError, NotADirectoryError):
             removed.append(path)
             continue
-        if stat.S_ISDIR(info.st_mode) or behind_link(root, path, folders):
+        except OSError as exc:
+            skipped.append(SkippedFile(path, f"not readable ({exc.strerror})"))
+            continue
+        if stat.S_ISDIR(info.st_mode):
             removed.append(path)
             continue
         if stat.S_ISREG(info.st_mode):

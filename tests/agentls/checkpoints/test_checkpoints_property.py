@@ -1,7 +1,8 @@
 """Property: whatever a turn does to a workspace, restore gives back the exact starting files.
 
 Hypothesis draws a starting workspace and a sequence of changes (write, append, delete,
-chmod, symlink, file replaced by a folder and the reverse, whole folder removed) over a small
+chmod, symlink, file replaced by a folder and the reverse, whole folder removed, folder
+replaced by a link to another folder) over a small
 set of names, so that changes collide with each other as real commands' changes do.
 """
 
@@ -23,7 +24,9 @@ CONTENT = st.binary(max_size=40) | st.sampled_from([b"", b"line\n", b"line\r\n",
 
 Op = tuple[str, str, bytes]
 OPS = st.tuples(
-    st.sampled_from(["write", "append", "delete", "chmod", "symlink", "to_dir", "rmtree"]),
+    st.sampled_from(
+        ["write", "append", "delete", "chmod", "symlink", "to_dir", "rmtree", "dirlink"]
+    ),
     st.sampled_from(NAMES),
     CONTENT,
 )
@@ -35,6 +38,11 @@ def apply(root: Path, op: Op) -> None:
     try:
         if kind == "rmtree":
             shutil.rmtree(root / name.split("/")[0], ignore_errors=True)
+            return
+        if kind == "dirlink":  # a folder swapped for a link to another folder of the workspace
+            top = root / name.split("/")[0]
+            _remove(top)
+            os.symlink("dir/sub" if top.name == "dir" else "dir", top)
             return
         if kind == "to_dir":
             _remove(path)
@@ -56,8 +64,8 @@ def apply(root: Path, op: Op) -> None:
         elif kind == "symlink":
             _remove(path)
             os.symlink(data.hex() or "target", path)
-    except (FileExistsError, NotADirectoryError, IsADirectoryError):
-        pass  # a parent is a file or the path a folder: the command would fail too
+    except OSError:
+        pass  # a parent is a file, the path a folder, a link loop: the command would fail too
 
 
 def _remove(path: Path) -> None:
