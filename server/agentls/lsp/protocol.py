@@ -139,6 +139,13 @@ class AgentProtocol(LanguageServerProtocol):
         result.capabilities.experimental = {"agent": extra}
         return result
 
+    @lsp_method(types.EXIT)
+    def lsp_exit(self, *args: Any) -> Generator[Any, Any, None]:
+        """The server decides its exit code and ends its connection; pygls's own handler
+        would raise SystemExit from inside the message loop."""
+        if (user_handler := self.fm.features.get(types.EXIT)) is not None:
+            yield user_handler, args, None
+
     # -- requests ---------------------------------------------------------------------------
     def _handle_request(self, msg_id: Any, method_name: str, params: Any) -> None:
         if msg_id in self._incoming:
