@@ -175,9 +175,9 @@ class _Planner:
         real = self.real(path)
         if path == self.workspace or real == self.real_workspace:
             raise PatchError(f"'{raw}' names the workspace folder itself, not a file", line)
-        outside = not real.is_relative_to(self.real_workspace)
-        if path.is_relative_to(self.workspace):
-            display = path.relative_to(self.workspace).as_posix()
+        outside = not _within(real, self.real_workspace)
+        if _within(path, self.workspace):
+            display = Path(os.path.relpath(path, self.workspace)).as_posix()
         else:
             display = str(real)
         return _Target(path, real, display, outside)
@@ -337,6 +337,12 @@ class _Planner:
             added=added,
             removed=removed,
         )
+
+
+def _within(path: Path, folder: Path) -> bool:
+    # String prefix test: pathlib's is_relative_to costs more than the rest of planning.
+    text, root = str(path), str(folder)
+    return text == root or text.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def plan_patch(patch: Patch, workspace: Path, read_text: ReadText | None = None) -> PatchPlan:

@@ -51,11 +51,19 @@ class FileText:
         if bom:
             text = text[1:]
         eol = dominant_eol(text)
-        lines: list[str] = []
-        endings: list[str] = []
-        for piece in text.split("\n"):
-            lines.append(piece)
-            endings.append("\n")
+        crlf = text.count("\r\n")
+        if "\r" not in text or crlf == text.count("\n") == text.count("\r"):
+            # One ending throughout (the usual case): split at C speed.
+            uniform = "\r\n" if crlf else "\n"
+            lines = text.split(uniform)
+            last = lines.pop()
+            endings = [uniform] * len(lines)
+            if last:
+                lines.append(last)
+                endings.append("")
+            return cls(tuple(lines), tuple(endings), eol, bom)
+        lines = text.split("\n")
+        endings = ["\n"] * len(lines)
         # The piece after the last "\n" is either empty (the file ends with a newline) or a
         # last line without one.
         last = lines.pop()
@@ -75,7 +83,17 @@ class FileText:
         return not self.endings or self.endings[-1] != ""
 
     def render(self) -> str:
-        body = "".join(line + end for line, end in zip(self.lines, self.endings, strict=True))
+        endings = self.endings
+        same = endings.count(endings[0]) if endings else 0
+        if (
+            endings
+            and endings[0]
+            and (same == len(endings) or (same == len(endings) - 1 and endings[-1] != endings[0]))
+        ):
+            # Every line but perhaps the last ends the same way.
+            body = endings[0].join(self.lines) + endings[-1]
+        else:
+            body = "".join(line + end for line, end in zip(self.lines, endings, strict=True))
         return _BOM + body if self.bom else body
 
     def replaced(self, replacements: list[Replacement]) -> FileText:
@@ -97,9 +115,11 @@ class FileText:
             cursor = start + count
         lines.extend(self.lines[cursor:])
         endings.extend(self.endings[cursor:])
-        for i in range(len(endings) - 1):
-            if endings[i] == "":
-                endings[i] = self.eol
+        # Only the old last line can lack an ending; inside the file it needs one.
+        if "" in endings[:-1]:
+            for i in range(len(endings) - 1):
+                if endings[i] == "":
+                    endings[i] = self.eol
         if endings:
             if self.ends_with_newline:
                 if endings[-1] == "":
