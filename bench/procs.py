@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from tests.e2e.harness import alive
 
+from agentls.tools.procfs import read_stat
+
 OWNER_ENV = b"AGENTLS_TOOL_OWNER="
 
 
@@ -47,12 +49,8 @@ def memory(pid: int) -> Memory:
 
 def start_time(pid: int) -> int | None:
     """Clock ticks since boot when `pid` started: tells a pid apart from its reuse."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            stat = fh.read()
-    except OSError:
-        return None
-    return int(stat[stat.rfind(b")") + 2 :].split()[19])
+    stat = read_stat(pid)
+    return stat.start_time if stat is not None else None
 
 
 def still_alive(snapshot: dict[int, int | None]) -> list[int]:
@@ -114,13 +112,9 @@ def any_tool_processes() -> list[int]:
 def descendants(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in _pids():
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rfind(b")") + 2 :].split()[1])
-        children.setdefault(ppid, []).append(entry)
+        stat = read_stat(entry)
+        if stat is not None:
+            children.setdefault(stat.ppid, []).append(entry)
     out: list[int] = []
     todo = list(children.get(pid, []))
     while todo:

@@ -19,6 +19,8 @@ from pygls.protocol.json_rpc import (
 from pytest_lsp import ClientServerConfig, LanguageClient
 from pytest_lsp.client import register_lsp_features
 
+from agentls.tools.procfs import list_pids, read_stat
+
 API_KEY = "sk-test-0123456789abcdef"
 
 
@@ -192,13 +194,8 @@ async def stop_agent(agent: Agent) -> None:
 
 def alive(pid: int) -> bool:
     """A process counts as alive unless it is gone or a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            stat = fh.read()
-    except FileNotFoundError:
-        return False
-    state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
-    return state not in (b"Z", b"X")
+    stat = read_stat(pid)
+    return stat is not None and stat.alive
 
 
 def pids_with_marker(text: str) -> list[int]:
@@ -228,17 +225,10 @@ async def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> bool:
 
 def children_of(pid: int) -> list[int]:
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if int(fields[1]) == pid and alive(int(entry)):
-            found.append(int(entry))
+    for entry in list_pids():
+        stat = read_stat(entry)
+        if stat is not None and stat.ppid == pid and stat.alive:
+            found.append(entry)
     return found
 
 

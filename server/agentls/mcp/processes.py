@@ -16,6 +16,8 @@ import signal
 import time
 import uuid
 
+from agentls.tools.procfs import read_stat
+
 __all__ = ["SERVER_ENV_VAR", "end_marked_processes", "find_marked_processes", "new_marker"]
 
 SERVER_ENV_VAR = "AGENTLS_MCP_SERVER"
@@ -28,13 +30,8 @@ def new_marker(name: str) -> str:
 
 
 def _is_live(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat_file:
-            data = stat_file.read()
-    except OSError:
-        return False
-    state = data[data.rfind(b")") + 2 : data.rfind(b")") + 3]
-    return state not in (b"Z", b"X", b"x", b"")
+    stat = read_stat(pid)
+    return stat is not None and stat.alive
 
 
 def find_marked_processes(marker: str) -> set[int]:

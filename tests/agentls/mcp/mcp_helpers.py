@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from agentls.mcp import McpManager, McpServerConfig, parse_server_configs
+from agentls.tools.procfs import read_stat
 
 FIXTURE_DIR = Path(__file__).resolve().parents[3] / "fixtures" / "mcp"
 SERVER = FIXTURE_DIR / "server.py"
@@ -38,12 +39,8 @@ async def wait_until(predicate: Callable[[], bool], what: str, limit_s: float = 
 
 
 def pid_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat_file:
-            data = stat_file.read()
-    except OSError:
-        return False
-    return data[data.rfind(b")") + 2 : data.rfind(b")") + 3] not in (b"Z", b"X")
+    stat = read_stat(pid)
+    return stat is not None and stat.alive
 
 
 def processes_with(token: str) -> list[int]:
