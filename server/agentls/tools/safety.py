@@ -26,6 +26,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import threading
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,6 +71,16 @@ def _parser() -> Parser:
     from tree_sitter import Language, Parser
 
     return Parser(Language(tree_sitter_bash.language()))
+
+
+# A tree-sitter parser is not safe to share between threads; classification may be called
+# from a worker thread.
+_PARSE_LOCK = threading.Lock()
+
+
+def _parse(source: bytes) -> Node:
+    with _PARSE_LOCK:
+        return _parser().parse(source).root_node
 
 
 def _dup_redirect(node: Node) -> bool:
@@ -224,7 +235,7 @@ def _program_ok(program: str, args: list[Word], places: Places) -> bool:
 
 def _commands(script: str, dialect: Dialect) -> list[list[Word]] | None:
     source = script.encode("utf-8", "surrogateescape")
-    root = _parser().parse(source).root_node
+    root = _parse(source)
     if root.has_error or not _only_blanks_between_tokens(root, source):
         return None
     nodes: list[Node] = []
