@@ -203,6 +203,9 @@ class _Planner:
             return self.read_text(target.path)
         except PatchError as error:
             raise PatchError(error.message, line) from None
+        except (OSError, UnicodeDecodeError) as error:
+            # A caller's reader (the editor's buffers, then the disk) may fail its own way.
+            raise PatchError(f"cannot read {target.display}: {error}", line) from None
 
     def add(self, op: AddFile) -> None:
         target = self.target(op.path, op.line)
