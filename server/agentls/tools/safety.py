@@ -15,10 +15,12 @@ every argument against the kernel filesystems (:mod:`agentls.tools.safety_paths`
 Refused outright: parse errors, command and process substitution, arithmetic, ``${...}``
 with operators, subshells and groups, control flow, functions, ``eval``/``exec``/
 ``source`` (not listed programs), background jobs, here-documents and here-strings,
-assignments other than a few locale settings, and every redirection except duplicating one
+assignments other than a few locale settings, text the grammar skips but bash reads (an
+escaped space before ``#``), and every redirection except duplicating one standard
 descriptor onto another (``2>&1``, ``>&2``): even ``>/dev/null`` and ``< file`` are
 refused, since the grammar of redirections is where a write hides (``>&file`` writes a file)
-and those forms are easy to do without.
+and those forms are easy to do without. Nothing is read-only while PATH has a relative entry,
+since ``ls`` could then be a program the repository ships.
 """
 
 from __future__ import annotations
