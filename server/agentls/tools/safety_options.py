@@ -70,16 +70,17 @@ def parse_options(args: list[str], options: Options, permute: bool = True) -> Pa
             parsed.operands.extend(args[i:])
             break
         if arg.startswith("--"):
-            given, equals, value = arg[2:].partition("=")
+            given, equals, attached = arg[2:].partition("=")
             name = resolve_long(given, options)
             if name is None:
                 return None
-            if not equals and name in options.long_values:
+            value: str | None = attached if equals else None
+            if value is None and name in options.long_values:
                 if i >= len(args):
                     return None
                 value = args[i]
                 i += 1
-            parsed.options.append((f"--{name}", value if (equals or value) else None))
+            parsed.options.append((f"--{name}", value))
         elif arg.startswith("-") and arg != "-":
             cluster = arg[1:]
             for position, letter in enumerate(cluster):
