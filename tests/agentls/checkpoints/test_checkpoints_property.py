@@ -104,3 +104,48 @@ def test_restore_gives_back_the_exact_starting_files(start: list[Op], turn: list
 def _files_only(state: dict[str, tuple[str, bytes]]) -> dict[str, tuple[str, bytes]]:
     """git keeps no empty folders: compare files and links, and folders that hold them."""
     return {path: value for path, value in state.items() if value[0] != "dir"}
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    start=st.lists(OPS, max_size=5),
+    turn=st.lists(OPS, min_size=1, max_size=6),
+    user=st.lists(OPS, max_size=4),
+)
+def test_the_users_later_changes_are_skipped_and_the_rest_restored(
+    start: list[Op], turn: list[Op], user: list[Op]
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="agentls-cp-prop-") as tmp:
+        workspace = Path(tmp, "ws")
+        workspace.mkdir()
+        for op in start:
+            apply(workspace, op)
+        repo = ShadowRepo(Path(tmp, "state"), workspace)
+        original = _files_only(tree_state(workspace))
+        before = repo.snapshot().tree
+        for op in turn:
+            apply(workspace, op)
+        at_end = _files_only(tree_state(workspace))
+        after = repo.snapshot().tree
+        for op in user:
+            apply(workspace, op)
+        users = _files_only(tree_state(workspace))
+
+        result = repo.restore(before, after)
+
+        now = _files_only(tree_state(workspace))
+        skipped = {s.path: s.reason for s in result.skipped}
+        for path in repo.changed_paths(before, after):
+            if users.get(path) not in (at_end.get(path), original.get(path)):
+                assert skipped.get(path) == "changed since the turn"
+            if path in skipped:
+                assert now.get(path) == users.get(path)
+            else:
+                assert path in result.restored
+                assert now.get(path) == original.get(path)
+        unchanged = set(users) - set(repo.changed_paths(before, after))
+        assert {p: now.get(p) for p in unchanged} == {p: users[p] for p in unchanged}
