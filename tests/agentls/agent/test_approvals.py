@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ import pytest
 
 from agentls.agent.approvals import needs_approval
 from agentls.config.settings import ApprovalPolicy
+from agentls.tools.safety import git_safe_env
 
 
 def _git(cwd: Path, *args: str) -> None:
@@ -59,3 +61,16 @@ def test_git_in_a_repository_with_an_fsmonitor_is_asked(
     _git(clean, "init", "-q")
     assert not needs_approval(ApprovalPolicy.ASK_UNSAFE, ["git", "status"], set(), clean)
     assert not marker.exists()
+
+
+def test_git_safe_env_keeps_the_hostile_fsmonitor_from_running(
+    hostile_repo: tuple[Path, Path],
+) -> None:
+    repo, marker = hostile_repo
+    env = {**os.environ, **git_safe_env()}
+    done = subprocess.run(["git", "status"], cwd=repo, env=env, capture_output=True, check=False)
+    assert done.returncode == 0
+    assert not marker.exists()
+    # The repository really is hostile: without the overrides, git runs the program.
+    subprocess.run(["git", "status"], cwd=repo, capture_output=True, check=False)
+    assert marker.exists()
