@@ -23,11 +23,13 @@ class ApprovalRequest:
     session_id: str
     turn_id: str
     call_id: str
-    kind: Literal["shell", "patch"]
+    kind: Literal["shell", "patch", "mcp"]
     cwd: str
     command: list[str] | None = None
     patch: str | None = None
     reason: str | None = None
+    changes: list[dict[str, Any]] | None = None
+    tool: dict[str, Any] | None = None
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
@@ -43,6 +45,10 @@ class ApprovalRequest:
             wire["patch"] = self.patch
         if self.reason:
             wire["reason"] = self.reason
+        if self.changes is not None:
+            wire["changes"] = self.changes
+        if self.tool is not None:
+            wire["tool"] = self.tool
         return wire
 
 
