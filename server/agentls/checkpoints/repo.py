@@ -26,13 +26,24 @@ from agentls.checkpoints.restore import restore_files
 from agentls.checkpoints.snapshot import take_snapshot
 
 REF_PREFIX = "refs/agentls/"
+# A workspace opened on a home folder or a disk of datasets would otherwise be copied whole
+# into the state folder on the first snapshot, for minutes. Past this many files to store
+# in one snapshot, the snapshot is refused with a message saying what to do.
+DEFAULT_MAX_FILES = 100_000
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
 
 
 class ShadowRepo:
     """Snapshots, diffs and restores of one workspace, stored in its state folder."""
 
-    def __init__(self, state_dir: Path, workspace: Path, *, max_file_mb: float = 10.0) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        workspace: Path,
+        *,
+        max_file_mb: float = 10.0,
+        max_files: int = DEFAULT_MAX_FILES,
+    ) -> None:
         workspace = workspace.resolve()
         if not workspace.is_dir():
             raise CheckpointError(f"the workspace folder {workspace} does not exist")
@@ -42,6 +53,7 @@ class ShadowRepo:
         self.workspace = workspace
         self.git_dir = state_dir.resolve() / "checkpoints.git"
         self.max_bytes = int(max_file_mb * 1024 * 1024)
+        self.max_files = max_files
         self._git = Git(self.git_dir, workspace, excludes_file=user_exclude_file(workspace))
         try:
             self._git.init()
@@ -55,7 +67,7 @@ class ShadowRepo:
     def snapshot(self) -> Snapshot:
         """The workspace's files now, as a tree id; fast when few files changed."""
         with self._lock.hold():
-            return take_snapshot(self._git, self.max_bytes)
+            return take_snapshot(self._git, self.max_bytes, self.max_files)
 
     def diff(self, before: str, after: str, *, max_bytes: int | None = None) -> WorkspaceDiff:
         """Unified diff and per-file counts from one snapshot to another.

@@ -24,6 +24,7 @@ import os
 import stat
 from pathlib import Path
 
+from agentls.checkpoints.errors import CheckpointError
 from agentls.checkpoints.git import Git
 from agentls.checkpoints.models import SkippedFile, Snapshot
 from agentls.checkpoints.paths import behind_link
@@ -53,7 +54,7 @@ def join_z(paths: list[str]) -> bytes:
     return b"".join(os.fsencode(path) + b"\0" for path in paths)
 
 
-def take_snapshot(git: Git, max_bytes: int) -> Snapshot:
+def take_snapshot(git: Git, max_bytes: int, max_files: int) -> Snapshot:
     """Stage the workspace's changes into the shadow index and write its tree."""
     listed = split_z(git.run("ls-files", "-z", "-m", "-o", "--exclude-standard"))
     if not listed:
@@ -61,6 +62,12 @@ def take_snapshot(git: Git, max_bytes: int) -> Snapshot:
         # but unchanged is refreshed by the next snapshot that stages something.)
         return Snapshot(tree=write_tree(git))
     candidates, placeholders = _expand_nested(git, listed)
+    if len(candidates) > max_files:
+        raise CheckpointError(
+            f"the workspace has {len(candidates)} new or changed files that are not ignored, "
+            f"more than a checkpoint takes ({max_files}); add the generated or downloaded "
+            "folders to .gitignore, or raise checkpoint_max_files, or set checkpoints = false"
+        )
     staged, removed, skipped = _sort_out(git.work_tree, candidates, max_bytes)
     removed.extend(placeholders)
     if removed:

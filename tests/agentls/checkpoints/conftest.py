@@ -26,8 +26,8 @@ def state_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_repo(state_dir: Path, workspace: Path) -> MakeRepo:
-    def make(**kwargs: float) -> ShadowRepo:
-        return ShadowRepo(state_dir, workspace, **kwargs)
+    def make(*, max_file_mb: float = 10.0, max_files: int = 100_000) -> ShadowRepo:
+        return ShadowRepo(state_dir, workspace, max_file_mb=max_file_mb, max_files=max_files)
 
     return make
 

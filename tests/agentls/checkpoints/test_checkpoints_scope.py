@@ -10,7 +10,7 @@ import pytest
 from tests.agentls.checkpoints.conftest import MakeRepo
 from tests.agentls.checkpoints.workspace_files import hash_dir, sh, tree_entries, write
 
-from agentls.checkpoints import ShadowRepo
+from agentls.checkpoints import CheckpointError, ShadowRepo
 
 
 def git(cwd: Path, *args: str) -> None:
@@ -184,3 +184,17 @@ def test_a_state_folder_inside_the_workspace_is_left_out(workspace: Path, state:
     if state != ".":
         assert sorted(entries) == ["code.py"]
         assert second == first
+
+
+def test_too_many_files_for_one_snapshot_is_refused_with_what_to_do(
+    make_repo: MakeRepo, workspace: Path
+) -> None:
+    for i in range(30):
+        write(workspace, f"data/f{i}.csv", f"{i}\n")
+    repo = make_repo(max_files=20)
+
+    with pytest.raises(CheckpointError, match=r"30 new or changed files .* \.gitignore"):
+        repo.snapshot()
+
+    write(workspace, ".gitignore", "data/\n")
+    assert sorted(tree_entries(repo, repo.snapshot().tree)) == [".gitignore"]
