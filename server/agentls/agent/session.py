@@ -7,6 +7,8 @@ ask through it, and `agentls.agent.turn` holds the whole life of a turn.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from agentls.agent.approvals import ApprovalRequest, Decision
+from agentls.agent.compaction import Compaction
 from agentls.agent.context import AgentContext
 from agentls.agent.results import StorageError, TurnResult
 from agentls.agent.tools import Tool, ToolBox
@@ -25,15 +28,15 @@ from agentls.history.repair import (
     ABORTED_OUTPUT,
     StatelessInput,
     function_call_output,
-    pending_call_ids,
     server_side_input,
 )
 from agentls.history.validate import drop_invalid
 from agentls.history.view import render_history
 from agentls.providers.events import ModelRequest, ProviderError
+from agentls.rollout.paging import ModelHistory, ResumeView, load_model_history, open_resume
 from agentls.rollout.paths import WorkspaceLayout, new_session_id
-from agentls.rollout.reader import read_rollout
 from agentls.rollout.records import (
+    COMPACTED,
     EVENT_MSG,
     RESPONSE_ITEM,
     SESSION_META,
@@ -43,13 +46,14 @@ from agentls.rollout.records import (
     TURN_COMPLETED,
     TURN_CONTEXT,
     TURN_STARTED,
+    compacted_payload,
     timestamp,
     utc_now,
 )
-from agentls.rollout.store import user_text
 from agentls.rollout.writer import RolloutWriteError, RolloutWriter
 
 CRASH_REASON = "the server stopped during this turn"
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -104,7 +108,7 @@ class Session:
         self.id = session_id
         self.context = context
         self.writer = writer
-        self.history = history
+        self._history = history
         self.events = events
         self.info = info
         self.instructions = instructions
@@ -120,16 +124,25 @@ class Session:
         self.on_relinked: Callable[[Session], None] | None = None
         # tools beyond the built-in ones (MCP), asked for at each request
         self.extra_tools: Callable[[], list[Tool]] | None = None
+        # context meter and compaction
+        self.compaction = Compaction(self)
+        # a resumed session's model history is read at its first use (see `history`)
+        self._resume_view: ResumeView | None = None
+        self._loading: asyncio.Future[ModelHistory] | None = None
+        self._opened_page: tuple[int, ResumeView] | None = None
 
     # -- opening --------------------------------------------------------------------------
     @classmethod
     def create(cls, context: AgentContext, layout: WorkspaceLayout) -> Session:
-        layout.ensure()
         session_id = new_session_id()
         created = utc_now()
-        writer = RolloutWriter(
-            layout.session_path(session_id, created), create=True, secrets=context.secrets()
-        )
+        try:
+            layout.ensure()
+            writer = RolloutWriter(
+                layout.session_path(session_id, created), create=True, secrets=context.secrets()
+            )
+        except OSError as exc:
+            raise StorageError(f"could not create the session file: {exc}") from exc
         meta = session_meta(context, layout, session_id, created)
         try:
             writer.append(SESSION_META, meta, created)
@@ -148,52 +161,50 @@ class Session:
         )
 
     @classmethod
-    def open(cls, context: AgentContext, path: Path, session_id: str) -> Session:
-        """Lock, read, and repair what a stop or crash left: every call gets an output."""
+    def open(
+        cls, context: AgentContext, path: Path, session_id: str, history_limit: int = 0
+    ) -> Session:
+        """Lock, read the file's ends, and repair what a stop or crash left.
+
+        Only the head (meta, title) and the tail (the newest `history_limit` panel entries,
+        the turn a crash cut off) are read here, so opening does not grow with the file; the
+        model's part is read at its first use (`load_history`).
+        """
         writer = RolloutWriter(path, create=False, secrets=context.secrets())
         try:
-            rollout = read_rollout(path)
+            view = open_resume(path, history_limit)
         except BaseException:
             writer.close()
             raise
-        history, damaged = drop_invalid(rollout.items)
-        warnings = [*rollout.warnings, *damaged]
-        meta = rollout.meta or {}
-        if rollout.meta is None:
-            warnings.append("the session_meta line is missing; the session is still usable")
+        meta = view.meta or {}
         session = cls(
             session_id=session_id,
             context=context,
             writer=writer,
-            history=history,
-            events=rollout.events,
+            history=[],
+            events=[],
             info=SessionInfo(
                 created_at=str(meta.get("timestamp") or ""),
-                title=next((t for i in history if (t := user_text(i))), ""),
-                warnings=warnings,
+                title=view.title,
+                warnings=list(view.warnings),
             ),
             instructions=meta.get("instructions") if isinstance(meta, dict) else None,
         )
-        state = rollout.state or {}
-        if isinstance(state.get("previous_response_id"), str):
-            session.response_chain = (state["previous_response_id"], int(state["_item_index"]))
-        session._repair_after_stop()
+        session._resume_view = view
+        session._opened_page = (history_limit, view)
+        session._repair_after_stop(view.pending_calls, view.unfinished_turns)
         return session
 
-    def _repair_after_stop(self) -> None:
+    def _repair_after_stop(self, pending: list[str], unfinished: list[str]) -> None:
+        """Answer the calls a crash left without output, end the turns it cut off.
+
+        Written to the file only: the model history, read from the file later, has them.
+        """
         warnings = self.info.warnings
-        ended = {
-            e.get("turn_id") for e in self.events if e.get("type") in (TURN_COMPLETED, TURN_ABORTED)
-        }
-        unfinished = [
-            str(e.get("turn_id"))
-            for e in self.events
-            if e.get("type") == TURN_STARTED and e.get("turn_id") not in ended
-        ]
-        pending = pending_call_ids(self.history)
         try:
             for call_id in pending:
-                self.record_call_output(call_id, ABORTED_OUTPUT, "aborted", None)
+                self._append(RESPONSE_ITEM, function_call_output(call_id, ABORTED_OUTPUT))
+                self._event({"type": TOOL_CALL_COMPLETED, "call_id": call_id, "status": "aborted"})
             for turn_id in unfinished:
                 self._event({"type": TURN_ABORTED, "turn_id": turn_id, "reason": CRASH_REASON})
             if pending or unfinished:
@@ -207,6 +218,60 @@ class Session:
             )
         if unfinished:
             warnings.append(f"{len(unfinished)} turn(s) were cut off; recorded them as aborted")
+
+    # -- the model history of a resumed session (read lazily) --------------------------------
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """What the model sees: from the last compaction on. Read now if not read yet."""
+        if self._resume_view is not None:
+            self._take_model_history(load_model_history(self._resume_view, to_end=True))
+        return self._history
+
+    @history.setter
+    def history(self, items: list[dict[str, Any]]) -> None:
+        self._resume_view = None
+        self._history = items
+
+    async def load_history(self) -> None:
+        """Read a resumed session's model history in a worker thread, once."""
+        view = self._resume_view
+        if view is None:
+            return
+        if self._loading is None:
+            self._loading = asyncio.ensure_future(
+                asyncio.to_thread(load_model_history, view, to_end=True)
+            )
+        loaded = await asyncio.shield(self._loading)
+        if self._resume_view is view:  # not read meanwhile by a synchronous use
+            self._take_model_history(loaded)
+
+    def _take_model_history(self, loaded: ModelHistory) -> None:
+        self._resume_view = None
+        self._loading = None
+        history, damaged = drop_invalid(loaded.items)
+        for warning in [*loaded.warnings, *damaged]:
+            logger.warning("session %s: %s", self.id, warning)
+        self.info.warnings.extend(damaged)
+        self._history = history
+        self.stateless_input = StatelessInput()
+        self.response_chain = loaded.response_chain
+
+    def record_compaction(self, message: str, replacement: list[dict[str, Any]]) -> None:
+        """The `compacted` line, then the replacement becomes the model's history."""
+        self._check_file()
+        self._append(COMPACTED, compacted_payload(message, replacement))
+        self.history = list(replacement)
+        self.stateless_input = StatelessInput()
+        self.response_chain = None
+
+    def panel_page(self, history_limit: int) -> tuple[list[dict[str, Any]], str | None]:
+        """The newest `history_limit` panel entries and the cursor of older ones, from the file."""
+        opened, self._opened_page = self._opened_page, None
+        if opened is not None and opened[0] == history_limit:
+            view = opened[1]
+        else:
+            view = open_resume(self.writer.path, history_limit)
+        return view.entries, view.history_cursor
 
     # -- records (the TurnHost side) --------------------------------------------------------
     @property
@@ -224,8 +289,9 @@ class Session:
         self.events.append(payload)
 
     def record_item(self, item: dict[str, Any]) -> None:
+        history = self.history  # a resumed session's history is read before it grows
         self._append(RESPONSE_ITEM, item)
-        self.history.append(item)
+        history.append(item)
         self.stateless_input.append(item)
 
     append_item = record_item
@@ -241,6 +307,15 @@ class Session:
             self.on_relinked(self)
 
     def record_turn_start(self, turn_id: str, text: str) -> None:
+        self.record_turn_opening(turn_id)
+        self.record_item(
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+        )
+        if not self.info.title:
+            self.info.title = text
+
+    def record_turn_opening(self, turn_id: str) -> None:
+        """The turn's context and start, without its user message (a user command has none)."""
         self._check_file()
         settings = self.context.settings
         self._append(
@@ -253,11 +328,6 @@ class Session:
             },
         )
         self._event({"type": TURN_STARTED, "turn_id": turn_id})
-        self.record_item(
-            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
-        )
-        if not self.info.title:
-            self.info.title = text
 
     def record_call_output(
         self, call_id: str, output: str, status: str, exit_code: int | None
@@ -380,6 +450,7 @@ class Session:
 
     async def send(self, text: str, sink: EventSink) -> TurnResult:
         """Run one turn to its end; a cancelled caller interrupts the turn, then gets its result."""
+        await self.load_history()
         turn = Turn(self, self.context, self.toolbox(), f"turn-{uuid.uuid4().hex[:12]}", text, sink)
         return await self.turns.send(turn)
 

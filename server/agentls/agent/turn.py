@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agentls.agent.approvals import ApprovalRequest, Decision
 from agentls.agent.context import AgentContext
@@ -41,6 +41,9 @@ from agentls.providers.events import (
     TextDelta,
 )
 from agentls.providers.retry import stream_with_retries
+
+if TYPE_CHECKING:
+    from agentls.agent.compaction import Compaction
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +83,9 @@ class TurnHost(Protocol):
     def after_response(self, response_id: str | None) -> None: ...
 
     def refused_stored_history(self, request: ModelRequest, error: ProviderError) -> bool: ...
+
+    @property
+    def compaction(self) -> Compaction: ...
 
     async def approve(self, request: ApprovalRequest) -> Decision: ...
 
@@ -136,7 +142,7 @@ class Turn:
     # -- the loop -----------------------------------------------------------------------
     async def run(self) -> TurnResult:
         try:
-            self.host.record_turn_start(self.id, self.text)
+            self._record_start()
             self.emit("turnStarted", text=self.text)
             return await self._loop()
         except (asyncio.CancelledError, AbortRequestedError):
@@ -154,6 +160,10 @@ class Turn:
             return await self._finish_failed(
                 {"message": f"internal error in agentls: {exc.__class__.__name__}: {exc}"}
             )
+
+    def _record_start(self) -> None:
+        """The turn's first records; a turn of another kind (a user command) overrides it."""
+        self.host.record_turn_start(self.id, self.text)
 
     async def _loop(self) -> TurnResult:
         host = self.host
@@ -182,14 +192,23 @@ class Turn:
         )
 
     async def _stream_response(self) -> tuple[list[dict[str, Any]], str | None]:
-        """Items of one completed response; nothing of an incomplete one is returned."""
-        request = self.host.next_request(self.tools.definitions())
+        """Items of one completed response; nothing of an incomplete one is returned.
+
+        The history is compacted before a request that would fill the context window, and
+        after the API refuses one for its length (then that request is retried once).
+        """
+        tools = self.tools.definitions()
+        request = await self.host.compaction.before_request(tools, self.emit)
         try:
             return await self._consume(request)
         except ProviderError as exc:
-            if not self.host.refused_stored_history(request, exc):
+            if self.host.refused_stored_history(request, exc):
+                retry: ModelRequest | None = self.host.next_request(tools)
+            else:
+                retry = await self.host.compaction.after_refusal(exc, tools, self.emit)
+            if retry is None:
                 raise
-            return await self._consume(self.host.next_request(self.tools.definitions()))
+            return await self._consume(retry)
 
     async def _consume(self, request: ModelRequest) -> tuple[list[dict[str, Any]], str | None]:
         context = self.context
@@ -212,6 +231,8 @@ class Turn:
                 response_id = event.response_id
                 for key, value in event.usage.items():
                     self.usage[key] = self.usage.get(key, 0) + value
+                if event.usage:
+                    self.emit("tokenUsage", **self.host.compaction.usage_fields(event.usage))
             elif isinstance(event, Retry):
                 items.clear()
                 self.partial.clear()

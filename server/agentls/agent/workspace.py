@@ -6,6 +6,7 @@ never write the same session.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -23,21 +24,30 @@ if TYPE_CHECKING:
 __all__ = ["ResumeResult", "SessionNotFoundError", "Workspace"]
 
 
+# `agent/resume` without `historyLimit`: every entry, as before paging existed
+ALL_ENTRIES = sys.maxsize
+
+
 @dataclass
 class ResumeResult:
     session: Session
     warnings: list[str]
+    history: list[dict[str, Any]] | None = None
+    history_cursor: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         session = self.session
-        return {
+        wire = {
             "sessionId": session.id,
             "title": session.info.title or "(empty session)",
             "createdAt": session.info.created_at,
             "updatedAt": session.updated_at(),
-            "history": session.history_view(),
+            "history": self.history if self.history is not None else session.history_view(),
             "warnings": self.warnings,
         }
+        if self.history_cursor is not None:
+            wire["historyCursor"] = self.history_cursor
+        return wire
 
 
 class Workspace:
@@ -102,8 +112,11 @@ class Workspace:
         self.active = session
         return session
 
-    def open_session(self, session_id: str) -> Session:
-        """The session with that id, taking its lock on first use."""
+    def open_session(self, session_id: str, history_limit: int = 0) -> Session:
+        """The session with that id, taking its lock on first use.
+
+        A session opened here reads its newest `history_limit` panel entries on the way.
+        """
         check_session_id(session_id)
         found = self.sessions.get(session_id)
         if found is not None:
@@ -114,17 +127,39 @@ class Workspace:
                 f"no session '{session_id}' in this workspace; "
                 "agent/listSessions shows the ones there are"
             )
-        return self._adopt(Session.open(self.context, path, session_id))
+        return self._adopt(Session.open(self.context, path, session_id, history_limit))
 
-    def resume(self, session_id: str | None) -> ResumeResult:
+    def resume(self, session_id: str | None, history_limit: int | None = None) -> ResumeResult:
+        """Open (or take) a session: its newest `history_limit` entries (None: all of them)."""
         if session_id is None:
             latest = self.store.latest()
             if latest is None:
                 raise SessionNotFoundError("this workspace has no sessions yet")
             session_id = latest.session_id
-        session = self.open_session(session_id)
+        limit = ALL_ENTRIES if history_limit is None else history_limit
+        session = self.open_session(session_id, limit)
         self.active = session
-        return ResumeResult(session, list(session.info.warnings))
+        entries, cursor = session.panel_page(limit)
+        return ResumeResult(session, list(session.info.warnings), entries, cursor)
+
+    def history_page(
+        self, session_id: str | None, cursor: str, limit: int
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """`agent/history`: the entries older than `cursor`; ValueError for a foreign cursor."""
+        from agentls.rollout.paging import history_page
+
+        if session_id is None:
+            if self.active is None:
+                raise SessionNotFoundError("no session is open; pass its sessionId")
+            path = self.active.writer.path
+        else:
+            check_session_id(session_id)
+            held = self.sessions.get(session_id)
+            found = held.writer.path if held else self.layout.find_session(session_id)
+            if found is None:
+                raise SessionNotFoundError(f"no session '{session_id}' in this workspace")
+            path = found
+        return history_page(path, cursor, limit)
 
     def session_for_send(self, session_id: str | None) -> Session:
         if session_id is not None:

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from agentls.history.repair import ABORTED_OUTPUT
+from agentls.history.user_shell import user_shell_entry
 from agentls.rollout.records import TOOL_CALL_COMPLETED
 from agentls.rollout.store import user_text
 
@@ -58,7 +59,7 @@ def render_history(items: list[Item], events: list[Item]) -> list[dict[str, Any]
         if kind == "message":
             text = user_text(item)
             if text is not None:
-                entries.append({"role": "user", "text": text})
+                entries.append(user_shell_entry(text) or {"role": "user", "text": text})
                 continue
             text = assistant_text(item)
             if text is not None:

@@ -41,12 +41,13 @@ class AgentMethods:
         return {"accepted": session is not None and session.steer(params.text)}
 
     async def resume(self, raw: Any) -> dict[str, Any]:
-        from agentls.lsp.params import SessionParams, parse_params
+        from agentls.lsp.params import ResumeParams, parse_params
         from agentls.rollout.reader import bulk_load
 
-        params = parse_params(SessionParams, raw, "agent/resume")
+        params = parse_params(ResumeParams, raw, "agent/resume")
         with bulk_load():
-            return self.server.agent_workspace().resume(params.sessionId).to_wire()
+            workspace = self.server.agent_workspace()
+            return workspace.resume(params.sessionId, params.historyLimit).to_wire()
 
     async def new_session(self, raw: Any) -> dict[str, Any]:
         from agentls.lsp.params import NewSessionParams, parse_params
@@ -68,6 +69,46 @@ class AgentMethods:
             result["nextCursor"] = cursor
         return result
 
+    # -- long sessions ------------------------------------------------------------------
+    async def history(self, raw: Any) -> dict[str, Any]:
+        from agentls.lsp.params import HistoryParams, parse_params
+
+        params = parse_params(HistoryParams, raw, "agent/history")
+        workspace = self.server.agent_workspace()
+        try:
+            entries, cursor = workspace.history_page(params.sessionId, params.cursor, params.limit)
+        except ValueError as exc:
+            raise invalid_params(f"agent/history: invalid 'cursor': {exc}") from None
+        result: dict[str, Any] = {"history": entries}
+        if cursor is not None:
+            result["cursor"] = cursor
+        return result
+
+    async def compact(self, raw: Any) -> dict[str, Any]:
+        from agentls.agent.compaction import compact_now
+        from agentls.agent.results import SessionNotFoundError
+        from agentls.lsp.params import SessionParams, parse_params
+
+        params = parse_params(SessionParams, raw, "agent/compact")
+        workspace = self.server.agent_workspace()
+        session = workspace.session_for_interrupt(params.sessionId)
+        if session is None:  # a known session that this server has not opened yet
+            if params.sessionId is None:
+                raise SessionNotFoundError("no session is open: send a message first")
+            session = workspace.open_session(params.sessionId)
+        outcome = await compact_now(session, self.server.turn_sink(None))
+        return {"tokensBefore": outcome.tokens_before, "tokensAfter": outcome.tokens_after}
+
+    async def run_command(self, raw: Any) -> dict[str, Any]:
+        from agentls.agent.user_command import run_user_command
+        from agentls.lsp.params import RunCommandParams, parse_params
+
+        params = parse_params(RunCommandParams, raw, "agent/runCommand")
+        session = self.server.agent_workspace().session_for_send(params.sessionId)
+        sink = self.server.turn_sink(params.workDoneToken)
+        result = await run_user_command(session, params.command, sink)
+        return result.to_wire()
+
     async def mcp_servers(self, raw: Any) -> dict[str, Any]:
         from agentls.lsp.params import NoParams, parse_params
 
@@ -83,4 +124,7 @@ AGENT_METHODS = {
     "agent/listSessions": AgentMethods.list_sessions,
     "agent/steer": AgentMethods.steer,
     "agent/mcpServers": AgentMethods.mcp_servers,
+    "agent/history": AgentMethods.history,
+    "agent/compact": AgentMethods.compact,
+    "agent/runCommand": AgentMethods.run_command,
 }

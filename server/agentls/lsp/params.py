@@ -85,3 +85,29 @@ class SteerParams(_Params):
 
 class NewSessionParams(_Params):
     oneShot: bool = False  # noqa: N815 - wire name
+
+
+# -- long sessions -------------------------------------------------------------------------
+MAX_HISTORY_PAGE = 10_000
+
+
+class ResumeParams(_Params):
+    sessionId: StrictStr | None = None  # noqa: N815 - wire name
+    # absent: every entry (what `agent/resume` answered before paging)
+    historyLimit: Annotated[StrictInt, Field(ge=0, le=MAX_HISTORY_PAGE)] | None = None  # noqa: N815
+
+
+class HistoryParams(_Params):
+    sessionId: StrictStr | None = None  # noqa: N815 - wire name
+    cursor: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+    limit: Annotated[StrictInt, Field(ge=1, le=MAX_HISTORY_PAGE)] = 200
+
+
+class RunCommandParams(_Params):
+    sessionId: StrictStr | None = None  # noqa: N815 - wire name
+    workDoneToken: StrictStr | StrictInt | None = None  # noqa: N815 - wire name
+    command: Annotated[
+        StrictStr,
+        Field(min_length=1, max_length=MAX_TEXT_CHARS),
+        BeforeValidator(_without_lone_surrogates),
+    ]

@@ -1,0 +1,366 @@
+"""A session's context meter and compaction: how full the window is, and shrinking it.
+
+The turn asks `Compaction.before_request` for each model request: when the request would pass
+`auto_compact_percent` of the window, the history is compacted first. When the API refuses a
+request for context length anyway (the estimate is only bytes / 4), `after_refusal` compacts
+and hands back the request to retry, once. `agent/compact` runs the same procedure on
+demand. A compaction is one model request (the summary); its result is written as one
+`compacted` line, and only then does the session's model history become the replacement, so
+a stop or a failure in the middle changes nothing.
+
+The window is looked up once per model endpoint: the `context_window` setting, else what a
+llama.cpp-style server reports (`/props`, probed at the first request, never at
+`initialize`), else the table of known models; unknown means no meter and no automatic
+compaction, but a refusal still compacts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+
+from agentls.agent.context import AgentContext
+from agentls.agent.results import CoreError, TurnResult, TurnStatus
+from agentls.agent.tools import ToolBox
+from agentls.agent.turn import Turn, TurnHost
+from agentls.history.compact import (
+    compaction_input,
+    estimate_item_tokens,
+    estimate_text_tokens,
+    recent_user_messages,
+    replacement_history,
+    should_compact,
+    summary_from_output,
+    summary_text,
+    user_message_budget,
+)
+from agentls.history.repair import stateless_input
+from agentls.providers.context_window import (
+    context_percent,
+    is_context_length_error,
+    known_context_window,
+    probe_reported_window,
+)
+from agentls.providers.events import Completed, ItemDone, ModelRequest, ProviderError, Retry
+from agentls.providers.retry import stream_with_retries
+
+if TYPE_CHECKING:
+    from agentls.agent.session import Session
+
+logger = logging.getLogger(__name__)
+
+Item = dict[str, Any]
+Emit = Callable[..., None]
+
+# The summary request may fill this share of the window; the rest is for the summary itself.
+SUMMARY_INPUT_SHARE = 0.8
+# How often the summary request is shrunk and tried again when it is itself too long.
+SUMMARY_ATTEMPTS = 3
+
+
+class CompactionError(CoreError):
+    """The summary could not be made; the history is unchanged."""
+
+    code = -32603
+
+
+class CompactionHost(Protocol):
+    """What compaction needs of a session."""
+
+    context: AgentContext
+    instructions: str | None
+
+    @property
+    def session_id(self) -> str: ...
+
+    @property
+    def history(self) -> list[Item]: ...
+
+    def next_request(self, tools: list[dict[str, Any]]) -> ModelRequest: ...
+
+    def record_compaction(self, message: str, replacement: list[Item]) -> None: ...
+
+    async def flush(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class CompactionOutcome:
+    tokens_before: int
+    tokens_after: int
+
+
+# --------------------------------------------------------------------------- the window
+
+_reported: dict[str, asyncio.Future[int | None]] = {}
+
+
+async def _probe(base_url: str, api_key: str | None) -> int | None:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        async with httpx.AsyncClient(trust_env=False, headers=headers) as client:
+            return await probe_reported_window(client, base_url)
+    except Exception as exc:  # the meter is a nicety: never let it break a turn
+        logger.info("could not ask %s for its context window: %s", base_url, exc)
+        return None
+
+
+async def reported_window(context: AgentContext) -> int | None:
+    """What the model server says its context is; asked once per endpoint, shared."""
+    from agentls.config.settings import DEFAULT_BASE_URL
+
+    settings = context.settings
+    info = context.provider_info
+    if info.get("embedded"):
+        return settings.local_context_tokens
+    base_url = str(info.get("baseUrl") or settings.base_url)
+    if base_url.rstrip("/") == DEFAULT_BASE_URL or not base_url.startswith("http"):
+        return None  # the public API reports nothing: the table knows its models
+    future = _reported.get(base_url)
+    if future is None:
+        future = asyncio.ensure_future(_probe(base_url, settings.api_key(context.env)))
+        _reported[base_url] = future
+    return await asyncio.shield(future)
+
+
+async def context_window(context: AgentContext) -> int | None:
+    """The setting, else what the server reports, else the table; None when unknown."""
+    settings = context.settings
+    if settings.context_window:
+        return settings.context_window
+    reported = await reported_window(context)
+    if reported:
+        return reported
+    return known_context_window(str(context.provider_info.get("model") or settings.model))
+
+
+# --------------------------------------------------------------------------- estimates
+
+
+class _Meter:
+    """Estimated tokens of the model history, kept as a running sum.
+
+    The history only grows between compactions, so only new items are measured; a history
+    that shrank or was replaced is measured again.
+    """
+
+    def __init__(self) -> None:
+        self._list_id = 0
+        self._counted = 0
+        self._tokens = 0
+
+    def history_tokens(self, history: list[Item]) -> int:
+        if id(history) != self._list_id or len(history) < self._counted:
+            self._list_id, self._counted, self._tokens = id(history), 0, 0
+        for item in history[self._counted :]:
+            self._tokens += estimate_item_tokens(item)
+        self._counted = len(history)
+        return self._tokens
+
+
+def _fixed_tokens(request: ModelRequest) -> int:
+    """Tokens of what every request carries besides the conversation."""
+    tools = estimate_text_tokens(orjson.dumps(request.tools).decode()) if request.tools else 0
+    return tools + (estimate_text_tokens(request.instructions) if request.instructions else 0)
+
+
+# --------------------------------------------------------------------------- compaction
+
+
+class Compaction:
+    """One session's meter and compactions."""
+
+    def __init__(self, host: CompactionHost) -> None:
+        self.host = host
+        self._meter = _Meter()
+        self.window: int | None = None
+
+    def estimate(self, request: ModelRequest | None = None) -> int:
+        """Tokens of the whole model history (plus a request's tools and instructions)."""
+        tokens = self._meter.history_tokens(self.host.history)
+        return tokens + (_fixed_tokens(request) if request is not None else 0)
+
+    async def resolve_window(self) -> int | None:
+        self.window = await context_window(self.host.context)
+        return self.window
+
+    def usage_fields(self, usage: dict[str, int]) -> dict[str, Any]:
+        """`tokenUsage` for one response: its tokens, and how full the window is after it."""
+        input_tokens = int(usage.get("input_tokens", 0))
+        output_tokens = int(usage.get("output_tokens", 0))
+        fields: dict[str, Any] = {"inputTokens": input_tokens, "outputTokens": output_tokens}
+        if self.window:
+            fields["contextWindow"] = self.window
+            percent = context_percent(input_tokens + output_tokens, self.window)
+            if percent is not None:
+                fields["percent"] = percent
+        return fields
+
+    async def before_request(self, tools: list[dict[str, Any]], emit: Emit) -> ModelRequest:
+        """The next request, compacting first when it would pass the threshold."""
+        host = self.host
+        request = host.next_request(tools)
+        window = await self.resolve_window()
+        percent = host.context.settings.auto_compact_percent
+        if window is None or percent <= 0:
+            return request
+        if not should_compact(self.estimate(request), window, percent):
+            return request
+        try:
+            await self.run(emit, reason="auto")
+        except CompactionError as exc:
+            # the request may still fit; if not, the refusal path tries once more
+            logger.warning("automatic compaction failed: %s", exc)
+            return request
+        return host.next_request(tools)
+
+    async def after_refusal(
+        self, error: ProviderError, tools: list[dict[str, Any]], emit: Emit
+    ) -> ModelRequest | None:
+        """After a context-length refusal: compact and give the request to retry, once."""
+        if not is_context_length_error(error.http_status, error.code, error.message):
+            return None
+        try:
+            await self.run(emit, reason="refused")
+        except CompactionError:
+            raise error from None
+        return self.host.next_request(tools)
+
+    async def run(self, emit: Emit, *, reason: str) -> CompactionOutcome:
+        """Summarise, record the `compacted` line, replace the model history.
+
+        Raises CompactionError (after a `failed` event) when no summary could be made; a
+        stop (`CancelledError`) also leaves the history as it was.
+        """
+        host = self.host
+        history = host.history
+        before = self.estimate()
+        emit("compaction", phase="started", reason=reason, tokensBefore=before)
+        try:
+            summary = await self._summarise(history)
+        except asyncio.CancelledError:
+            emit("compaction", phase="failed", reason=reason, error={"message": "stopped"})
+            raise
+        except (ProviderError, CompactionError) as exc:
+            message = exc.message if isinstance(exc, ProviderError) else str(exc)
+            emit("compaction", phase="failed", reason=reason, error={"message": message})
+            raise CompactionError(f"compaction failed: {message}") from exc
+        budget = user_message_budget(self.window)
+        replacement = replacement_history(history, summary, budget_tokens=budget)
+        host.record_compaction(summary_text(summary), replacement)
+        await host.flush()
+        after = self.estimate()
+        fields: dict[str, Any] = {"tokensBefore": before, "tokensAfter": after}
+        if self.window:
+            fields["contextWindow"] = self.window
+            fields["percent"] = context_percent(after, self.window)
+        emit("compaction", phase="completed", reason=reason, **fields)
+        return CompactionOutcome(before, after)
+
+    async def _summarise(self, history: list[Item]) -> str:
+        """One model request for the summary; shrunk and retried only if it is refused."""
+        host = self.host
+        settings = host.context.settings
+        instructions = settings.instructions or host.instructions
+        budget: int | None = None
+        if self.window:
+            fixed = estimate_text_tokens(instructions) if instructions else 0
+            budget = max(256, int(self.window * SUMMARY_INPUT_SHARE) - fixed)
+        for attempt in range(SUMMARY_ATTEMPTS):
+            request = ModelRequest(
+                model=settings.model,
+                input=compaction_input(history, budget_tokens=budget),
+                tools=[],
+                instructions=instructions,
+                store=False,
+            )
+            try:
+                items = await self._consume(request)
+            except ProviderError as exc:
+                refused = is_context_length_error(exc.http_status, exc.code, exc.message)
+                if not refused or attempt == SUMMARY_ATTEMPTS - 1:
+                    raise
+                size = sum(estimate_item_tokens(i) for i in stateless_input(history)[0])
+                budget = max(256, (budget or size) // 2)
+                continue
+            summary = summary_from_output(items)
+            if not summary.strip():
+                raise CompactionError("the model answered the summary request without text")
+            return summary
+        raise CompactionError("the summary request did not fit the model's context")
+
+    async def _consume(self, request: ModelRequest) -> list[Item]:
+        context = self.host.context
+        items: list[Item] = []
+        async for event in stream_with_retries(context.model_stream, request, context.settings):
+            if isinstance(event, ItemDone):
+                items.append(event.item)
+            elif isinstance(event, Retry):
+                items.clear()
+            elif isinstance(event, Completed):
+                pass
+        return items
+
+
+# --------------------------------------------------------------------------- on demand
+
+
+class CompactionTurn(Turn):
+    """`agent/compact` as a turn of its own, so that sends wait and `agent/interrupt` works.
+
+    It records no turn (a compaction is not a conversation turn) and sends no
+    `turnStarted`/`turnCompleted`: only `compaction` events, under its own id.
+    """
+
+    def __init__(
+        self,
+        host: TurnHost,
+        context: AgentContext,
+        compaction: Compaction,
+        sink: Callable[[dict[str, Any]], None],
+    ) -> None:
+        super().__init__(host, context, ToolBox([]), f"compact-{uuid.uuid4().hex[:12]}", "", sink)
+        self.outcome: CompactionOutcome | None = None
+        self._compaction = compaction
+
+    async def run(self) -> TurnResult:
+        status: TurnStatus = "completed"
+        error: dict[str, Any] | None = None
+        try:
+            await self._compaction.resolve_window()
+            self.outcome = await self._compaction.run(self.emit, reason="manual")
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None:
+                while task.cancelling():
+                    task.uncancel()
+            status = "interrupted"
+        except CoreError as exc:
+            status, error = "failed", {"message": str(exc)}
+        self.finishing = True
+        return TurnResult(self.host.session_id, self.id, status, error=error)
+
+
+async def compact_now(
+    session: Session, sink: Callable[[dict[str, Any]], None]
+) -> CompactionOutcome:
+    """`agent/compact`: refused while a turn runs; a stop or a failure is an error."""
+    await session.load_history()
+    if not recent_user_messages(session.history):
+        tokens = session.compaction.estimate()
+        return CompactionOutcome(tokens, tokens)  # nothing said yet: nothing to summarise
+    turn = CompactionTurn(session, session.context, session.compaction, sink)
+    result = await session.turns.send(turn)
+    if turn.outcome is not None:
+        return turn.outcome
+    if result.status == "interrupted":
+        raise CompactionError("the compaction was stopped; the history is unchanged")
+    message = (result.error or {}).get("message", "compaction failed")
+    raise CompactionError(str(message))
