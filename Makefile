@@ -61,7 +61,7 @@ system-deps:
 	fi
 
 pytest: $(STAMP) system-deps
-	AGENTLS_TEST_REQUIRE_LOCAL_MODEL=1 AGENTLS_TEST_REQUIRE_NVIM=1 $(BIN)/python -m pytest -q
+	AGENTLS_TEST_REQUIRE_LOCAL_MODEL=1 AGENTLS_TEST_REQUIRE_NVIM=1 AGENTLS_TEST_REQUIRE_SANDBOX=1 $(BIN)/python -m pytest -q
 
 # The VS Code extension: type check, unit, browser (headless Chromium), protocol and
 # integration tests against the real server, then packaging as a .vsix.

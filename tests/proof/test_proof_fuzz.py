@@ -33,16 +33,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.e2e.harness import API_KEY, server_env
 
+from agentls.lsp.methods import AGENT_METHODS as REGISTERED
 from agentls.rollout.paths import WorkspaceLayout
 from agentls.rollout.reader import parse_rollout
 
-AGENT_METHODS = [
-    "agent/send",
-    "agent/interrupt",
-    "agent/resume",
-    "agent/newSession",
-    "agent/listSessions",
-]
+# every method the server registers: the fuzzer follows the server, never a copy of its list
+AGENT_METHODS = list(REGISTERED)
 INTERNAL_ERROR = -32603
 EXISTING = "@existing-session"
 VALID_MISSING_ID = "0b6f3c1e-2d4a-4b8e-9f10-3a2b1c0d9e8f"
