@@ -1,17 +1,22 @@
 """Running the `git` binary against the shadow repository, sealed off from everything else.
 
 Why the `git` binary and not a library: git's index keeps each file's stat data, so a second
-snapshot re-reads only the files whose size or times changed (a few milliseconds for 10,000
-unchanged files); it applies `.gitignore` files with exactly the rules the user's own tools
-use; and it needs no native extension in our wheel. dulwich (pure Python) hashes and walks
-far slower, and pygit2 is a compiled binding to libgit2 that must match the platform.
+snapshot re-reads only the files whose size or times changed (about 35 ms of CPU for 10,000
+unchanged files, measured in bench/checkpoints.py); it applies `.gitignore` files with
+exactly the rules the user's own tools use; and it needs no native extension in our wheel.
+dulwich (pure Python) hashes and walks far slower, and pygit2 is a compiled binding to
+libgit2 that must match the platform.
 
 Isolation: every call gets an environment with the caller's `GIT_*` variables removed (a
 server started from a git hook would otherwise inherit `GIT_DIR` or `GIT_INDEX_FILE` and act
 on the user's repository), no system or global configuration, and a fixed set of settings
 passed as command-line configuration (`GIT_CONFIG_COUNT`), which outranks the shadow
 repository's own file. Hooks point at /dev/null, fsmonitor is off, no line-ending or filter
-conversion happens (see `ATTRIBUTES`), and automatic gc never runs behind our back.
+conversion happens (see `ATTRIBUTES`), and automatic gc never runs behind our back. The
+per-user ignore and attributes files (~/.config/git/ignore, .../attributes) are replaced by
+explicit settings, so HOME and XDG_CONFIG_HOME need not be changed. `safe.directory` does
+not come into it: git checks ownership only when it discovers a repository, and ours is
+always named explicitly.
 """
 
 from __future__ import annotations
