@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import sys
 from pathlib import Path
 
+import pytest
 from fixtures.fake_api import FakeModelAPI
 from tests.e2e.harness import server_env
 
@@ -111,3 +113,110 @@ async def test_the_key_is_in_no_log_no_output_no_file(
     for path in home.rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes()
+
+
+def _sessions_listing(env: dict[str, str], workspace: Path) -> str:
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "agentls", "sessions", "--workspace", str(workspace)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+async def test_sessions_are_listed_and_resume_takes_an_id(
+    api: FakeModelAPI, home: Path, workspace: Path
+) -> None:
+    env = server_env(home, api.base_url)
+    assert "no sessions in this workspace yet" in _sessions_listing(env, workspace)
+    await run_chat(env, workspace, stdin=b"alpha conversation\n/quit\n")
+    await run_chat(env, workspace, stdin=b"beta conversation\n/quit\n")
+    listing = await asyncio.to_thread(_sessions_listing, env, workspace)
+    rows = [line.split() for line in listing.splitlines()]
+    assert len(rows) == 2 and "beta" in listing.splitlines()[0]  # newest first
+    alpha_id = next(row[0] for row in rows if "alpha" in row)
+    code, _out, err = await run_chat(env, workspace, "--resume", alpha_id[:-4], "-p", "again")
+    assert code == 0, err
+    inputs = [i.get("content") for i in api.requests[-1]["input"] if i.get("role") == "user"]
+    assert "alpha conversation" in str(inputs) and "beta" not in str(inputs)
+
+
+async def test_bare_resume_skips_one_shots(api: FakeModelAPI, home: Path, workspace: Path) -> None:
+    env = server_env(home, api.base_url)
+    await run_chat(env, workspace, stdin=b"the real conversation\n/quit\n")
+    await run_chat(env, workspace, "-p", "a quick one-shot")
+    listing = await asyncio.to_thread(_sessions_listing, env, workspace)
+    if "(one-shot)" not in listing:
+        pytest.skip("this server does not report oneShot in agent/listSessions yet")
+    code, _out, err = await run_chat(env, workspace, "--resume", "-p", "where were we")
+    assert code == 0, err
+    user_inputs = str([i for i in api.requests[-1]["input"] if i.get("role") == "user"])
+    assert "the real conversation" in user_inputs and "a quick one-shot" not in user_inputs
+
+
+async def test_model_option_names_the_model(api: FakeModelAPI, home: Path, workspace: Path) -> None:
+    env = server_env(home, api.base_url)
+    code, _out, err = await run_chat(env, workspace, "--model", "my-model-7b", "-p", "hi")
+    assert code == 0, err
+    assert api.requests[-1]["model"] == "my-model-7b"
+
+
+async def test_a_base_url_alone_uses_the_servers_only_model(
+    api: FakeModelAPI, home: Path, workspace: Path
+) -> None:
+    env = server_env(home, api.base_url)
+    code, _out, err = await run_chat(env, workspace, "-p", "hi")
+    assert code == 0, err
+    assert api.requests[-1]["model"] == "fake-model"
+
+
+async def test_commands_work_or_say_the_server_lacks_them(
+    api: FakeModelAPI, home: Path, workspace: Path
+) -> None:
+    env = server_env(home, api.base_url, AGENTLS_SANDBOX="off")
+    script = b"hello\n/compact\n/fork\n/undo\n!echo from-the-user\n/sessions\n/nonsense\n/quit\n"
+    code, out, err = await run_chat(env, workspace, stdin=script)
+    assert code == 0, err
+    for usage, done in (
+        ("/compact", r"\(compacted: "),
+        ("/fork", r"\(forked: now in session "),
+        (r"/undo \[files\|conversation\]", r"\(undone: "),
+        ("!COMMAND", r"\$ echo from-the-user"),
+    ):
+        lacks = rf"this server does not support {usage} yet \(it does not offer agent/\w+\)"
+        assert re.search(lacks, err) or re.search(done, err + out), (usage, err)
+    assert "unknown command /nonsense; /help lists them" in err
+    assert re.search(r"\* \S+ .* 1 turns  hello", err)  # /sessions marks the current one
+
+
+async def test_a_dns_failure_is_one_line_per_retry_worded_as_dns(
+    home: Path, workspace: Path
+) -> None:
+    home.mkdir(parents=True)
+    (home / "config.toml").write_text("max_retries = 2\nretry_base_delay_s = 0\n")
+    env = server_env(home, None, OPENAI_BASE_URL="http://no-such-host.invalid/v1")
+    code, out, err = await run_chat(env, workspace, "-p", "hello")
+    assert code == 1
+    assert out == ""
+    lines = [line for line in err.splitlines() if "no-such-host.invalid" in line]
+    assert len(lines) == 3, err  # two retries, then the failure
+    assert all("could not look up no-such-host.invalid (DNS failure)" in line for line in lines)
+
+
+async def test_the_embedded_model_answers_briefly_and_stops(home: Path, workspace: Path) -> None:
+    from tests.e2e.test_e2e_real_model import _local_model_or_skip
+
+    from agentls.providers.local import MAX_ANSWER_TOKENS
+
+    _local_model_or_skip()
+    code, out, err = await run_chat(server_env(home, None), workspace, "-p", "What is 2+2?")
+    assert code == 0, err
+    assert out.strip()
+    used = re.search(r"\((\d+) in / (\d+) out", err)
+    assert used is not None, err
+    assert int(used.group(2)) <= MAX_ANSWER_TOKENS

@@ -18,7 +18,7 @@ from rich.segment import Segment
 from rich.spinner import Spinner
 from rich.text import Text
 
-from agentls.chat.markdown import stable_prefix_length
+from agentls.chat.markdown import close_open_markup, stable_prefix_length
 from agentls.chat.render import describe_tool, diff_summary, stop_label, usage_line
 
 MAX_OUTPUT_LINES = 40
@@ -54,7 +54,8 @@ class _Tail:
         self.max_lines = max_lines
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        lines = console.render_lines(Markdown(self.markdown), options, pad=False)
+        shown = Markdown(close_open_markup(self.markdown))
+        lines = console.render_lines(shown, options, pad=False)
         for line in lines[-self.max_lines :]:
             yield from line
             yield Segment.line()
@@ -237,9 +238,11 @@ class LiveRenderer:
             self.error("(compaction failed)")
 
     def _on_retrying(self, event: dict[str, Any]) -> None:
-        reason = str(event.get("reason", "")).split("; ")[0][:120]
+        reason = str(event.get("reason", "")).split("; ")[0]
         delay = float(event.get("delayMs") or 0) / 1000
-        self.notice(f"(attempt {event.get('attempt')} in {delay:.1f} s: {reason})")
+        line = Text(f"(attempt {event.get('attempt')} in {delay:.1f} s: {reason})", style="dim")
+        line.no_wrap, line.overflow = True, "ellipsis"  # one line per retry, whatever the width
+        self.console.print(line)
         self.status = "retrying…"
 
     def _on_turnCompleted(self, event: dict[str, Any]) -> None:  # noqa: N802

@@ -38,3 +38,27 @@ def stable_prefix_length(text: str) -> int:
             cut = end
         offset = end
     return cut
+
+
+def close_open_markup(text: str) -> str:
+    """The block being written, with what is still open closed, so it renders as it will end.
+
+    Without this, `Some **bold` would flash by as literal asterisks until the closing `**`
+    arrives, and an unfinished code block would show its fence.
+    """
+    fence: str | None = None
+    for line in text.split("\n"):
+        match = _FENCE.match(line)
+        if fence is None and match:
+            fence = match.group(1)[0] * 3
+        elif fence is not None and len(line.strip()) >= 3 and set(line.strip()) == {fence[0]}:
+            fence = None
+    if fence is not None:
+        return text.rstrip("\n") + "\n" + fence
+    closed = text
+    if closed.count("`") % 2:
+        closed += "`"
+    for marker in ("**", "__"):
+        if closed.count(marker) % 2:
+            closed += marker
+    return closed
