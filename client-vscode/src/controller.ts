@@ -65,6 +65,9 @@ export interface ControllerOptions {
   onAddFile?: () => Promise<Attachment[]>;
 }
 
+/** History entries asked for at a time (resume, "Load earlier"). */
+export const HISTORY_PAGE = 200;
+
 export type ChangeListener = (state: ChatState, action: Action) => void;
 
 interface RpcErrorLike {
@@ -437,7 +440,7 @@ export class ChatController {
   }
 
   /** "Load earlier": `agent/history` from the cursor. */
-  async loadEarlier(limit = 200): Promise<void> {
+  async loadEarlier(limit = HISTORY_PAGE): Promise<void> {
     const cursor = this.current.historyCursor;
     const connection = this.requireConnection();
     if (!cursor || !connection) return;
@@ -579,7 +582,9 @@ export class ChatController {
     if (this.busy('switching sessions')) return undefined;
     const connection = quiet ? this.connection : this.requireConnection();
     if (!connection) return undefined;
-    const params = sessionId ? { sessionId } : {};
+    const params: { sessionId?: string; historyLimit?: number } = sessionId ? { sessionId } : {};
+    // a server that pages history answers the newest entries; "Load earlier" asks for more
+    if (this.supports(Methods.history)) params.historyLimit = HISTORY_PAGE;
     const deadline = Date.now() + waitForLockMs;
     let delay = 100;
     for (;;) {

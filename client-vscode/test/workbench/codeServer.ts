@@ -220,6 +220,21 @@ export class Workbench {
     return this.log;
   }
 
+  /** Every log file the workbench wrote (the extension host's among them). */
+  logFiles(): string {
+    const root = path.join(this.userDataDir, 'logs');
+    const texts: string[] = [];
+    const walk = (dir: string): void => {
+      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) walk(full);
+        else if (entry.name.endsWith('.log')) texts.push(`== ${full}\n${fs.readFileSync(full, 'utf8')}`);
+      }
+    };
+    if (fs.existsSync(root)) walk(root);
+    return texts.join('\n');
+  }
+
   /** The chat panel's page: two frames deep. */
   panel(): FrameLocator {
     return this.page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
