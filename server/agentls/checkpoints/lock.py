@@ -36,7 +36,10 @@ class WriterLock:
                 os.close(fd)  # closing releases the flock
 
     def _clear_stale_locks(self) -> None:
-        for name in os.listdir(self._git_dir):
-            if name.endswith(".lock") and name != self._path.name:
+        """Remove the lock files a killed git left: the index's, packed-refs', our refs'."""
+        stale = [self._git_dir / name for name in os.listdir(self._git_dir)]
+        stale += list((self._git_dir / "refs" / "agentls").rglob("*.lock"))
+        for path in stale:
+            if path.name.endswith(".lock") and path != self._path:
                 with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-                    os.unlink(self._git_dir / name)
+                    path.unlink()

@@ -9,7 +9,8 @@ Snapshots are trees, not commits. A tree that must outlive the process (the befo
 after of a turn, for undo after a restart) is named with `mark`, which points a ref under
 `refs/agentls/` at it; that also keeps it from `gc`. Methods are synchronous and may block
 for seconds on a first snapshot; callers in an event loop run them in a thread. Snapshot and
-restore take a writer lock, so concurrent calls (or two servers) queue rather than fail.
+restore (and mark, forget, gc) take a writer lock, so concurrent calls, or two servers on one
+workspace, queue rather than fail; diff and lookup only read and take no lock.
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ class ShadowRepo:
 
     def mark(self, name: str, tree: str) -> None:
         """Name a snapshot (e.g. `turn-<id>/before`) so it survives restarts and gc."""
-        self._git.run("update-ref", "--no-deref", ref_name(name), check_object_id(tree))
+        with self._lock.hold():
+            self._git.run("update-ref", "--no-deref", ref_name(name), check_object_id(tree))
 
     def lookup(self, name: str) -> str | None:
         """The tree a name was given, or None."""
@@ -103,7 +105,8 @@ class ShadowRepo:
 
     def forget(self, name: str) -> None:
         """Drop a name; its tree goes at the next `gc` unless another name keeps it."""
-        self._git.run("update-ref", "--no-deref", "-d", ref_name(name))
+        with self._lock.hold():
+            self._git.run("update-ref", "--no-deref", "-d", ref_name(name))
 
     def gc(self, *, prune: str = "1.day.ago") -> None:
         """Pack objects and drop unnamed snapshots older than `prune` (a git date)."""

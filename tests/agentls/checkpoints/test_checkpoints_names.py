@@ -142,3 +142,16 @@ def test_concurrent_snapshots_queue_instead_of_failing(
 
     assert errors == []
     assert len(set(trees)) == 1
+
+
+def test_a_stale_ref_lock_from_a_crash_does_not_block_marking(
+    repo: ShadowRepo, workspace: Path
+) -> None:
+    write(workspace, "a.txt", "a\n")
+    tree = repo.snapshot().tree
+    repo.mark("turn-1/before", tree)
+    (repo.git_dir / "refs/agentls/turn-1/after.lock").write_text("")
+
+    repo.mark("turn-1/after", tree)
+
+    assert repo.lookup("turn-1/after") == tree
