@@ -186,6 +186,9 @@ class Git:
             if done.returncode != 0:
                 raise CheckpointError(failure_message("init", done.returncode, done.stderr))
             self.run("config", "core.bare", "false")
+            # It holds copies of the workspace's files: readable by the user only, like the
+            # rest of the state folder.
+            self.git_dir.chmod(0o700)
         info = self.git_dir / "info"
         info.mkdir(exist_ok=True)
         attributes = info / "attributes"

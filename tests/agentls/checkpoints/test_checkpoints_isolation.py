@@ -102,3 +102,10 @@ def test_shadow_repository_lives_in_the_state_folder_only(
     assert repo.git_dir == state_dir.resolve() / "checkpoints.git"
     assert (repo.git_dir / "index").is_file()
     assert sorted(os.listdir(workspace)) == ["a.txt"]
+
+
+def test_the_copies_of_the_files_are_private(repo: ShadowRepo, workspace: Path) -> None:
+    write(workspace, "secret.txt", "s\n")
+    repo.snapshot()
+
+    assert repo.git_dir.stat().st_mode & 0o777 == 0o700
