@@ -161,7 +161,8 @@ class Chat:
             self.ui.set_input(label if buffer else "", buffer)
 
     def _steers(self) -> bool:
-        return self.mode == "steer" and self.conn.supports("agent/steer")
+        """Pipes never steer: a script's next line is its next turn, as written."""
+        return self.terminal and self.mode == "steer" and self.conn.supports("agent/steer")
 
     def _typed_during_turn(self, text: str) -> None:
         self.ui.set_input("", "")
@@ -368,19 +369,26 @@ class Chat:
         self.draw_prompt()
         return await self.submitted.get()
 
-    async def loop(self) -> None:
+    async def loop(self) -> int:
         while not self.quitting:
             line = await self.next_line()
             if line is None or line.strip() in ("/quit", "/exit"):
-                return
+                return 0
             if not line.strip():
                 continue
             await self.command(line)
+            if self.conn.returncode is not None:
+                said = "".join(self.conn.stderr_lines[-10:]).strip()
+                self.ui.error(f"the agentls server stopped (exit status {self.conn.returncode})")
+                if said:
+                    self.ui.error(said)
+                return 1
             if self.last_status == "interrupted" and self.queued and self.terminal:
                 # after a stop, nothing is sent on its own: the text waits in the prompt
                 self._set_editor_buffer(" ".join(self.queued))
                 self.queued.clear()
                 self.ui.notice("(what you typed is back in the prompt: Enter sends it)")
+        return 0
 
 
 def _banner(model: dict[str, Any], workspace: Path, ui: Renderer) -> None:
@@ -423,8 +431,7 @@ async def _interactive(chat: Chat, resume: str | None, workspace: Path) -> int:
         await chat.resume(resume, show=True)
     assert chat.keys is not None
     with chat.keys.running(chat.on_key):
-        await chat.loop()
-    return 0
+        return await chat.loop()
 
 
 async def _one_shot(chat: Chat, prompt: str, resume: str | None) -> int:

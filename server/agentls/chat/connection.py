@@ -133,17 +133,30 @@ class ServerConnection:
             if show:
                 sys.stderr.write(text)
 
+    @property
+    def returncode(self) -> int | None:
+        """The server child's exit status once it has ended (it should not, while we run)."""
+        process = self.client._server
+        return process.returncode if process is not None else None
+
     def supports(self, method: str) -> bool:
         return method in self.methods
 
     def next_id(self) -> str:
         return f"chat-{next(self._ids)}"
 
+    def _check_alive(self) -> None:
+        # a request written to a dead server would never be answered
+        if self.returncode is not None:
+            raise ServerStartError(f"the agentls server stopped (exit status {self.returncode})")
+
     async def request(self, method: str, params: dict[str, Any]) -> Any:
+        self._check_alive()
         return await self.client.protocol.send_request_async(method, params, msg_id=self.next_id())
 
     def start_request(self, method: str, params: dict[str, Any]) -> tuple[str, asyncio.Future[Any]]:
         """Sent at once, so a cancel that follows cannot overtake it."""
+        self._check_alive()
         msg_id = self.next_id()
         future = self.client.protocol.send_request(method, params, msg_id=msg_id)
         return msg_id, asyncio.wrap_future(future)

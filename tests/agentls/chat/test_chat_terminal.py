@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
+import sys
 from pathlib import Path
 
 from fixtures.fake_api import FakeModelAPI, Reply, SlowStart, TextItem
 from tests.agentls.chat.terminal import ROOT, Terminal
-from tests.e2e.harness import alive, pids_with_marker, wait_until
+from tests.e2e.harness import alive, children_of, pids_with_marker, wait_until
 
 PROMPT = r"(?m)^> $"
 
@@ -256,3 +259,26 @@ async def test_make_chat_exits_0_after_ctrl_c_and_quit(
     await chat.type("/quit\r")
     assert await chat.wait() == 0, chat.text[-2000:]
     assert "Interrupt" not in chat.text and "Error" not in chat.text
+
+
+async def test_serve_on_a_terminal_says_it_expects_an_editor(
+    env: dict[str, str], terminals: list[Terminal]
+) -> None:
+    serve = Terminal([sys.executable, "-m", "agentls", "serve"], env)
+    terminals.append(serve)
+    await serve.expect(r"serving LSP on stdin/stdout, for an editor to talk to")
+    await serve.expect(r"run `agentls chat` instead")
+    serve.ctrl_c()
+    await serve.wait()
+
+
+async def test_a_server_that_dies_is_reported_and_the_chat_ends(
+    api: FakeModelAPI, env: dict[str, str], workspace: Path, terminals: list[Terminal]
+) -> None:
+    chat = await open_chat(terminals, env, workspace)
+    servers = children_of(chat.process.pid)
+    assert len(servers) == 1
+    os.kill(servers[0], signal.SIGKILL)
+    await chat.type("anyone there?\r")
+    await chat.expect(r"the agentls server stopped \(exit status -9\)")
+    assert await chat.wait() == 1
