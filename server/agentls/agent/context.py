@@ -9,6 +9,7 @@ from typing import Any
 
 from agentls import __version__
 from agentls.agent.approvals import Approver, deny_all
+from agentls.agent.checkpoints import Checkpoints
 from agentls.agent.containment import Containment
 from agentls.agent.editor import EditorBuffers, NoEditor
 from agentls.config.settings import Settings
@@ -31,6 +32,7 @@ class AgentContext:
     version: str = __version__
     editor: EditorBuffers = field(default_factory=NoEditor)
     provider_info: Mapping[str, Any] = field(default_factory=dict)
+    checkpoints: Checkpoints | None = None
     _containment: Containment | None = None
 
     @property

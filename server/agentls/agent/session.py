@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from agentls.agent.approvals import ApprovalRequest, Decision
+from agentls.agent.checkpoints import TurnChanges
 from agentls.agent.compaction import Compaction
 from agentls.agent.context import AgentContext
 from agentls.agent.results import StorageError, TurnResult
@@ -114,6 +115,8 @@ class Session:
         self.instructions = instructions
         self.approved_commands: set[tuple[str, ...]] = set()
         self.approved_tools: set[str] = set()
+        self.approved_kinds: set[str] = set()
+        self.turn_changes: dict[str, TurnChanges] = {}
         self.stateless_input = StatelessInput()
         # server-side history: the last stored response and how many items it covers
         self.response_chain: tuple[str, int] | None = None
@@ -430,6 +433,26 @@ class Session:
     async def approve(self, request: ApprovalRequest) -> Decision:
         return await self.context.approver(request)
 
+    async def before_change(self, turn_id: str) -> None:
+        """Checkpoint the workspace before the turn's first tool that may change it."""
+        checkpoints = self.context.checkpoints
+        if checkpoints is None or turn_id in self.turn_changes:
+            return
+        state = await checkpoints.begin(turn_id)
+        if state is not None:
+            self.turn_changes[turn_id] = state
+
+    async def changes_so_far(self, turn_id: str) -> dict[str, Any] | None:
+        """`turnDiff` fields when the workspace moved since the last report, else None."""
+        checkpoints = self.context.checkpoints
+        state = self.turn_changes.get(turn_id)
+        if checkpoints is None or state is None:
+            return None
+        from agentls.agent.checkpoints import diff_event
+
+        diff = await checkpoints.changes(turn_id, state)
+        return diff_event(diff) if diff is not None else None
+
     async def flush(self) -> None:
         self._check_file()
         try:
@@ -443,9 +466,13 @@ class Session:
         return self.turns.running_turn_id
 
     def toolbox(self) -> ToolBox:
+        from agentls.agent.calls.patch import PatchTool
         from agentls.agent.calls.shell import ShellTool
 
-        tools: list[Tool] = [ShellTool(self.context, self.approved_commands)]
+        tools: list[Tool] = [
+            ShellTool(self.context, self.approved_commands),
+            PatchTool(self.context, self.approved_kinds),
+        ]
         return ToolBox(tools, self.extra_tools)
 
     async def send(self, text: str, sink: EventSink) -> TurnResult:

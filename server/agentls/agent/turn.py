@@ -89,6 +89,10 @@ class TurnHost(Protocol):
 
     async def approve(self, request: ApprovalRequest) -> Decision: ...
 
+    async def before_change(self, turn_id: str) -> None: ...
+
+    async def changes_so_far(self, turn_id: str) -> dict[str, Any] | None: ...
+
     async def flush(self) -> None: ...
 
 
@@ -256,8 +260,15 @@ class Turn:
             return
         started = prepared.started_fields
         self.emit("toolCallStarted", callId=call_id, name=name, arguments=arguments, **started)
+        may_change = bool(getattr(prepared, "may_change", False))
+        if may_change:
+            await self.host.before_change(self.id)
         outcome = await prepared.run(_Scope(self, call_id))
         self._complete_call(call_id, outcome)
+        if may_change and outcome.status != "denied":
+            changes = await self.host.changes_so_far(self.id)
+            if changes is not None:
+                self.emit("turnDiff", **changes)
 
     def _complete_call(self, call_id: str, outcome: ToolOutcome) -> None:
         redact = self.context.redact

@@ -60,6 +60,12 @@ class Workspace:
         # told (with the session id) when a session file had to be recreated
         self.on_relinked: Callable[[str], None] | None = None
         self.mcp: McpManager | None = None
+        if context.settings.checkpoints and context.checkpoints is None:
+            from agentls.agent.checkpoints import Checkpoints
+
+            context.checkpoints = Checkpoints(
+                layout.root, context.workspace, max_file_mb=context.settings.checkpoint_max_file_mb
+            )
         self._mcp_config: Any = None
 
     def _adopt(self, session: Session) -> Session:

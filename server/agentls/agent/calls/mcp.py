@@ -41,7 +41,10 @@ class McpToolAdapter:
 
     def prepare(self, arguments: str) -> McpCall:
         return McpCall(
-            self, arguments, {"mcp": {"server": self.tool.server, "tool": self.tool.tool}}
+            self,
+            arguments,
+            {"mcp": {"server": self.tool.server, "tool": self.tool.tool}},
+            may_change=not self.tool.read_only,
         )
 
     def needs_approval(self) -> bool:
@@ -58,6 +61,7 @@ class McpCall:
     adapter: McpToolAdapter
     arguments: str
     started_fields: dict[str, Any] = field(default_factory=dict)
+    may_change: bool = True
 
     async def run(self, scope: CallScope) -> ToolOutcome:
         adapter = self.adapter

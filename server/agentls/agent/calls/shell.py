@@ -39,7 +39,10 @@ class ShellTool:
             args = parse_shell_arguments(arguments)
         except ToolArgumentError as exc:
             return ToolOutcome("failed", str(exc))
-        return ShellCall(self, args, arguments)
+        from agentls.tools.safety import is_read_only
+
+        cwd = resolve_workdir(self.context.workspace, args.workdir)
+        return ShellCall(self, args, arguments, may_change=not is_read_only(args.command, cwd))
 
 
 @dataclass
@@ -47,6 +50,7 @@ class ShellCall:
     tool: ShellTool
     args: ShellArgs
     arguments: str
+    may_change: bool = True
     started_fields: dict[str, Any] = field(default_factory=dict)
 
     async def run(self, scope: CallScope) -> ToolOutcome:
