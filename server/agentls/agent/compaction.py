@@ -181,6 +181,8 @@ class Compaction:
         self.host = host
         self._meter = _Meter()
         self.window: int | None = None
+        # the size of the last request refused for length, when the window is unknown
+        self._refused_tokens: int | None = None
 
     def estimate(self, request: ModelRequest | None = None) -> int:
         """Tokens of the whole model history (plus a request's tools and instructions)."""
@@ -190,6 +192,15 @@ class Compaction:
     async def resolve_window(self) -> int | None:
         self.window = await context_window(self.host.context)
         return self.window
+
+    @property
+    def limit(self) -> int | None:
+        """The window, or, when it is unknown, the size of a request the API refused.
+
+        A refused size is an upper bound of the real window; compacting at a share of it
+        keeps the next requests under it without knowing the exact number.
+        """
+        return self.window or self._refused_tokens
 
     def usage_fields(self, usage: dict[str, int]) -> dict[str, Any]:
         """`tokenUsage` for one response: its tokens, and how full the window is after it."""
@@ -207,7 +218,8 @@ class Compaction:
         """The next request, compacting first when it would pass the threshold."""
         host = self.host
         request = host.next_request(tools)
-        window = await self.resolve_window()
+        await self.resolve_window()
+        window = self.limit
         percent = host.context.settings.auto_compact_percent
         if window is None or percent <= 0:
             return request
@@ -227,6 +239,8 @@ class Compaction:
         """After a context-length refusal: compact and give the request to retry, once."""
         if not is_context_length_error(error.http_status, error.code, error.message):
             return None
+        if self.window is None:
+            self._refused_tokens = self.estimate(self.host.next_request(tools))
         try:
             await self.run(emit, reason="refused")
         except CompactionError:
@@ -252,7 +266,7 @@ class Compaction:
             message = exc.message if isinstance(exc, ProviderError) else str(exc)
             emit("compaction", phase="failed", reason=reason, error={"message": message})
             raise CompactionError(f"compaction failed: {message}") from exc
-        budget = user_message_budget(self.window)
+        budget = user_message_budget(self.limit)
         replacement = replacement_history(history, summary, budget_tokens=budget)
         host.record_compaction(summary_text(summary), replacement)
         await host.flush()
@@ -270,9 +284,10 @@ class Compaction:
         settings = host.context.settings
         instructions = settings.instructions or host.instructions
         budget: int | None = None
-        if self.window:
+        limit = self.limit
+        if limit:
             fixed = estimate_text_tokens(instructions) if instructions else 0
-            budget = max(256, int(self.window * SUMMARY_INPUT_SHARE) - fixed)
+            budget = max(256, int(limit * SUMMARY_INPUT_SHARE) - fixed)
         for attempt in range(SUMMARY_ATTEMPTS):
             request = ModelRequest(
                 model=settings.model,
