@@ -30,6 +30,20 @@ export function describeCall(name: string, argumentsJson: string): string {
   if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
     const command = (parsed as Record<string, unknown>).command;
     if (Array.isArray(command)) return describeArgv(command.map((part) => String(part)));
+    const input = (parsed as Record<string, unknown>).input;
+    if (name === 'apply_patch' && typeof input === 'string') return describePatch(input);
   }
   return name === 'shell' ? argumentsJson : `${name} ${argumentsJson}`;
+}
+
+const PATCH_FILE = /^\*\*\* (Add|Delete|Update) File: (.+)$/;
+
+/** `apply_patch` calls read as the files they touch: "apply_patch: update a.ts, add b.ts". */
+export function describePatch(patch: string): string {
+  const files: string[] = [];
+  for (const line of patch.split('\n')) {
+    const match = PATCH_FILE.exec(line.trimEnd());
+    if (match?.[1] && match[2]) files.push(`${match[1].toLowerCase()} ${match[2].trim()}`);
+  }
+  return files.length ? `apply_patch: ${files.join(', ')}` : 'apply_patch';
 }

@@ -40,8 +40,10 @@ export function webviewHtml(options: WebviewHtmlOptions): string {
 <body>
 <div id="app">
   <header id="header">
-    <span id="title" title="">New session</span>
-    <span id="model" class="muted" title="The model answering"></span>
+    <div id="header-text">
+      <span id="title" title="">New session</span>
+      <span id="model" class="muted" title="The model answering"></span>
+    </div>
     <span class="spacer"></span>
     <button id="btn-new" class="icon-button" title="New session" aria-label="New session">New</button>
     <button id="btn-sessions" class="icon-button" title="Sessions of this workspace" aria-label="Sessions" aria-expanded="false">Sessions</button>

@@ -625,9 +625,7 @@ export class ChatView {
     const summary = el('summary', 'tool-summary');
     const mark = approval ? '? needs approval' : TOOL_MARKS[entry.status];
     summary.append(el('span', `tool-mark mark-${status}`, mark));
-    const command = entry.changes?.length
-      ? `apply_patch: ${plural(entry.changes.length, 'file')}`
-      : entry.command || entry.name;
+    const command = entry.command || entry.name;
     summary.append(el('code', 'tool-command', command));
     if (entry.exitCode !== undefined) {
       summary.append(el('span', 'tool-exit', `exit ${entry.exitCode}`));

@@ -405,3 +405,12 @@ describe('small pieces', () => {
     assert.match(remoteHint('ssh-remote'), /Machine\/settings\.json/);
   });
 });
+
+describe('apply_patch calls read as their files', () => {
+  test('describeCall names the files of a patch', async () => {
+    const { describeCall } = await import('../../src/describe');
+    const input = '*** Begin Patch\n*** Update File: greet.txt\n@@\n-a\n+b\n*** Add File: new.md\n+x\n*** End Patch';
+    assert.equal(describeCall('apply_patch', JSON.stringify({ input })), 'apply_patch: update greet.txt, add new.md');
+    assert.equal(describeCall('apply_patch', JSON.stringify({ input: 'garbage' })), 'apply_patch');
+  });
+});

@@ -222,25 +222,59 @@ describe('the extension in a real workbench (code-server)', { skip: missing }, (
     assert.match(await change.innerText(), /\+1[\s\S]*−1/);
     await bench.screenshot('patch-file-change');
     await change.locator('button[data-action="open-diff"]').click();
-    const diffEditor = bench.page.locator('.monaco-diff-editor');
-    await diffEditor.first().waitFor({ timeout: 20_000 });
+    const diffEditor = bench.page.locator('.monaco-diff-editor').first();
+    await diffEditor.waitFor({ timeout: 20_000 });
     await bench.page.locator('.tab', { hasText: 'greet.txt' }).first().waitFor({ timeout: 10_000 });
+    // both sides, whole files: before the patch on the left, after it on the right
+    await diffEditor.locator('.editor.original .view-line', { hasText: 'world' }).first().waitFor({ timeout: 20_000 });
+    await diffEditor.locator('.editor.modified .view-line', { hasText: 'workbench' }).first().waitFor({ timeout: 20_000 });
+    assert.equal(await diffEditor.locator('.editor.modified .view-line', { hasText: 'hello' }).count(), 1, 'context lines too');
     await bench.screenshot('patch-open-diff');
     // back to the panel for the next steps
     await bench.command('View: Close All Editors');
     panel = await bench.openPanel();
   });
 
-  test('steering a running turn', async (t) => {
+  test('steering a running turn: typed during a command, it joins the turn\'s next request', async (t) => {
+    if (!needs(t, 'agent/steer')) return;
+    const count = await turnEnds();
+    await send('run: sleep 3; echo slept');
+    const approve = panel.locator('.approval button[data-decision="approve"]');
+    await approve.waitFor({ timeout: 30_000 });
+    await approve.click();
+    await panel.locator('.tool[data-status="running"]').waitFor({ timeout: 30_000 });
+    await send('also say steered');
+    await panel.locator('.msg-steer', { hasText: 'also say steered' }).waitFor({ timeout: 30_000 });
+    await bench.screenshot('steered');
+    assert.equal(await waitTurnEnd(count + 1), 'completed');
+    // the fake model answers the newest user message: the steer reached the model in this turn
+    await panel.locator('.msg-assistant', { hasText: 'You said: also say steered' }).waitFor({ timeout: 10_000 });
+  });
+
+  test('queued while running; the Interrupt command; an approval while the panel is hidden notifies', async (t) => {
     if (!needs(t, 'agent/steer')) return;
     const count = await turnEnds();
     await send('slow: 0.05');
     await panel.locator('.msg-assistant.streaming').waitFor({ timeout: 30_000 });
-    await send('also say steered');
-    await panel.locator('.msg-user .bubble', { hasText: 'also say steered' }).waitFor({ timeout: 30_000 });
-    await bench.screenshot('steered');
-    await panel.locator('#btn-send').click();
-    assert.equal(await waitTurnEnd(count + 1), 'interrupted');
+    await panel.locator('#queue-mode').check();
+    await send('run: echo notified > notified.txt');
+    await panel.locator('.msg-queued', { hasText: 'notified.txt' }).waitFor({ timeout: 10_000 });
+    await bench.screenshot('queued');
+    // another view takes the sidebar: the chat panel is hidden
+    await bench.command('View: Show Explorer');
+    await bench.command('agentls: Interrupt');
+    const toast = bench.page.locator('.notification-toast', { hasText: 'waits for your approval' });
+    await toast.waitFor({ timeout: 30_000 });
+    await bench.screenshot('approval-notification');
+    await toast.locator('.monaco-button', { hasText: 'Show' }).click();
+    panel = bench.panel();
+    const approve = panel.locator('.approval button[data-decision="approve"]');
+    await approve.waitFor({ timeout: 15_000 });
+    await approve.click();
+    assert.equal(await waitTurnEnd(count + 1), 'interrupted', 'the Interrupt command stopped the first turn');
+    assert.equal(await waitTurnEnd(count + 2), 'completed', 'the queued message ran when it ended');
+    assert.ok(fs.existsSync(path.join(sandbox.workspace, 'notified.txt')));
+    await panel.locator('#queue-mode').uncheck();
   });
 
   test('the context meter moves', async (t) => {
