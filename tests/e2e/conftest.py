@@ -36,7 +36,11 @@ async def start(api: FakeModelAPI, workspace: Path, home: Path) -> AsyncIterator
     started: list[Agent] = []
 
     async def launch(
-        *, env: dict[str, str] | None = None, base_url: str | None = "fake", **kwargs: Any
+        *,
+        env: dict[str, str] | None = None,
+        base_url: str | None = "fake",
+        workspace: Path = workspace,
+        **kwargs: Any,
     ) -> Agent:
         url = api.base_url if base_url == "fake" else base_url
         agent = await start_agent(workspace, env or server_env(home, url), **kwargs)

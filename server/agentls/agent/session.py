@@ -19,9 +19,10 @@ from urllib.parse import urlparse
 
 from agentls.agent.approvals import ApprovalRequest, Decision
 from agentls.agent.checkpoints import TurnChanges
+from agentls.agent.instructions import ProjectInstructions
 from agentls.agent.compaction import Compaction
 from agentls.agent.context import AgentContext
-from agentls.agent.results import StorageError, TurnResult
+from agentls.agent.results import StorageError, TurnInProgressError, TurnResult
 from agentls.agent.tools import Tool, ToolBox
 from agentls.agent.turn import EventSink, Turn, TurnControl
 from agentls.config.settings import HistoryMode, WireApi
@@ -117,6 +118,8 @@ class Session:
         self.approved_tools: set[str] = set()
         self.approved_kinds: set[str] = set()
         self.turn_changes: dict[str, TurnChanges] = {}
+        self.pending_attachments: list[dict[str, Any]] = []
+        self.project_instructions: ProjectInstructions | None = None
         self.stateless_input = StatelessInput()
         # server-side history: the last stored response and how many items it covers
         self.response_chain: tuple[str, int] | None = None
@@ -311,8 +314,13 @@ class Session:
 
     def record_turn_start(self, turn_id: str, text: str) -> None:
         self.record_turn_opening(turn_id)
+        attached, self.pending_attachments = self.pending_attachments, []
         self.record_item(
-            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+            {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": text}, *attached],
+            }
         )
         if not self.info.title:
             self.info.title = text
@@ -374,6 +382,22 @@ class Session:
             )
         return taken
 
+    def model_instructions(self) -> str | None:
+        """The configured instructions, then the project's AGENTS.md files (read once)."""
+        if self.project_instructions is None:
+            from agentls.agent.instructions import load_project_instructions
+
+            self.project_instructions = load_project_instructions(self.context.workspace)
+        from agentls.agent.instructions import compose_instructions
+
+        base = self.context.settings.instructions or self.instructions
+        return compose_instructions(base, self.project_instructions)
+
+    def instruction_files(self) -> list[Path]:
+        """The AGENTS.md files the model's instructions include, root first."""
+        self.model_instructions()
+        return list(self.project_instructions.files) if self.project_instructions else []
+
     def steering_pending(self) -> bool:
         return bool(self.steering)
 
@@ -403,7 +427,7 @@ class Session:
             model=settings.model,
             input=items,
             tools=tools,
-            instructions=settings.instructions or self.instructions,
+            instructions=self.model_instructions(),
             store=server_side,
             previous_response_id=chain[0] if chain else None,
         )
@@ -475,8 +499,20 @@ class Session:
         ]
         return ToolBox(tools, self.extra_tools)
 
-    async def send(self, text: str, sink: EventSink) -> TurnResult:
-        """Run one turn to its end; a cancelled caller interrupts the turn, then gets its result."""
+    async def send(
+        self, text: str, sink: EventSink, attachments: list[dict[str, Any]] | None = None
+    ) -> TurnResult:
+        """Run one turn to its end; a cancelled caller interrupts the turn, then gets its result.
+
+        `attachments` are content parts (the editor's files and selections) that join the
+        user's message.
+        """
+        if self.turns.running_turn_id is not None:
+            raise TurnInProgressError(
+                f"a turn is already running in session {self.id}; "
+                "wait for it to finish or interrupt it first"
+            )
+        self.pending_attachments = list(attachments or [])
         await self.load_history()
         turn = Turn(self, self.context, self.toolbox(), f"turn-{uuid.uuid4().hex[:12]}", text, sink)
         return await self.turns.send(turn)

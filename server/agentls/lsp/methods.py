@@ -18,9 +18,44 @@ class AgentMethods:
         from agentls.lsp.params import SendParams, parse_params
 
         params = parse_params(SendParams, raw, "agent/send")
+        attachments = self._attachments(params.context)
         session = self.server.agent_workspace().session_for_send(params.sessionId)
-        result = await session.send(params.text, self.server.turn_sink(params.workDoneToken))
+        sink = self.server.turn_sink(params.workDoneToken)
+        result = await session.send(params.text, sink, attachments)
         return result.to_wire()
+
+    def _attachments(self, raw: Any) -> list[dict[str, Any]]:
+        """`context` as message parts: the editor's buffer when the file is open, else disk."""
+        if not raw:
+            return []
+        from agentls.agent.attachments import (
+            AttachmentError,
+            parse_attachments,
+            render_attachments,
+            uri_to_path,
+        )
+
+        try:
+            attachments = parse_attachments(raw)
+        except AttachmentError as exc:
+            raise invalid_params(f"agent/send: invalid '{exc}'") from None
+        context = self.server.agent_workspace().context
+
+        def read(uri: str) -> tuple[str, bool] | None:
+            path = uri_to_path(uri)
+            if path is None:
+                return None
+            buffer = context.editor.buffer(path)
+            if buffer is not None:
+                return buffer.text, buffer.unsaved
+            try:
+                if path.stat().st_size > 8 << 20:
+                    return None
+                return path.read_bytes().decode("utf-8"), False
+            except (OSError, UnicodeDecodeError):
+                return None
+
+        return render_attachments(attachments, read, workspace=context.workspace)
 
     async def interrupt(self, raw: Any) -> dict[str, Any]:
         from agentls.lsp.params import SessionParams, parse_params
@@ -47,7 +82,10 @@ class AgentMethods:
         params = parse_params(ResumeParams, raw, "agent/resume")
         with bulk_load():
             workspace = self.server.agent_workspace()
-            return workspace.resume(params.sessionId, params.historyLimit).to_wire()
+            resumed = workspace.resume(params.sessionId, params.historyLimit)
+        result = resumed.to_wire()
+        result["instructionFiles"] = [str(p) for p in resumed.session.instruction_files()]
+        return result
 
     async def new_session(self, raw: Any) -> dict[str, Any]:
         from agentls.lsp.params import NewSessionParams, parse_params

@@ -38,6 +38,7 @@ class SendParams(_Params):
     ]
     sessionId: StrictStr | None = None  # noqa: N815 - wire name
     workDoneToken: StrictStr | StrictInt | None = None  # noqa: N815 - wire name
+    context: list[Any] | None = None  # editor attachments, checked by agent.attachments
 
 
 class SessionParams(_Params):

@@ -210,6 +210,11 @@ class AgentLanguageServer(LanguageServer):
                 "warning": reason,
             }
             agent["warnings"] = list(self.settings_warnings)
+            from agentls.agent.instructions import find_instruction_files
+
+            agent["instructionFiles"] = [
+                str(p) for p in find_instruction_files(workspace.context.workspace)
+            ]
             agent["mcp"] = [
                 {"name": name, "state": "starting", "tools": []}
                 for name, server in workspace.context.settings.mcp_servers.items()
