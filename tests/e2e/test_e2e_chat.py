@@ -220,3 +220,14 @@ async def test_the_embedded_model_answers_briefly_and_stops(home: Path, workspac
     used = re.search(r"\((\d+) in / (\d+) out", err)
     assert used is not None, err
     assert int(used.group(2)) <= MAX_ANSWER_TOKENS
+
+
+async def test_piped_input_that_ends_during_a_turn_ends_the_chat_after_it(
+    api: FakeModelAPI, home: Path, workspace: Path
+) -> None:
+    from fixtures.fake_api import Reply, TextItem
+
+    api.enqueue(Reply([TextItem("one two three four", delay_s=0.2)]))
+    code, out, err = await run_chat(server_env(home, api.base_url), workspace, stdin=b"go\n")
+    assert code == 0, err
+    assert out == "one two three four\n"

@@ -33,6 +33,12 @@ NO_MODEL_HELP = (
 )
 PROMPT = "> "
 APPROVAL_KEYS = {"y": "approve", "a": "approveForSession", "n": "deny", "s": "abort"}
+DECISION_WORDS = {
+    "approve": "approved",
+    "approveForSession": "approved for this session",
+    "deny": "denied",
+    "abort": "stopping the turn",
+}
 
 
 class Renderer(Protocol):
@@ -76,7 +82,7 @@ class Chat:
         self.queued: list[str] = []
         self.submitted: asyncio.Queue[str | None] = asyncio.Queue()
         self.turn_id: str | None = None  # the JSON-RPC id of the running request
-        self.turn_request: str | None = None
+        self.input_ended = False  # end of input came during a turn: leave after it
         self.approval: asyncio.Future[str] | None = None
         self.approval_question = ""
         self.quitting = False
@@ -111,7 +117,7 @@ class Chat:
         finally:
             self.approval = None
             self.ui.ask(None)
-        self.ui.notice(f"({decision})")
+        self.ui.notice(f"({DECISION_WORDS[decision]})")
         return {"decision": decision}
 
     # -- keys ------------------------------------------------------------------------------------
@@ -142,6 +148,7 @@ class Chat:
             self.stop_turn()
             self.approval.set_result("abort")
         elif key.kind == "eof":
+            self.input_ended = True
             self.approval.set_result("abort")
         elif choice in APPROVAL_KEYS:
             self.approval.set_result(APPROVAL_KEYS[choice])
@@ -153,6 +160,8 @@ class Chat:
     def _turn_key(self, key: Key) -> None:
         if key.kind == "interrupt":
             self.stop_turn()
+        elif key.kind == "eof" and not self.terminal:
+            self.input_ended = True
         elif key.kind == "line":
             self._typed_during_turn(key.text)
         elif key.kind in ("char", "edit"):
@@ -366,6 +375,8 @@ class Chat:
                 sys.stdout.write("\r\x1b[2K" + PROMPT + line + "\n")
                 sys.stdout.flush()
             return line
+        if self.input_ended:
+            return None
         self.draw_prompt()
         return await self.submitted.get()
 
@@ -466,7 +477,8 @@ async def _chat(
     keys: Keys | None = None
     if interactive:
         keys = TerminalKeys(sys.stdin.fileno()) if terminal else PipeKeys()
-    chat = Chat(_renderer(terminal), keys, terminal)
+    # Markdown and colours whenever a person reads stdout (`-p` included); plain text to pipes
+    chat = Chat(_renderer(sys.stdout.isatty()), keys, terminal)
     try:
         await chat.conn.start(workspace, options)
         if interactive:

@@ -96,9 +96,10 @@ class LiveRenderer:
             parts.append(line)
         return Group(*parts)
 
-    def _refresh(self) -> None:
+    def _refresh(self, now: bool = True) -> None:
+        # text deltas wait for the next frame (12 per second): tokens can come faster
         if self.live is not None:
-            self.live.update(self._region(), refresh=True)
+            self.live.update(self._region(), refresh=now)
 
     def begin_turn(self, status: str = "thinking…") -> None:
         self.text = ""
@@ -173,7 +174,7 @@ class LiveRenderer:
         handler = getattr(self, f"_on_{kind}", None)
         if handler is not None:
             handler(event)
-        self._refresh()
+        self._refresh(now=kind != "textDelta")
 
     def _on_textDelta(self, event: dict[str, Any]) -> None:  # noqa: N802
         self.status = None

@@ -99,7 +99,7 @@ async def test_approval_yes_runs_the_command(
     await chat.type("run: touch approved-file\r")
     await chat.expect(r"Run `touch approved-file`\?")
     chat.write("y")
-    await chat.expect(r"\(approve\)")
+    await chat.expect(r"\(approved\)")
     await chat.expect("Tool output")
     await chat.expect(PROMPT)
     assert (workspace / "approved-file").exists()
@@ -282,3 +282,14 @@ async def test_a_server_that_dies_is_reported_and_the_chat_ends(
     await chat.type("anyone there?\r")
     await chat.expect(r"the agentls server stopped \(exit status -9\)")
     assert await chat.wait() == 1
+
+
+async def test_one_shot_on_a_terminal_renders_markdown(
+    api: FakeModelAPI, env: dict[str, str], workspace: Path, terminals: list[Terminal]
+) -> None:
+    api.enqueue(Reply([TextItem("A **short** answer.")]))
+    chat = Terminal.chat(env, workspace, "-p", "question")
+    terminals.append(chat)
+    await chat.expect("A short answer.")
+    assert await chat.wait() == 0
+    assert "**" not in chat.text
