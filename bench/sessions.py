@@ -11,6 +11,7 @@ in a fresh interpreter; `peak_rss_mb` is its VmHWM, `base_rss_mb` the interprete
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import subprocess
@@ -254,6 +255,74 @@ def resume_figures(items: int = 50_000, limit: int = 200, runs: int = 5) -> dict
     return figures
 
 
+async def _server_run(
+    api: Any, workspace: Path, env: dict[str, str], session_id: str, limit: int, send: bool
+) -> dict[str, float]:
+    from bench.agent import start_agent
+    from bench.procs import memory
+
+    agent = await start_agent(workspace, env, {"approval": "never-ask"})
+    try:
+        # the first request after start-up waits for the imports and watcher set up in the
+        # background (about 0.4 s under load): answered first, so it is not counted as resume
+        await asyncio.sleep(0.2)
+        await agent.client.request("agent/mcpServers", {}, timeout=60)
+        base = memory(agent.pid).rss_mb
+        started = time.perf_counter()
+        answer = await agent.client.request(
+            "agent/resume", {"sessionId": session_id, "historyLimit": limit}, timeout=300
+        )
+        figure = {"resume_ms": (time.perf_counter() - started) * 1000}
+        assert len(answer["history"]) == limit and answer.get("historyCursor"), answer.keys()
+        mem = memory(agent.pid)
+        figure.update(rss_mb=mem.rss_mb, hwm_mb=mem.hwm_mb, base_rss_mb=base)
+        if send:
+            before = len((await api.stats())["rejected"])
+            started = time.perf_counter()
+            result = await agent.send("go on", timeout=300, sessionId=session_id)
+            figure["first_send_ms"] = (time.perf_counter() - started) * 1000
+            assert result["status"] == "completed", result
+            assert len((await api.stats())["rejected"]) == before
+        return figure
+    finally:
+        await agent.close()
+
+
+async def server_figures(items: int = 50_000, limit: int = 200, runs: int = 3) -> dict[str, Any]:
+    """`agent/resume {historyLimit}` through the real server over stdio, and the first send
+    after it (which reads the model's history and sends it), on generated sessions."""
+    from bench.agent import API_KEY, server_env
+    from bench.fake_proc import FakeAPIProcess
+
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="agentls-bench-resume-") as tmp:
+        async with FakeAPIProcess(API_KEY) as api:
+            for name, compact in (("plain", None), ("compacted", 200)):
+                home = Path(tmp) / name / "state"
+                workspace = Path(tmp) / name / "project"
+                workspace.mkdir(parents=True)
+                session_id = write_session(home, workspace, items, compact_before_last=compact)
+                env = server_env(home, api.base_url)
+                samples = [
+                    await _server_run(api, workspace, env, session_id, limit, run == runs - 1)
+                    for run in range(runs)
+                ]
+                figures[name] = {
+                    f"resume_history_limit_{limit}_ms": round(
+                        statistics.median(s["resume_ms"] for s in samples), 1
+                    ),
+                    "rss_mb_before_resume": round(
+                        statistics.median(s["base_rss_mb"] for s in samples), 1
+                    ),
+                    "rss_mb_after_resume": round(
+                        statistics.median(s["rss_mb"] for s in samples), 1
+                    ),
+                    "peak_rss_mb": round(max(s["hwm_mb"] for s in samples), 1),
+                    "first_send_ms": round(samples[-1]["first_send_ms"], 1),
+                }
+    return figures
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.sessions", description=__doc__)
     parser.add_argument("--items", type=int, default=50_000)
@@ -262,12 +331,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--child", nargs=3, metavar=("WHAT", "PATH", "LIMIT"), help=argparse.SUPPRESS
     )
+    parser.add_argument(
+        "--server", action="store_true", help="through the real server over stdio instead"
+    )
     args = parser.parse_args(argv)
     if args.child:
         what, path, limit = args.child
         _child(what, Path(path), int(limit))
         return
-    figures = resume_figures(args.items, args.limit, args.runs)
+    if args.server:
+        figures = asyncio.run(server_figures(args.items, args.limit, min(args.runs, 3)))
+    else:
+        figures = resume_figures(args.items, args.limit, args.runs)
     print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
 
 

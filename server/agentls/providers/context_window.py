@@ -8,9 +8,10 @@ The table holds input limits: what a request may carry before the service refuse
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:  # the HTTP stack is imported by the probe, not by whoever imports this
+    import httpx
 
 PROBE_TIMEOUT_S = 2.0
 
@@ -116,6 +117,8 @@ def _server_root(base_url: str) -> str:
 
 
 async def _get_json(client: httpx.AsyncClient, url: str, timeout_s: float) -> Any:
+    import httpx
+
     try:
         response = await client.get(url, timeout=timeout_s)
         if response.status_code != 200:
