@@ -97,6 +97,9 @@ def run(files: int, rounds: int) -> dict[str, Any]:
         "plan_ms_median": round(statistics.median(plan_ms), 2),
         "commit_ms_median": round(statistics.median(commit_ms), 2),
         "total_ms_median": round(statistics.median(total_ms), 2),
+        # The least disturbed round: on a shared, busy machine the median mostly measures the
+        # neighbours.
+        "total_ms_min": round(min(total_ms), 2),
         "total_ms_max": round(max(total_ms), 2),
         "target_ms": 50,
     }
@@ -105,7 +108,7 @@ def run(files: int, rounds: int) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--files", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
     print(json.dumps(run(args.files, args.rounds), indent=2))
     return 0
