@@ -76,9 +76,10 @@ async def test_a_plain_answer_streams_and_is_recorded(tmp_path: Path, model: Scr
         "textDelta",
         "textDelta",
         "messageCompleted",
+        "tokenUsage",  # v2: the context meter, after each model response
         "turnCompleted",
     ]
-    assert [e["seq"] for e in events.items] == list(range(5))
+    assert [e["seq"] for e in events.items] == list(range(6))
     rollout = read_rollout(session.writer.path)
     assert [i["type"] for i in rollout.items] == ["message", "message"]
     assert rollout.events[-1]["type"] == "turn_completed"
