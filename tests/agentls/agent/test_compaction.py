@@ -133,10 +133,15 @@ async def test_a_stopped_compaction_changes_nothing(tmp_path: Path) -> None:
     before = list(session.history)
     model.replies.append(text_reply("slow summary " * 50, delay_s=0.05))
     events = Events()
-    task = asyncio.create_task(compact_now(session, events))
-    while not events.of("compaction"):
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.1)
+    started = asyncio.Event()
+
+    def sink(event: dict[str, Any]) -> None:
+        events(event)
+        started.set()
+
+    task = asyncio.create_task(compact_now(session, sink))
+    await asyncio.wait_for(started.wait(), 10)
+    await asyncio.sleep(0.1)  # into the summary's stream
     assert session.interrupt() is not None
     with pytest.raises(CompactionError, match="stopped"):
         await task
