@@ -191,7 +191,7 @@ async def test_commands_work_or_say_the_server_lacks_them(
         lacks = rf"this server does not support {usage} yet \(it does not offer agent/\w+\)"
         assert re.search(lacks, err) or re.search(done, err + out), (usage, err)
     assert "unknown command /nonsense; /help lists them" in err
-    assert re.search(r"\* \S+ .* 1 turns  hello", err)  # /sessions marks the current one
+    assert re.search(r"\* \S+ .* \d+ turns  hello", err)  # /sessions marks the current one
 
 
 async def test_a_dns_failure_is_one_line_per_retry_worded_as_dns(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
@@ -115,6 +116,12 @@ class Provider:
         self._resolved: asyncio.Future[None] | None = None
         self._instructions = instructions
         self._url_was_set = url_was_set
+        if resolve is not None:
+            # started now when there is a loop (the server's `initialize`), so the answer is
+            # usually in before the first session records its model
+            with contextlib.suppress(RuntimeError):
+                asyncio.get_running_loop()
+                self._resolved = asyncio.ensure_future(self._settle(resolve))
 
     async def resolve(self) -> dict[str, Any]:
         """Settle which model is used (a local server's only model); idempotent, cached.

@@ -9,6 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
 from fixtures.fake_api import FakeModelAPI, Reply, SlowStart, TextItem
 from tests.agentls.chat.terminal import ROOT, Terminal
 from tests.e2e.harness import alive, children_of, pids_with_marker, wait_until
@@ -293,3 +294,30 @@ async def test_one_shot_on_a_terminal_renders_markdown(
     await chat.expect("A short answer.")
     assert await chat.wait() == 0
     assert "**" not in chat.text
+
+
+async def test_bang_runs_the_users_command_and_ctrl_c_stops_it(
+    api: FakeModelAPI, env: dict[str, str], workspace: Path, terminals: list[Terminal]
+) -> None:
+    chat = await open_chat(terminals, env, workspace)
+    await chat.type("!echo typed-by-me\r")
+    first = await chat.expect(r"\$ echo typed-by-me|does not support !COMMAND yet")
+    if "does not support" in first.group(0):
+        pytest.skip("this server does not offer agent/runCommand yet")
+    await chat.expect(r"(?m)^ *typed-by-me")
+    await chat.expect(r"\[exit 0\]")
+    await chat.expect(PROMPT)
+    marker = "agentls-chat-user-sleep-99"
+    await chat.type(f"!exec -a {marker} sleep 60\r")
+    assert await wait_until(lambda: bool(pids_with_marker(marker)), 10)
+    pids = pids_with_marker(marker)
+    chat.ctrl_c()
+    await chat.expect(r"\(stopped\)")
+    await chat.expect(PROMPT)
+    assert await wait_until(lambda: not any(alive(p) for p in pids), 10)
+    await chat.type("what did I run?\r")
+    await chat.expect("You said: what did I run?")
+    sent = str(api.requests[-1]["input"])
+    assert "echo typed-by-me" in sent and "typed-by-me" in sent
+    assert api.rejected == []
+    assert await quit_chat(chat) == 0
