@@ -665,7 +665,8 @@ export class ChatView {
     const isPatch = approval.kind === 'patch';
     card.append(el('div', 'approval-question', isPatch ? 'Apply these changes?' : 'Run this command?'));
     if (isPatch && approval.changes?.length) {
-      card.append(this.renderChanges(approval.changes, approval.callId));
+      // inside its tool block the files are listed already; the diffs are what to judge
+      if (standalone) card.append(this.renderChanges(approval.changes, approval.callId));
       for (const change of approval.changes) card.append(renderDiffText(change.diff));
     } else if (standalone) {
       card.append(el('code', 'approval-command', approval.command));

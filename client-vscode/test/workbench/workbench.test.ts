@@ -235,6 +235,47 @@ describe('the extension in a real workbench (code-server)', { skip: missing }, (
     panel = await bench.openPanel();
   });
 
+  test('the editor: a chip for the active file, a highlighted code block copied and inserted at the cursor', async () => {
+    const count = await turnEnds();
+    const page = bench.page;
+    await page.keyboard.press('Control+P');
+    await page.locator('.quick-input-widget input').waitFor();
+    await page.keyboard.type('greet.txt');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'greet.txt' }).first().waitFor({ timeout: 10_000 });
+    await page.keyboard.press('Enter');
+    await page.locator('.tab', { hasText: 'greet.txt' }).first().waitFor({ timeout: 10_000 });
+    const chip = panel.locator('#chips .chip', { hasText: 'greet.txt' });
+    await chip.waitFor({ timeout: 10_000 });
+    await send('code please\n```js\nlet inserted = 1;\n```');
+    assert.equal(await waitTurnEnd(count + 1), 'completed');
+    await panel.locator('.msg-user .sent-chips .chip', { hasText: 'greet.txt' }).last().waitFor({ timeout: 10_000 });
+    await bench.screenshot('code-block-and-chip');
+    // the file's text reached the model with the message (the fake echoes what it was sent)
+    await panel.locator('.msg-assistant', { hasText: 'greet.txt' }).filter({ hasText: 'workbench' }).last().waitFor({ timeout: 10_000 });
+    const block = panel.locator('.code-block', { hasText: 'let inserted' }).last();
+    await block.locator('.hljs-keyword', { hasText: 'let' }).waitFor({ timeout: 10_000 });
+    await block.locator('[data-action="insert"]').click();
+    await page.locator('.monaco-editor .view-line', { hasText: 'let inserted = 1;' }).first().waitFor({ timeout: 10_000 });
+    await block.locator('[data-action="copy"]').click();
+    await page.waitForFunction(
+      async () => (await navigator.clipboard.readText()).includes('let inserted = 1;'),
+      undefined,
+      { timeout: 10_000 },
+    );
+    await bench.screenshot('inserted-at-cursor');
+    await bench.command('View: Revert and Close Editor');
+    panel = await bench.openPanel();
+  });
+
+  test('!cmd runs the person\'s own command', async (t) => {
+    if (!needs(t, 'agent/runCommand')) return;
+    const count = await turnEnds();
+    await send('!echo from-the-user');
+    assert.equal(await waitTurnEnd(count + 1), 'completed');
+    await panel.locator('.tool .tool-output', { hasText: 'from-the-user' }).last().waitFor({ timeout: 10_000 });
+    await bench.screenshot('user-command');
+  });
+
   test('steering a running turn: typed during a command, it joins the turn\'s next request', async (t) => {
     if (!needs(t, 'agent/steer')) return;
     const count = await turnEnds();
