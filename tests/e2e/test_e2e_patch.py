@@ -201,3 +201,19 @@ async def test_an_editor_without_apply_edit_gets_a_clear_failure(
     assert completed["status"] == "failed"
     assert "workspace/applyEdit" in completed["output"]
     assert target.read_text() == "alpha\n"
+
+
+async def test_apply_patch_through_the_shell_goes_through_the_patch_tool(
+    start: Starter, api: FakeModelAPI, workspace: Path
+) -> None:
+    agent = await start(init_options={"approval": "always-ask"})
+    agent.decide = lambda _p: {"decision": "approve"}
+    script = (
+        "apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: via-shell.txt\n+hi\n*** End Patch\nEOF"
+    )
+    result = await agent.send(f"run: {script}")
+    assert result["status"] == "completed"
+    assert (workspace / "via-shell.txt").read_text() == "hi\n"
+    assert agent.approval_requests[0]["kind"] == "patch"
+    started = await agent.wait_event("toolCallStarted")
+    assert started["changes"][0]["path"].endswith("via-shell.txt")

@@ -262,6 +262,14 @@ class Session:
         self.stateless_input = StatelessInput()
         self.response_chain = loaded.response_chain
 
+    def reread_history(self) -> None:
+        """After a rollback: the model's history is read again from the file (which honours
+        it) at its next use, and the service's stored chain is dropped."""
+        self._resume_view = open_resume(self.writer.path, 0)
+        self._loading = None
+        self._opened_page = None
+        self.response_chain = None
+
     def record_compaction(self, message: str, replacement: list[dict[str, Any]]) -> None:
         """The `compacted` line, then the replacement becomes the model's history."""
         self._check_file()
@@ -358,7 +366,10 @@ class Session:
         error: dict[str, Any] | None,
     ) -> None:
         if status == "interrupted":
-            self._event({"type": TURN_ABORTED, "turn_id": turn_id, "reason": "interrupted"})
+            aborted: dict[str, Any] = {"type": TURN_ABORTED, "turn_id": turn_id, "reason": status}
+            if usage:
+                aborted["usage"] = usage
+            self._event(aborted)
             return
         payload: dict[str, Any] = {"type": TURN_COMPLETED, "turn_id": turn_id, "status": status}
         if final_message is not None:
@@ -493,10 +504,8 @@ class Session:
         from agentls.agent.calls.patch import PatchTool
         from agentls.agent.calls.shell import ShellTool
 
-        tools: list[Tool] = [
-            ShellTool(self.context, self.approved_commands),
-            PatchTool(self.context, self.approved_kinds),
-        ]
+        patch = PatchTool(self.context, self.approved_kinds)
+        tools: list[Tool] = [ShellTool(self.context, self.approved_commands, patch), patch]
         return ToolBox(tools, self.extra_tools)
 
     async def send(

@@ -19,6 +19,7 @@ class AgentMethods:
 
         params = parse_params(SendParams, raw, "agent/send")
         attachments = self._attachments(params.context)
+        await self.server.resolve_model()
         session = self.server.agent_workspace().session_for_send(params.sessionId)
         sink = self.server.turn_sink(params.workDoneToken)
         result = await session.send(params.text, sink, attachments)

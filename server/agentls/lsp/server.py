@@ -375,6 +375,16 @@ class AgentLanguageServer(LanguageServer):
             self.watcher_ready,
         )
 
+    async def resolve_model(self) -> None:
+        """Settle which model answers (a local server's only one) before a session records it."""
+        resolve = getattr(self.provider, "resolve", None)
+        if resolve is None:
+            return
+        try:
+            await asyncio.wait_for(resolve(), 10)
+        except Exception as exc:  # the turn itself will say what is wrong with the server
+            logger.info("could not settle the model before the turn: %s", exc)
+
     async def watching(self, timeout_s: float = 2.0) -> None:
         """Wait (briefly) until changes to the session folder are being watched."""
         if self.watcher_ready.is_set():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -9,7 +10,7 @@ from typing import Any
 
 from agentls.agent.approvals import ApprovalRequest, needs_approval
 from agentls.agent.context import AgentContext
-from agentls.agent.tools import DENIED_OUTPUT, CallScope, ToolOutcome, decide
+from agentls.agent.tools import DENIED_OUTPUT, CallScope, PreparedCall, Tool, ToolOutcome, decide
 from agentls.history.view import describe_call
 from agentls.tools.process import run_command
 from agentls.tools.shell import (
@@ -27,18 +28,32 @@ logger = logging.getLogger(__name__)
 class ShellTool:
     name = "shell"
 
-    def __init__(self, context: AgentContext, approved_commands: set[tuple[str, ...]]) -> None:
+    def __init__(
+        self,
+        context: AgentContext,
+        approved_commands: set[tuple[str, ...]],
+        patch_tool: Tool | None = None,
+    ) -> None:
         self.context = context
         self.approved_commands = approved_commands
+        self.patch_tool = patch_tool
 
     def definition(self) -> dict[str, Any]:
         return SHELL_TOOL
 
-    def prepare(self, arguments: str) -> ShellCall | ToolOutcome:
+    def prepare(self, arguments: str) -> PreparedCall | ToolOutcome:
         try:
             args = parse_shell_arguments(arguments)
         except ToolArgumentError as exc:
             return ToolOutcome("failed", str(exc))
+        if self.patch_tool is not None:
+            from agentls.tools.patch import patch_from_shell_command
+
+            # `apply_patch <<'EOF'` through the shell, as the Codex CLI's models write it: the
+            # patch tool keeps its diffs, approvals and the editor's unsaved buffers in play
+            patch = patch_from_shell_command(args.command)
+            if patch is not None:
+                return self.patch_tool.prepare(json.dumps({"input": patch}))
         from agentls.tools.safety import is_read_only
 
         cwd = resolve_workdir(self.context.workspace, args.workdir)
