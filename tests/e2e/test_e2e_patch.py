@@ -175,7 +175,10 @@ async def test_unsaved_buffer_is_edited_in_the_editor(
     assert target.read_text() == "alpha\nbeta\n"  # the disk is the user's to save
     assert len(edits) == 1
     change = edits[0].edit.document_changes[0]  # type: ignore[index]
-    assert change.edits[0].new_text == "alpha\nbeta from the model\n"  # type: ignore[union-attr]
+    (edit,) = change.edits  # type: ignore[union-attr]
+    # one line replaced: the untouched line (and the cursor on it) stays where it was
+    assert edit.range.start.line == 1 and edit.range.end.line == 2
+    assert edit.new_text == "beta from the model\n"
     completed = await agent.wait_event("toolCallCompleted")
     assert "unsaved" in completed["output"]
     assert "unsaved" in api.requests[-1]["input"][-1]["output"]

@@ -62,27 +62,36 @@ class LspBuffers:
         return self.apply_edit_supported
 
     async def apply_edit(self, path: Path, old_text: str, new_text: str, label: str) -> str | None:
-        """Replace the whole buffer in one edit: the editor's undo takes it back in one step."""
+        """Line edits in one `workspace/applyEdit`: the editor's undo takes them back in one
+        step, and the lines the patch does not touch (and the cursor on them) stay put."""
+        from agentls.tools.patch import line_edits
+
         found = self._find(path)
         if found is None:
             return "the file is no longer open in the editor"
         uri, current, version = found
         if current != old_text:
             return "the buffer changed while the patch was being prepared; try again"
-        lines = current.split("\n")
-        end = types.Position(line=len(lines) - 1, character=len(lines[-1].encode("utf-16-le")) // 2)
+
+        def position(raw: dict[str, int]) -> types.Position:
+            return types.Position(line=raw["line"], character=raw["character"])
+
+        edits = [
+            types.TextEdit(
+                range=types.Range(
+                    start=position(edit["range"]["start"]), end=position(edit["range"]["end"])
+                ),
+                new_text=edit["newText"],
+            )
+            for edit in line_edits(old_text, new_text)
+        ]
         edit = types.WorkspaceEdit(
             document_changes=[
                 types.TextDocumentEdit(
                     text_document=types.OptionalVersionedTextDocumentIdentifier(
                         uri=uri, version=version
                     ),
-                    edits=[
-                        types.TextEdit(
-                            range=types.Range(start=types.Position(line=0, character=0), end=end),
-                            new_text=new_text,
-                        )
-                    ],
+                    edits=list(edits),
                 )
             ]
         )
