@@ -122,7 +122,13 @@ class Chat:
 
     # -- keys ------------------------------------------------------------------------------------
     def on_key(self, key: Key) -> None:
-        if self.approval is not None and not self.approval.done():
+        if key.kind == "terminate":
+            self.quitting = True
+            self.stop_turn()
+            if self.approval is not None and not self.approval.done():
+                self.approval.set_result("abort")
+            self.submitted.put_nowait(None)
+        elif self.approval is not None and not self.approval.done():
             self._approval_key(key)
         elif self.turn_id is not None:
             self._turn_key(key)

@@ -43,11 +43,15 @@ class TerminalKeys:
         with keystroke_mode(self.fd):
             loop.add_reader(self.fd, readable)
             loop.add_signal_handler(signal.SIGINT, lambda: sink(Key("interrupt")))
+            # ended from outside: stop the turn and leave through the `finally` that gives
+            # the terminal its modes back
+            loop.add_signal_handler(signal.SIGTERM, lambda: sink(Key("terminate")))
             try:
                 yield
             finally:
                 loop.remove_reader(self.fd)
                 loop.remove_signal_handler(signal.SIGINT)
+                loop.remove_signal_handler(signal.SIGTERM)
 
 
 class PipeKeys:

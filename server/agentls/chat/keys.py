@@ -43,7 +43,7 @@ def keystroke_mode(fd: int) -> Iterator[None]:
 class Key:
     """What one keystroke meant: a submitted line, an interrupt, end of input, or an edit."""
 
-    kind: str  # "line" | "interrupt" | "eof" | "edit" | "char"
+    kind: str  # "line" | "interrupt" | "eof" | "edit" | "char" | "terminate"
     text: str = ""
 
 

@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import sys
+import termios
 from pathlib import Path
 
 import pytest
@@ -321,3 +322,17 @@ async def test_bang_runs_the_users_command_and_ctrl_c_stops_it(
     assert "echo typed-by-me" in sent and "typed-by-me" in sent
     assert api.rejected == []
     assert await quit_chat(chat) == 0
+
+
+async def test_sigterm_stops_the_turn_and_gives_the_terminal_back(
+    api: FakeModelAPI, env: dict[str, str], workspace: Path, terminals: list[Terminal]
+) -> None:
+    chat = await open_chat(terminals, env, workspace)
+    await chat.type("slow: 0.05\r")
+    await chat.expect("tick")
+    assert not termios.tcgetattr(chat.master)[3] & (termios.ECHO | termios.ISIG)
+    chat.process.terminate()
+    assert await chat.wait() == 0
+    await chat.expect(r"\(stopped\)")
+    mode = termios.tcgetattr(chat.master)
+    assert mode[3] & termios.ECHO and mode[3] & termios.ICANON and mode[3] & termios.ISIG
