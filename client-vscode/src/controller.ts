@@ -439,6 +439,21 @@ export class ChatController {
     }
   }
 
+  /** `agent/compact`: the model summarizes the conversation now (frees context). */
+  async compact(): Promise<void> {
+    if (this.busy('compacting')) return;
+    const connection = this.requireConnection();
+    if (!connection) return;
+    const params = this.current.sessionId ? { sessionId: this.current.sessionId } : {};
+    try {
+      const result = await connection.sendRequest<{ tokensBefore?: number; tokensAfter?: number }>(Methods.compact, params);
+      const fmt = (n: number | undefined): string => (typeof n === 'number' ? n.toLocaleString('en-US') : '?');
+      this.notice('info', `Conversation compacted: ${fmt(result?.tokensBefore)} → ${fmt(result?.tokensAfter)} tokens.`);
+    } catch (error) {
+      this.notice('error', `Compaction failed: ${describeError(error)}`);
+    }
+  }
+
   /** "Load earlier": `agent/history` from the cursor. */
   async loadEarlier(limit = HISTORY_PAGE): Promise<void> {
     const cursor = this.current.historyCursor;

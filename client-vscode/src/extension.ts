@@ -210,6 +210,14 @@ export function activate(context: vscode.ExtensionContext): { controller: ChatCo
       if (result && !result.interrupted) void vscode.window.setStatusBarMessage('agentls: nothing to interrupt', 3000);
     }),
     vscode.commands.registerCommand('agentls.restartServer', () => server.restart()),
+    vscode.commands.registerCommand('agentls.compact', async () => {
+      if (!controller.supports('agent/compact')) {
+        void vscode.window.showInformationMessage('agentls: this server does not compact on request (no agent/compact).');
+        return;
+      }
+      await provider?.reveal(true);
+      await controller.compact();
+    }),
     vscode.commands.registerCommand('agentls.showLog', () => log.show(true)),
     vscode.commands.registerCommand('agentls.openSettings', () =>
       vscode.commands.executeCommand('workbench.action.openSettings', '@ext:agentls.agentls'),

@@ -224,6 +224,30 @@ describe('the chat panel', () => {
   });
 });
 
+describe('the panel and the editor', () => {
+  test('"Open diff" opens vscode.diff on two read-only documents of the change', async () => {
+    playServer();
+    const { api } = await start();
+    const view = mock.openView();
+    const diff = '--- a/greet.txt\n+++ b/greet.txt\n@@ -1,2 +1,2 @@\n hello\n-world\n+there';
+    api.controller.handleEvent({
+      sessionId: S, turnId: 't', seq: 0, type: 'toolCallStarted', callId: 'p1', name: 'apply_patch', arguments: '{}',
+      changes: [{ path: 'greet.txt', kind: 'update', diff }],
+    });
+    view.webview.receive({ type: 'openDiff', callId: 'p1', index: 0 });
+    await settle();
+    const call = mock.executed.find((c) => c.command === 'vscode.diff');
+    assert.ok(call, 'vscode.diff ran');
+    const [before, after, title] = call.args as [{ scheme: string; path: string }, { scheme: string; path: string }, string];
+    assert.equal(before.scheme, 'agentls-diff');
+    assert.match(title, /greet\.txt \(changed by agentls/);
+    const provider = mock.contentProviders.get('agentls-diff') as { provideTextDocumentContent(uri: unknown): string };
+    // the file is not on disk here: the hunks themselves are the two sides
+    assert.equal(provider.provideTextDocumentContent(before), 'hello\nworld');
+    assert.equal(provider.provideTextDocumentContent(after), 'hello\nthere');
+  });
+});
+
 describe('sessions', () => {
   test('New Session, and Resume Session… fed by agent/listSessions and refreshed on sessionsChanged', async () => {
     const server = playServer();
@@ -285,6 +309,15 @@ describe('the server process', () => {
     await settle();
     assert.equal(fake.instances.length, 1);
     assert.equal(api.controller.state.server.status, 'running');
+  });
+
+  test('in a remote window the message says the command goes in the Remote settings', async () => {
+    mock.remoteName = 'ssh-remote';
+    mock.config['server.command'] = ['/nope/agentls', 'serve'];
+    playServer();
+    activate(makeContext() as never);
+    await settle();
+    assert.match(mock.errors[0]?.message ?? '', /remote window \(ssh-remote\).*Remote settings.*Machine\/settings\.json/);
   });
 
   test('a server that fails while starting: the message says so', async () => {

@@ -346,6 +346,17 @@ describe('the extension in a real workbench (code-server)', { skip: missing }, (
     await bench.screenshot('undone');
   });
 
+  test('fork from a turn: a new session with the conversation up to it', async (t) => {
+    if (!needs(t, 'agent/fork')) return;
+    const users = await panel.locator('.msg-user .bubble').count();
+    const title = await panel.locator('#title').getAttribute('title');
+    await panel.locator('.turn-end button[data-action="fork"]').first().click();
+    await panel.locator('.notice', { hasText: 'Forked' }).waitFor({ timeout: 30_000 });
+    assert.notEqual(await panel.locator('#title').getAttribute('title'), title, 'another session id');
+    assert.ok((await panel.locator('.msg-user .bubble').count()) < users, 'only the turns up to the fork');
+    await bench.screenshot('forked');
+  });
+
   test('a session renamed, searched and deleted', async (t) => {
     if (!needs(t, 'agent/renameSession') || !needs(t, 'agent/deleteSession')) return;
     await panel.locator('#btn-sessions').click();
