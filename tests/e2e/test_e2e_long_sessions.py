@@ -311,3 +311,35 @@ async def test_a_user_command_can_be_stopped(start: Starter, api: FakeModelAPI) 
     sent = texts_of(api.requests[-1])
     assert "stopped by the user" in sent and tag in sent
     assert api.rejected == []
+
+
+async def test_compaction_with_the_history_stored_by_the_service(
+    start: Starter, api: FakeModelAPI, home: Path
+) -> None:
+    """`history = "server"`: after a compaction the chain starts again from the replacement,
+    and a resumed session goes on with the chain stored after the compacted line."""
+    answer_summaries(api)
+    env = server_env(home, api.base_url, AGENTLS_HISTORY="server")
+    options = {"contextWindow": 4_000, "autoCompactPercent": 60}
+    agent = await start(env=env, init_options=options)
+    session_id = (await agent.send(part(0)))["sessionId"]
+    n = 1
+    while not any(e["type"] == "compaction" for e in agent.events):
+        assert n < 10, "no compaction happened"
+        await agent.send(part(n), sessionId=session_id)
+        n += 1
+    summary = summary_requests(api)[0]
+    after = api.requests[api.requests.index(summary) + 1]
+    assert after["store"] is True and "previous_response_id" not in after
+    assert SUMMARY in texts_of(after)
+    await agent.send("one more", sessionId=session_id)
+    assert "previous_response_id" in api.requests[-1]
+    await agent.client.shutdown_session()
+
+    second = await start(env=env, init_options=options)
+    await second.request("agent/resume", {"sessionId": session_id, "historyLimit": 1})
+    await second.send("after resume", sessionId=session_id)
+    last = api.requests[-1]
+    assert "previous_response_id" in last
+    assert len(last["input"]) == 1  # only the new message: the rest is in the stored chain
+    assert api.rejected == []

@@ -165,10 +165,10 @@ class _Meter:
         return self._tokens
 
 
-def _fixed_tokens(request: ModelRequest) -> int:
+def fixed_tokens(tools: list[dict[str, Any]], instructions: str | None) -> int:
     """Tokens of what every request carries besides the conversation."""
-    tools = estimate_text_tokens(orjson.dumps(request.tools).decode()) if request.tools else 0
-    return tools + (estimate_text_tokens(request.instructions) if request.instructions else 0)
+    tool_tokens = estimate_text_tokens(orjson.dumps(tools).decode()) if tools else 0
+    return tool_tokens + (estimate_text_tokens(instructions) if instructions else 0)
 
 
 # --------------------------------------------------------------------------- compaction
@@ -180,14 +180,15 @@ class Compaction:
     def __init__(self, host: CompactionHost) -> None:
         self.host = host
         self._meter = _Meter()
+        # tools and instructions of the last request: part of what fills the window
+        self.fixed_tokens = 0
         self.window: int | None = None
         # the size of the last request refused for length, when the window is unknown
         self._refused_tokens: int | None = None
 
-    def estimate(self, request: ModelRequest | None = None) -> int:
-        """Tokens of the whole model history (plus a request's tools and instructions)."""
-        tokens = self._meter.history_tokens(self.host.history)
-        return tokens + (_fixed_tokens(request) if request is not None else 0)
+    def estimate(self) -> int:
+        """Tokens of the next request: the whole model history, the tools, the instructions."""
+        return self._meter.history_tokens(self.host.history) + self.fixed_tokens
 
     async def resolve_window(self) -> int | None:
         self.window = await context_window(self.host.context)
@@ -218,12 +219,13 @@ class Compaction:
         """The next request, compacting first when it would pass the threshold."""
         host = self.host
         request = host.next_request(tools)
+        self.fixed_tokens = fixed_tokens(request.tools, request.instructions)
         await self.resolve_window()
         window = self.limit
         percent = host.context.settings.auto_compact_percent
         if window is None or percent <= 0:
             return request
-        if not should_compact(self.estimate(request), window, percent):
+        if not should_compact(self.estimate(), window, percent):
             return request
         try:
             await self.run(emit, reason="auto")
@@ -240,7 +242,7 @@ class Compaction:
         if not is_context_length_error(error.http_status, error.code, error.message):
             return None
         if self.window is None:
-            self._refused_tokens = self.estimate(self.host.next_request(tools))
+            self._refused_tokens = self.estimate()
         try:
             await self.run(emit, reason="refused")
         except CompactionError:
@@ -368,6 +370,8 @@ async def compact_now(
 ) -> CompactionOutcome:
     """`agent/compact`: refused while a turn runs; a stop or a failure is an error."""
     await session.load_history()
+    instructions = session.context.settings.instructions or session.instructions
+    session.compaction.fixed_tokens = fixed_tokens(session.toolbox().definitions(), instructions)
     if not recent_user_messages(session.history):
         tokens = session.compaction.estimate()
         return CompactionOutcome(tokens, tokens)  # nothing said yet: nothing to summarise
