@@ -154,6 +154,7 @@ class Turn:
             if task is not None:
                 while task.cancelling():
                     task.uncancel()
+            await self._changes_at_stop()
             return await self._finish_interrupted()
         except ProviderError as exc:
             return await self._finish_failed(exc.to_wire())
@@ -288,6 +289,21 @@ class Turn:
         self.emit("toolCallCompleted", **fields)
 
     # -- endings ------------------------------------------------------------------------
+    async def _changes_at_stop(self) -> None:
+        """A command stopped mid-way may have changed files: checkpoint them (for undo)."""
+        try:
+            changes = await self.host.changes_so_far(self.id)
+        except asyncio.CancelledError:  # stopped again while stopping: the stop goes on
+            task = asyncio.current_task()
+            while task is not None and task.cancelling():
+                task.uncancel()
+            return
+        except Exception:
+            logger.exception("no checkpoint after the stop of turn %s", self.id)
+            return
+        if changes is not None:
+            self.emit("turnDiff", **changes)
+
     async def _finish_failed(self, error: dict[str, Any]) -> TurnResult:
         self._answer_pending_calls()
         return await self._end("failed", self.final_message, error)

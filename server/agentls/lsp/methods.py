@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from agentls.lsp.errors import invalid_params
 
 if TYPE_CHECKING:
+    from agentls.agent.session import Session
     from agentls.lsp.server import AgentLanguageServer
 
 
@@ -100,7 +101,9 @@ class AgentMethods:
         params = parse_params(ListSessionsParams, raw, "agent/listSessions")
         await self.server.watching()
         try:
-            page, cursor = self.server.agent_workspace().store.page(params.limit, params.cursor)
+            page, cursor = self.server.agent_workspace().store.page(
+                params.limit, params.cursor, params.query
+            )
         except ValueError as exc:
             raise invalid_params(f"invalid 'cursor': {exc}") from None
         result: dict[str, Any] = {"sessions": [s.to_wire() for s in page]}
@@ -148,6 +151,57 @@ class AgentMethods:
         result = await run_user_command(session, params.command, sink)
         return result.to_wire()
 
+    # -- undo, fork and the session list ------------------------------------------------
+    async def undo(self, raw: Any) -> dict[str, Any]:
+        from agentls.agent.undo import undo
+        from agentls.lsp.params import UndoParams, parse_params
+
+        params = parse_params(UndoParams, raw, "agent/undo")
+        session = self._open_session(params.sessionId)
+        result = await undo(session, params.turnId, params.restore, force=params.force)
+        if result.undone_turns:
+            self.server.notify("agent/sessionsChanged", {})
+        return result.to_wire()
+
+    async def fork(self, raw: Any) -> dict[str, Any]:
+        from agentls.agent.undo import fork
+        from agentls.lsp.params import ForkParams, parse_params
+
+        params = parse_params(ForkParams, raw, "agent/fork")
+        new_id = await fork(self.server.agent_workspace(), params.sessionId, params.turnId)
+        self.server.notify("agent/sessionsChanged", {})
+        return {"sessionId": new_id}
+
+    async def rename_session(self, raw: Any) -> dict[str, Any]:
+        from agentls.agent.undo import rename_session
+        from agentls.lsp.params import RenameSessionParams, parse_params
+
+        params = parse_params(RenameSessionParams, raw, "agent/renameSession")
+        rename_session(self.server.agent_workspace(), params.sessionId, params.title)
+        self.server.notify("agent/sessionsChanged", {})
+        return {}
+
+    async def delete_session(self, raw: Any) -> dict[str, Any]:
+        from agentls.agent.undo import delete_session
+        from agentls.lsp.params import DeleteSessionParams, parse_params
+
+        params = parse_params(DeleteSessionParams, raw, "agent/deleteSession")
+        delete_session(self.server.agent_workspace(), params.sessionId)
+        self.server.notify("agent/sessionsChanged", {})
+        return {}
+
+    def _open_session(self, session_id: str | None) -> Session:
+        """The named session (opened if need be), else the active one."""
+        from agentls.agent.results import SessionNotFoundError
+
+        workspace = self.server.agent_workspace()
+        session = workspace.session_for_interrupt(session_id)
+        if session is None:
+            if session_id is None:
+                raise SessionNotFoundError("no session is open: pass its sessionId")
+            session = workspace.open_session(session_id)
+        return session
+
     async def mcp_servers(self, raw: Any) -> dict[str, Any]:
         from agentls.lsp.params import NoParams, parse_params
 
@@ -166,4 +220,8 @@ AGENT_METHODS = {
     "agent/history": AgentMethods.history,
     "agent/compact": AgentMethods.compact,
     "agent/runCommand": AgentMethods.run_command,
+    "agent/undo": AgentMethods.undo,
+    "agent/fork": AgentMethods.fork,
+    "agent/renameSession": AgentMethods.rename_session,
+    "agent/deleteSession": AgentMethods.delete_session,
 }

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     StrictStr,
     ValidationError,
@@ -48,6 +49,7 @@ class SessionParams(_Params):
 class ListSessionsParams(_Params):
     limit: Annotated[StrictInt, Field(ge=1, le=500)] = 50
     cursor: StrictStr | None = None
+    query: Annotated[StrictStr, Field(max_length=1000)] | None = None
 
 
 class NoParams(_Params):
@@ -112,3 +114,29 @@ class RunCommandParams(_Params):
         Field(min_length=1, max_length=MAX_TEXT_CHARS),
         BeforeValidator(_without_lone_surrogates),
     ]
+
+
+# -- undo, fork and the session list ----------------------------------------------------------
+class UndoParams(_Params):
+    sessionId: StrictStr | None = None  # noqa: N815 - wire name
+    turnId: StrictStr | None = None  # noqa: N815 - wire name
+    restore: Literal["all", "files", "conversation"] = "all"
+    force: StrictBool = False
+
+
+class ForkParams(_Params):
+    sessionId: StrictStr | None = None  # noqa: N815 - wire name
+    turnId: StrictStr | None = None  # noqa: N815 - wire name
+
+
+class RenameSessionParams(_Params):
+    sessionId: StrictStr  # noqa: N815 - wire name
+    title: Annotated[
+        StrictStr,
+        Field(min_length=1, max_length=1000, pattern=r"\S"),
+        BeforeValidator(_without_lone_surrogates),
+    ]
+
+
+class DeleteSessionParams(_Params):
+    sessionId: StrictStr  # noqa: N815 - wire name

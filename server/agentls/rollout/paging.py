@@ -45,12 +45,15 @@ from agentls.rollout.records import (
     EVENT_MSG,
     RESPONSE_ITEM,
     SESSION_META,
+    SESSION_RENAMED,
     STATE,
     TOOL_CALL_COMPLETED,
     TURN_ABORTED,
     TURN_COMPLETED,
+    TURN_CONTEXT,
     TURN_STARTED,
     compacted_replacement,
+    rolled_back_first,
 )
 from agentls.rollout.store import user_text
 
@@ -60,6 +63,7 @@ BLOCK = 256 * 1024
 HEAD_LIMIT = 4 * 1024 * 1024  # the title is in the first turn; do not hunt for it further
 LOOKAHEAD_LIMIT = 1024 * 1024  # how far past a page to look for its calls' outputs
 _MARKER = b'"compacted"'
+_RENAMED = b'"session_renamed"'
 _CURSOR_PREFIX = "h1:"
 
 
@@ -274,13 +278,15 @@ def _compaction_at(fh: IO[bytes], at: int, end: int) -> tuple[int, int, list[Ite
 
 def _tail(
     fh: IO[bytes], end: int, decoder: _Decoder, limit: int, model_start: int, *, repair: bool
-) -> tuple[list[_Line], int | None, list[str], list[str]]:
+) -> tuple[list[_Line], int | None, list[str], list[str], str | None]:
     """Read back from `end` until the panel and the crash repair have what they need.
 
     Returns (lines newest first, where the panel's page starts or None when nothing is
-    older, unfinished turns, pending calls). Unfinished turns and calls without output can
-    only follow the last turn end: a turn answers its calls before it ends, and resume
-    repairs before a new turn starts; so the repair's part ends at that turn end.
+    older, unfinished turns, pending calls, the turn open where the page starts). Unfinished
+    turns and calls without output can only follow the last turn end: a turn answers its
+    calls before it ends, and resume repairs before a new turn starts; so the repair's part
+    ends at that turn end. Lines of rolled-back turns are passed over: reading backwards, a
+    `turns_rolled_back` record comes before them, and they end at its first turn's start.
     """
     lines: list[_Line] = []
     entries = 0
@@ -290,11 +296,27 @@ def _tail(
     started: list[str] = []
     answered: set[Any] = set()
     pending: list[str] = []
+    skipping: str | None = None  # inside a rolled-back stretch, back to this turn's start
+    page_turn: str | None = None
+    page_turn_known = limit == 0
     for offset, raw in _backward_lines(fh, end):
         line = decoder.decode(offset, raw)
         if line is None:
             continue
         payload = line.payload
+        if skipping is not None:
+            if line.kind == EVENT_MSG and payload.get("type") == TURN_STARTED:
+                skipping = None if payload.get("turn_id") == skipping else skipping
+            continue
+        if line.kind == EVENT_MSG and (first := rolled_back_first(payload)) is not None:
+            skipping = first
+            continue
+        if not page_turn_known and line.kind == EVENT_MSG:
+            boundary = payload.get("type")
+            if boundary == TURN_STARTED:
+                page_turn, page_turn_known = str(payload.get("turn_id")), True
+            elif boundary in (TURN_COMPLETED, TURN_ABORTED):
+                page_turn, page_turn_known = None, True
         if line.kind == RESPONSE_ITEM and _makes_entry(payload):
             if entries == limit:
                 if not more_older and page_start is None:
@@ -304,6 +326,7 @@ def _tail(
             else:
                 entries += 1
                 page_start = offset
+                page_turn_known = limit == 0
         if not repair_done:
             if line.kind == EVENT_MSG:
                 kind = payload.get("type")
@@ -319,20 +342,51 @@ def _tail(
                     pending.append(str(payload.get("call_id")))
         if not more_older:
             lines.append(line)
-        if more_older and repair_done:
+        if more_older and repair_done and page_turn_known:
             break
     started.reverse()
     pending.reverse()
     if entries < limit or not more_older:
         page_start = None
-    return lines, page_start, started, pending
+        page_turn = None
+    return lines, page_start, started, pending, page_turn
 
 
-def _render(lines: list[_Line], start: int) -> list[dict[str, Any]]:
-    """Panel entries of the lines (oldest first) from `start` on."""
-    items = [ln.payload for ln in lines if ln.kind == RESPONSE_ITEM and ln.offset >= start]
-    events = [ln.payload for ln in lines if ln.kind == EVENT_MSG and ln.offset >= start]
-    return render_history(items, events)
+def _render(lines: list[_Line], start: int, turn_id: str | None = None) -> list[dict[str, Any]]:
+    """Panel entries of the lines (oldest first) from `start` on; `turn_id` is open there."""
+    items: list[Item] = []
+    events: list[Item] = []
+    for ln in lines:
+        if ln.offset < start:
+            continue
+        if ln.kind == RESPONSE_ITEM:
+            items.append(ln.payload)
+        elif ln.kind == EVENT_MSG:
+            events.append({**ln.payload, "_item_index": len(items)})
+    return render_history(items, events, turn_id)
+
+
+def _last_title(fh: IO[bytes], end: int) -> str | None:
+    """The title of the last `session_renamed` record, found by a byte search from the end."""
+    pos = end
+    overlap = b""
+    while pos > 0:
+        begin = max(0, pos - BLOCK)
+        fh.seek(begin)
+        chunk = fh.read(pos - begin) + overlap
+        hit = chunk.rfind(_RENAMED)
+        while hit >= 0:
+            start = next(_backward_lines(fh, begin + hit))[0]
+            raw = next(_forward_lines(fh, start, end), (start, b""))[1]
+            decoded = decode_line(raw)
+            if isinstance(decoded, tuple) and decoded[1].get("type") == SESSION_RENAMED:
+                title = decoded[1].get("title")
+                if isinstance(title, str) and title.strip():
+                    return title
+            hit = chunk.rfind(_RENAMED, 0, hit)
+        overlap = chunk[: len(_RENAMED) - 1]
+        pos = begin
+    return None
 
 
 def encode_history_cursor(offset: int) -> str:
@@ -368,14 +422,15 @@ def open_resume(path: Path, history_limit: int) -> ResumeView:
         size, ends_clean = _file_end(fh)
         head_decoder = _Decoder(size, ends_clean)
         meta, title = _head(fh, size, head_decoder)
+        title = _last_title(fh, size) or title
         compaction = _last_compaction(fh, size)
         model_start = compaction[1] if compaction else 0
         decoder = _Decoder(size, ends_clean)
-        lines, page_start, unfinished, pending = _tail(
+        lines, page_start, unfinished, pending, page_turn = _tail(
             fh, size, decoder, limit, model_start, repair=True
         )
     lines.reverse()
-    entries = _render(lines, page_start if page_start is not None else 0)
+    entries = _render(lines, page_start if page_start is not None else 0, page_turn)
     warnings = dict(head_decoder.warnings)
     warnings.update(decoder.warnings)
     if meta is None:
@@ -408,6 +463,7 @@ def load_model_history(view: ResumeView, *, to_end: bool = False) -> ModelHistor
     """
     items = list(view.replacement_history or [])
     state: tuple[str, int] | None = None
+    starts: dict[str, int] = {}  # where each turn's items start, for a rollback
     with view.path.open("rb") as fh, bulk_load():
         if to_end:
             end, ends_clean = _file_end(fh)
@@ -420,6 +476,14 @@ def load_model_history(view: ResumeView, *, to_end: bool = False) -> ModelHistor
                 continue
             if line.kind == RESPONSE_ITEM:
                 items.append(line.payload)
+            elif line.kind == TURN_CONTEXT or (
+                line.kind == EVENT_MSG and line.payload.get("type") == TURN_STARTED
+            ):
+                starts.setdefault(str(line.payload.get("turn_id")), len(items))
+            elif line.kind == EVENT_MSG and (first := rolled_back_first(line.payload)):
+                if first in starts:
+                    del items[starts[first] :]
+                    state = None
             elif line.kind == STATE:
                 response_id = line.payload.get("previous_response_id")
                 state = (response_id, len(items)) if isinstance(response_id, str) else None
@@ -446,10 +510,12 @@ def history_page(path: Path, cursor: str, limit: int) -> tuple[list[dict[str, An
         if end > size or not _at_line_boundary(fh, end, size):
             raise ValueError("history cursor does not point into this session")
         decoder = _Decoder(size, ends_clean)
-        lines, page_start, _, _ = _tail(fh, end, decoder, limit, size, repair=False)
+        lines, page_start, _, _, page_turn = _tail(fh, end, decoder, limit, size, repair=False)
         lines.reverse()
         lines += _outputs_after(fh, end, size, lines, decoder)
-    entries = _render(lines, page_start if page_start is not None else 0)
+        lines += _turn_end_after(fh, end, size, decoder)
+        lines.sort(key=lambda ln: ln.offset)
+    entries = _render(lines, page_start if page_start is not None else 0, page_turn)
     return entries, encode_history_cursor(page_start) if page_start is not None else None
 
 
@@ -459,6 +525,23 @@ def _at_line_boundary(fh: IO[bytes], offset: int, size: int) -> bool:
         return True
     fh.seek(offset - 1)
     return b"\n" in fh.read(2)
+
+
+def _turn_end_after(fh: IO[bytes], end: int, size: int, decoder: _Decoder) -> list[_Line]:
+    """The end of the turn the page stops in, when no entry comes between (its outcome)."""
+    for offset, raw in _forward_lines(fh, end, min(size, end + LOOKAHEAD_LIMIT)):
+        line = decoder.decode(offset, raw)
+        if line is None:
+            continue
+        if line.kind == RESPONSE_ITEM and _makes_entry(line.payload):
+            return []
+        if line.kind == EVENT_MSG:
+            kind = line.payload.get("type")
+            if kind in (TURN_COMPLETED, TURN_ABORTED):
+                return [line]
+            if kind == TURN_STARTED or rolled_back_first(line.payload) is not None:
+                return []
+    return []
 
 
 def _outputs_after(

@@ -22,7 +22,9 @@ from agentls.rollout.records import (
     SESSION_META,
     STATE,
     TURN_CONTEXT,
+    TURN_STARTED,
     compacted_replacement,
+    rolled_back_first,
 )
 
 BOM = b"\xef\xbb\xbf"
@@ -100,6 +102,8 @@ def parse_rollout(data: bytes) -> Rollout:
     ends_clean = data.endswith(b"\n") or not data
     last_number = data.count(b"\n") + 1
     skipped_unknown = 0
+    # where each turn's lines start, so that a rollback can cut them off again
+    starts: dict[str, tuple[int, int, int, int]] = {}
     for number, line in _lines(data):
         if is_blank(line):
             continue
@@ -112,8 +116,15 @@ def parse_rollout(data: bytes) -> Rollout:
                 out.warnings.append(f"line {number}: {decoded}; skipped")
             continue
         kind, payload = decoded
+        if kind in (TURN_CONTEXT, EVENT_MSG) and (
+            kind == TURN_CONTEXT or payload.get("type") == TURN_STARTED
+        ):
+            mark = (len(out.items), len(out.events), len(out.turn_contexts), len(out.compactions))
+            starts.setdefault(str(payload.get("turn_id")), mark)
         if kind == RESPONSE_ITEM:
             out.items.append(payload)
+        elif kind == EVENT_MSG and (first := rolled_back_first(payload)) is not None:
+            _roll_back(out, starts.get(first))
         elif kind == EVENT_MSG:
             out.events.append({**payload, "_item_index": len(out.items)})
         elif kind == TURN_CONTEXT:
@@ -143,6 +154,18 @@ def parse_rollout(data: bytes) -> Rollout:
     if skipped_unknown:
         out.warnings.append(f"{skipped_unknown} line(s) of unknown type skipped")
     return out
+
+
+def _roll_back(out: Rollout, mark: tuple[int, int, int, int] | None) -> None:
+    """Drop what the rolled-back turns added; the service's stored chain is gone with them."""
+    if mark is None:
+        return
+    items, events, contexts, compactions = mark
+    del out.items[items:]
+    del out.events[events:]
+    del out.turn_contexts[contexts:]
+    del out.compactions[compactions:]
+    out.state = None
 
 
 def build_model_history(rollout: Rollout) -> list[dict[str, Any]]:

@@ -22,6 +22,21 @@ TURN_STARTED: Final = "turn_started"
 TURN_COMPLETED: Final = "turn_completed"
 TURN_ABORTED: Final = "turn_aborted"
 TOOL_CALL_COMPLETED: Final = "tool_call_completed"
+# `{turn_ids}`: those turns (the first and every later one) are out of the conversation;
+# the lines from the first one's `turn_started` up to this record no longer count.
+TURNS_ROLLED_BACK: Final = "turns_rolled_back"
+# `{title}`: the session's title from here on.
+SESSION_RENAMED: Final = "session_renamed"
+
+
+def rolled_back_first(payload: dict[str, Any]) -> str | None:
+    """The first turn a `turns_rolled_back` event names, or None if it is not one."""
+    if payload.get("type") != TURNS_ROLLED_BACK:
+        return None
+    ids = payload.get("turn_ids")
+    if isinstance(ids, list) and ids and isinstance(ids[0], str):
+        return ids[0]
+    return None
 
 
 def utc_now() -> datetime:

@@ -15,8 +15,13 @@ from typing import Any
 
 import orjson
 
-from agentls.rollout.paths import SESSION_SUFFIX, WorkspaceLayout, session_id_from_file_name
-from agentls.rollout.records import timestamp
+from agentls.rollout.paths import (
+    SESSION_SUFFIX,
+    WorkspaceLayout,
+    ensure_private_dir,
+    session_id_from_file_name,
+)
+from agentls.rollout.records import SESSION_RENAMED, TURNS_ROLLED_BACK, timestamp
 
 _TITLE_SCAN_BYTES = 256 * 1024
 _TITLE_LENGTH = 80
@@ -54,12 +59,55 @@ def user_text(item: dict[str, Any]) -> str | None:
     return None
 
 
+_MARKED = (b'"session_renamed"', b'"turns_rolled_back"')
+
+
+def _marked_lines(chunk: bytes) -> list[dict[str, Any]]:
+    """Payloads of the renames and rollbacks in whole lines of `chunk` (a byte search first)."""
+    found: list[dict[str, Any]] = []
+    for marker in _MARKED:
+        hit = chunk.find(marker)
+        while hit >= 0:
+            start = chunk.rfind(b"\n", 0, hit) + 1
+            end = chunk.find(b"\n", hit)
+            end = len(chunk) if end < 0 else end
+            try:
+                record = orjson.loads(chunk[start:end])
+            except orjson.JSONDecodeError:
+                record = None
+            payload = record.get("payload") if isinstance(record, dict) else None
+            if isinstance(payload, dict) and payload.get("type") in (
+                SESSION_RENAMED,
+                TURNS_ROLLED_BACK,
+            ):
+                found.append({**payload, "_at": start})
+            hit = chunk.find(marker, end)
+    found.sort(key=lambda p: int(p["_at"]))
+    return found
+
+
 def _summarize(path: Path, session_id: str, stat: os.stat_result) -> SessionSummary:
+    renamed: str | None = None
+    undone = 0
     with path.open("rb") as fh:
         head = fh.read(_TITLE_SCAN_BYTES)
-        turns = head.count(b'"turn_started"')
-        while chunk := fh.read(1 << 20):
-            turns += chunk.count(b'"turn_started"')
+        data, rest = head, b""
+        turns = 0
+        while data:
+            cut = data.rfind(b"\n") + 1
+            whole, rest = (data[:cut], data[cut:]) if cut else (b"", data)
+            turns += whole.count(b'"turn_started"')
+            for payload in _marked_lines(whole):
+                if payload.get("type") == SESSION_RENAMED and isinstance(payload.get("title"), str):
+                    renamed = payload["title"]
+                elif isinstance(payload.get("turn_ids"), list):
+                    undone += len(payload["turn_ids"])
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                turns += rest.count(b'"turn_started"')
+                break
+            data = rest + chunk
+    turns = max(0, turns - undone)
     title = ""
     created = ""
     for raw in head.split(b"\n"):
@@ -78,6 +126,8 @@ def _summarize(path: Path, session_id: str, stat: os.stat_result) -> SessionSumm
                 title = " ".join(text.split())[:_TITLE_LENGTH]
                 break
     updated = timestamp(datetime.fromtimestamp(stat.st_mtime, UTC))
+    if renamed and renamed.strip():
+        title = " ".join(renamed.split())[:_TITLE_LENGTH]
     return SessionSummary(
         session_id=session_id,
         path=path,
@@ -135,8 +185,12 @@ class SessionStore:
         found.sort(key=lambda s: (s.updated_ns, s.session_id), reverse=True)
         return found
 
-    def page(self, limit: int, cursor: str | None) -> tuple[list[SessionSummary], str | None]:
+    def page(
+        self, limit: int, cursor: str | None, query: str | None = None
+    ) -> tuple[list[SessionSummary], str | None]:
         items = self.summaries()
+        if query:
+            items = [s for s in items if matches(s, query)]
         if cursor:
             key = decode_cursor(cursor)
             items = [s for s in items if (s.updated_ns, s.session_id) < key]
@@ -147,3 +201,57 @@ class SessionStore:
     def latest(self) -> SessionSummary | None:
         found = self.summaries()
         return found[0] if found else None
+
+
+def matches(summary: SessionSummary, query: str) -> bool:
+    """The title or the text of a message holds `query`, ignoring case.
+
+    A byte search of the file (for the query as JSON writes it) rules most sessions out
+    before any line is parsed.
+    """
+    wanted = query.casefold()
+    if wanted in summary.title.casefold():
+        return True
+    try:
+        data = summary.path.read_bytes()
+    except OSError:
+        return False
+    needle = orjson.dumps(query)[1:-1].lower()
+    if needle not in data.lower():
+        return False
+    for line in data.split(b"\n"):
+        if needle not in line.lower():
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        payload = record.get("payload") if isinstance(record, dict) else None
+        if not isinstance(payload, dict) or record.get("type") != "response_item":
+            continue
+        text = user_text(payload) or _message_text(payload)
+        if text and wanted in text.casefold():
+            return True
+    return False
+
+
+def _message_text(item: dict[str, Any]) -> str | None:
+    if item.get("type") != "message":
+        return None
+    content = item.get("content")
+    if isinstance(content, list):
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return content if isinstance(content, str) else None
+
+
+def move_to_trash(layout: WorkspaceLayout, path: Path) -> Path:
+    """Move a session file into the workspace's `trash/` folder; nothing is erased."""
+    trash = layout.root / "trash"
+    ensure_private_dir(trash)
+    target = trash / path.name
+    n = 1
+    while target.exists():
+        target = trash / f"{path.stem}.{n}{path.suffix}"
+        n += 1
+    os.rename(path, target)
+    return target
