@@ -179,18 +179,21 @@ async def test_compaction_with_a_call_output_in_flight(
     assert tool["status"] == "completed" and "a" * 4000 in tool["output"]
 
 
-async def test_paged_resume_and_history(start: Starter, api: FakeModelAPI) -> None:
-    first = await start()
+@pytest.mark.parametrize("wire", WIRES)
+async def test_paged_resume_and_history(
+    start: Starter, api: FakeModelAPI, home: Path, wire: str
+) -> None:
+    first = await start_on(start, api, home, wire)
     session_id = (await first.send("message 0"))["sessionId"]
     for n in range(1, 6):
         await first.send(f"message {n}", sessionId=session_id)
     await first.client.shutdown_session()
-    second = await start()
+    second = await start_on(start, api, home, wire)
     everything = (await second.request("agent/resume", {"sessionId": session_id}))["history"]
     assert len(everything) == 12
     await second.client.shutdown_session()
 
-    third = await start()
+    third = await start_on(start, api, home, wire)
     resumed = await third.request("agent/resume", {"sessionId": session_id, "historyLimit": 5})
     assert resumed["history"] == everything[-5:]
     pages = [resumed["history"]]
@@ -206,7 +209,7 @@ async def test_paged_resume_and_history(start: Starter, api: FakeModelAPI) -> No
     assert bad.value.code == -32602
     # the session goes on after a paged resume
     assert (await third.send("more", sessionId=session_id))["status"] == "completed"
-    assert len(api.requests[-1]["input"]) == 13
+    assert len(conversation(api.requests[-1])) == 13
     assert api.rejected == []
 
 
@@ -233,8 +236,11 @@ async def test_compact_on_demand(start: Starter, api: FakeModelAPI) -> None:
     assert (await asyncio.wait_for(running, 10))["status"] == "interrupted"
 
 
-async def test_steering_joins_the_running_turn(start: Starter, api: FakeModelAPI) -> None:
-    agent = await start()
+@pytest.mark.parametrize("wire", WIRES)
+async def test_steering_joins_the_running_turn(
+    start: Starter, api: FakeModelAPI, home: Path, wire: str
+) -> None:
+    agent = await start_on(start, api, home, wire)
     session_id = (await agent.send("hello"))["sessionId"]
     assert (await agent.request("agent/steer", {"text": "idle"}))["accepted"] is False
     _msg, running = agent.start("agent/send", {"text": "run: sleep 1", "sessionId": session_id})
@@ -248,8 +254,8 @@ async def test_steering_joins_the_running_turn(start: Starter, api: FakeModelAPI
     assert kinds.index("toolCallCompleted") < kinds.index("steered")
     assert next(e for e in events if e["type"] == "steered")["text"] == "also check the tests"
     # the text reached the model after the call's output, as a user message of the turn
-    last = api.requests[-1]["input"]
-    assert last[-2]["type"] == "function_call_output"
+    last = conversation(api.requests[-1])
+    assert last[-2].get("type") == "function_call_output" or last[-2].get("role") == "tool"
     assert last[-1]["role"] == "user" and "also check the tests" in orjson.dumps(last[-1]).decode()
     assert result["finalMessage"] == "You said: also check the tests"
     history = (await agent.request("agent/resume", {"sessionId": session_id}))["history"]
@@ -342,4 +348,25 @@ async def test_compaction_with_the_history_stored_by_the_service(
     last = api.requests[-1]
     assert "previous_response_id" in last
     assert len(last["input"]) == 1  # only the new message: the rest is in the stored chain
+    assert api.rejected == []
+
+
+@pytest.mark.parametrize("wire", WIRES)
+async def test_steering_while_the_model_answers_adds_a_request(
+    start: Starter, api: FakeModelAPI, home: Path, wire: str
+) -> None:
+    agent = await start_on(start, api, home, wire)
+    api.enqueue(Reply([TextItem("one two three four five six", delay_s=0.1)]))
+    _msg, running = agent.start("agent/send", {"text": "tell me"})
+    await agent.wait_event("textDelta")
+    assert (await agent.request("agent/steer", {"text": "and briefly"}))["accepted"] is True
+    result = await asyncio.wait_for(running, 15)
+    assert result["status"] == "completed"
+    assert result["finalMessage"] == "You said: and briefly"
+    texts = [
+        e["text"] for e in agent.turn_events(result["turnId"]) if e["type"] == "messageCompleted"
+    ]
+    assert texts == ["one two three four five six", "You said: and briefly"]
+    last = conversation(api.requests[-1])
+    assert [m["role"] for m in last] == ["user", "assistant", "user"]
     assert api.rejected == []
