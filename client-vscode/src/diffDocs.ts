@@ -113,24 +113,30 @@ export function diffSides(kind: string, diff: string, current: string | undefine
   return { before: oldText, after: newText, how: 'hunks' };
 }
 
-/** One file's part of a multi-file unified diff (`turnDiff.diff`), by its path. */
+function diffPath(header: string): string {
+  // "--- a/src/x.ts\t2026-..." -> "src/x.ts"
+  return header.slice(4).split('\t')[0]?.replace(/^[ab]\//, '') ?? '';
+}
+
+/** One file's part of a multi-file unified diff (`turnDiff.diff`), by its path ('' if absent). */
 export function fileDiffFromTurnDiff(diff: string, path: string): string {
   const lines = diff.split('\n');
-  const out: string[] = [];
-  let inFile = false;
-  for (const line of lines) {
-    if (line.startsWith('diff --git ')) {
-      inFile = line.endsWith(` b/${path}`) || line.includes(` a/${path} `);
-      if (inFile) out.push(line);
-      continue;
-    }
-    if (line.startsWith('--- ') && !inFile && out.length === 0) {
-      // no "diff --git" headers: files start at their "---" line
-      inFile = line.slice(4).replace(/^a\//, '').split('\t')[0] === path;
-    } else if (line.startsWith('--- ') && inFile && !lines.some((l) => l.startsWith('diff --git '))) {
-      inFile = line.slice(4).replace(/^a\//, '').split('\t')[0] === path;
-    }
-    if (inFile) out.push(line);
+  const git = lines.some((line) => line.startsWith('diff --git '));
+  // a file's section starts at "diff --git", or, without those headers, at a "---"/"+++" pair
+  const starts: number[] = [];
+  lines.forEach((line, i) => {
+    const start = git
+      ? line.startsWith('diff --git ')
+      : line.startsWith('--- ') && (lines[i + 1] ?? '').startsWith('+++ ');
+    if (start) starts.push(i);
+  });
+  for (let k = 0; k < starts.length; k++) {
+    const section = lines.slice(starts[k], starts[k + 1] ?? lines.length);
+    const paths = section
+      .filter((line) => line.startsWith('--- ') || line.startsWith('+++ '))
+      .map(diffPath);
+    const header = git ? (section[0] ?? '') : '';
+    if (paths.includes(path) || header.endsWith(` b/${path}`)) return section.join('\n');
   }
-  return out.join('\n');
+  return '';
 }

@@ -121,6 +121,8 @@ export class ChatView {
   private state: ChatState | undefined;
   private scheduled = false;
   private searchTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Drawn queued messages, kept while they wait (so a streamed delta does not redraw them). */
+  private queuedNodes = new Map<string, HTMLElement>();
 
   constructor(
     private readonly doc: Document,
@@ -254,7 +256,9 @@ export class ChatView {
     if (chromeKey !== this.chromeKey) {
       this.chromeKey = chromeKey;
       // turn buttons depend on what the server offers and on whether a turn runs
-      for (const [id, item] of this.rendered) if (item.entry.kind === 'turnEnd') this.rendered.delete(id);
+      for (const [id, item] of this.rendered) {
+        if (item.entry.kind === 'turnEnd' || item.entry.kind === 'user') this.rendered.delete(id);
+      }
     }
 
     const approvalsByCall = new Map<string, PendingApproval>();
@@ -291,7 +295,14 @@ export class ChatView {
         .map((approval) => this.renderApproval(approval, true)),
     );
     wanted.push(this.orphanApprovals);
-    for (const text of state.queued) wanted.push(this.renderQueued(text));
+    const queued = new Map<string, HTMLElement>();
+    state.queued.forEach((text, i) => {
+      const key = `${i}:${text}`;
+      const node = this.queuedNodes.get(key) ?? this.renderQueued(text);
+      queued.set(key, node);
+      wanted.push(node);
+    });
+    this.queuedNodes = queued;
 
     const children = this.log.children;
     let inOrder = children.length === wanted.length;
@@ -543,6 +554,8 @@ export class ChatView {
     const bubble = el('div', 'bubble', entry.text);
     node.append(bubble);
     if (entry.steer) node.append(el('span', 'steer-mark muted', 'added to the running turn'));
+    const actions = this.turnActions(entry);
+    if (actions) node.append(actions);
     if (entry.context?.length) {
       const chips = el('div', 'sent-chips');
       for (const item of entry.context) {
@@ -716,9 +729,29 @@ export class ChatView {
     if (usage) node.append(el('span', 'turn-usage muted', usage));
     const turnId = entry.turnId;
     const state = this.state;
-    if (!turnId || !state) return node;
-    const methods = state.server.methods ?? [];
+    if (!turnId || !state || entry.status !== 'failed') return node;
     const actions = el('span', 'turn-actions');
+    const retry = el('button', 'turn-button', 'Retry');
+    retry.type = 'button';
+    retry.dataset.action = 'retry';
+    retry.title = "Send this turn's message again";
+    retry.disabled = state.running;
+    retry.addEventListener('click', () => this.post({ type: 'retry', turnId }));
+    actions.append(retry);
+    node.append(actions);
+    return node;
+  }
+
+  /**
+   * Undo and Fork sit on the message that started the turn: every turn has one, also when a
+   * redrawn history carries no ending for it.
+   */
+  private turnActions(entry: UserEntry): HTMLElement | undefined {
+    const turnId = entry.turnId;
+    const state = this.state;
+    if (!turnId || entry.steer || !state) return undefined;
+    const methods = state.server.methods ?? [];
+    const actions = el('div', 'turn-actions user-actions');
     const button = (label: string, action: string, title: string, onClick: () => void): void => {
       const b = el('button', 'turn-button', label);
       b.type = 'button';
@@ -728,9 +761,6 @@ export class ChatView {
       b.addEventListener('click', onClick);
       actions.append(b);
     };
-    if (entry.status === 'failed') {
-      button('Retry', 'retry', 'Send this turn\'s message again', () => this.post({ type: 'retry', turnId }));
-    }
     if (methods.includes('agent/undo')) {
       button('Undo', 'undo', 'Restore the files and the conversation to before this turn (later turns too)', () => {
         this.confirmUndo = turnId;
@@ -738,13 +768,15 @@ export class ChatView {
       });
     }
     if (methods.includes('agent/fork')) {
-      button('Fork from here', 'fork', 'A new session with the conversation up to this turn', () =>
+      button('Fork from here', 'fork', 'A new session with the conversation up to and including this turn', () =>
         this.post({ type: 'fork', turnId }),
       );
     }
-    if (actions.childElementCount > 0) node.append(actions);
-    if (this.confirmUndo === turnId) node.append(this.renderUndoConfirmation(turnId));
-    return node;
+    if (actions.childElementCount === 0) return undefined;
+    const box = el('div', 'user-footer');
+    box.append(actions);
+    if (this.confirmUndo === turnId) box.append(this.renderUndoConfirmation(turnId));
+    return box;
   }
 
   private renderUndoConfirmation(turnId: string): HTMLElement {

@@ -379,7 +379,9 @@ describe('chat webview in Chromium', () => {
     await waitFor(() => sends.length === before + 1, 'the retried send');
     assert.equal(sends.at(-1)?.params.text, 'v2 please', 'Retry sends the turn\'s message again');
     sends.at(-1)?.resolve({ sessionId: S, turnId: 'turn-retry', status: 'completed' });
-    await end.locator('[data-action="undo"]:not([disabled])').click();
+    const asked = page.locator('.msg-user', { hasText: 'v2 please' }).first();
+    await asked.hover();
+    await asked.locator('[data-action="undo"]:not([disabled])').click();
     const confirm = page.locator('.confirm');
     await confirm.waitFor();
     assert.match(await confirm.innerText(), /greet\.txt/, 'the confirmation lists the files');

@@ -414,3 +414,13 @@ describe('apply_patch calls read as their files', () => {
     assert.equal(describeCall('apply_patch', JSON.stringify({ input: 'garbage' })), 'apply_patch');
   });
 });
+
+describe('turn diffs without git headers', () => {
+  test('sections start at ---/+++ pairs', () => {
+    const plain = ['--- a/x', '+++ b/x', '@@ -1 +1 @@', '-1', '+2', '--- a/y', '+++ b/y', '@@ -1 +1 @@', '-3', '+4'].join('\n');
+    assert.equal(fileDiffFromTurnDiff(plain, 'y'), ['--- a/y', '+++ b/y', '@@ -1 +1 @@', '-3', '+4'].join('\n'));
+    assert.equal(fileDiffFromTurnDiff(plain, 'z'), '');
+    const added = ['diff --git a/new b/new', 'new file mode 100644', '--- /dev/null', '+++ b/new', '@@ -0,0 +1 @@', '+n'].join('\n');
+    assert.match(fileDiffFromTurnDiff(added, 'new'), /\+n$/);
+  });
+});

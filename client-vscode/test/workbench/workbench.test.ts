@@ -339,7 +339,8 @@ describe('the extension in a real workbench (code-server)', { skip: missing }, (
     await panel.locator('.approval button[data-decision="approve"]').click({ timeout: 30_000 });
     await waitTurnEnd(count + 1);
     assert.ok(fs.existsSync(path.join(sandbox.workspace, 'undo.txt')));
-    await panel.locator('.turn-actions button[data-action="undo"]').last().click();
+    await panel.locator('.msg-user').last().hover();
+    await panel.locator('.msg-user button[data-action="undo"]').last().click();
     await panel.locator('.confirm button[data-confirm="yes"]').click({ timeout: 10_000 });
     await panel.locator('.notice', { hasText: 'Undone' }).waitFor({ timeout: 30_000 });
     assert.ok(!fs.existsSync(path.join(sandbox.workspace, 'undo.txt')), 'the file the turn created is gone');
@@ -350,7 +351,8 @@ describe('the extension in a real workbench (code-server)', { skip: missing }, (
     if (!needs(t, 'agent/fork')) return;
     const users = await panel.locator('.msg-user .bubble').count();
     const title = await panel.locator('#title').getAttribute('title');
-    await panel.locator('.turn-end button[data-action="fork"]').first().click();
+    await panel.locator('.msg-user').first().hover();
+    await panel.locator('.msg-user button[data-action="fork"]').first().click();
     await panel.locator('.notice', { hasText: 'Forked' }).waitFor({ timeout: 30_000 });
     assert.notEqual(await panel.locator('#title').getAttribute('title'), title, 'another session id');
     assert.ok((await panel.locator('.msg-user .bubble').count()) < users, 'only the turns up to the fork');
