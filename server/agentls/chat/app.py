@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +33,7 @@ NO_MODEL_HELP = (
     "to use a local OpenAI-compatible server."
 )
 PROMPT = "> "
+RESUME_HISTORY_LIMIT = 60  # entries redrawn on resume; the model still sees everything
 APPROVAL_KEYS = {"y": "approve", "a": "approveForSession", "n": "deny", "s": "abort"}
 DECISION_WORDS = {
     "approve": "approved",
@@ -101,8 +103,12 @@ class Chat:
 
     async def _on_approval(self, params: dict[str, Any]) -> dict[str, Any]:
         if self.keys is None:
-            shown = approval_question(params)
-            self.ui.notice(f"(denied: no terminal to ask in) {shown}")
+            command = [str(c) for c in params.get("command") or []]
+            shown = f"`{describe_command(command)}`" if command else "the change"
+            self.ui.notice(
+                f"(denied {shown}: there is no terminal to ask in; --approval never-ask lets "
+                "commands run unasked)"
+            )
             return {"decision": "deny"}
         if params.get("changes") and str(params.get("callId")) not in self.changes_shown:
             self.ui.show_changes(list(params["changes"]))
@@ -293,7 +299,9 @@ class Chat:
         except Exception as exc:
             self.ui.notice(f"(could not list sessions: {exc})")
             chosen = None
-        params = {"sessionId": chosen} if chosen else {}
+        params: dict[str, Any] = {"historyLimit": RESUME_HISTORY_LIMIT}
+        if chosen:
+            params["sessionId"] = chosen
         try:
             resumed = await self.conn.request("agent/resume", params)
         except Exception as exc:
@@ -301,6 +309,8 @@ class Chat:
             return
         self.session_id = resumed["sessionId"]
         if show:
+            if resumed.get("historyCursor"):
+                self.ui.notice("(earlier messages not shown)")
             self.ui.history(resumed.get("history", []))
             self.ui.notice(f"(resumed {resumed.get('title') or self.session_id})")
         for warning in resumed.get("warnings", []):
@@ -462,14 +472,16 @@ async def _one_shot(chat: Chat, prompt: str, resume: str | None) -> int:
         # field ignores it)
         created = await chat.conn.request("agent/newSession", {"oneShot": True})
         chat.session_id = str(created["sessionId"])
-    loop = asyncio.get_running_loop()
-    import signal
-
-    loop.add_signal_handler(signal.SIGINT, chat.stop_turn)
-    try:
-        result = await chat.send(prompt)
-    finally:
-        loop.remove_signal_handler(signal.SIGINT)
+    if chat.keys is not None:  # a terminal: keys for Ctrl-C and approvals, nothing echoed
+        with chat.keys.running(chat.on_key):
+            result = await chat.send(prompt)
+    else:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGINT, chat.stop_turn)
+        try:
+            result = await chat.send(prompt)
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
     if result is None:
         return 1
     return {"completed": 0, "interrupted": 130}.get(str(result.get("status")), 1)
@@ -479,10 +491,12 @@ async def _chat(
     prompt: str | None, resume: str | None, workspace: Path, options: dict[str, Any]
 ) -> int:
     interactive = prompt is None
-    terminal = interactive and sys.stdin.isatty() and sys.stdout.isatty()
+    terminal = sys.stdin.isatty() and sys.stdout.isatty()
     keys: Keys | None = None
-    if interactive:
-        keys = TerminalKeys(sys.stdin.fileno()) if terminal else PipeKeys()
+    if terminal:
+        keys = TerminalKeys(sys.stdin.fileno())
+    elif interactive:
+        keys = PipeKeys()  # a one-shot leaves a piped stdin alone
     # Markdown and colours whenever a person reads stdout (`-p` included); plain text to pipes
     chat = Chat(_renderer(sys.stdout.isatty()), keys, terminal)
     try:

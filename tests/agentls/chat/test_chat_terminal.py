@@ -336,3 +336,40 @@ async def test_sigterm_stops_the_turn_and_gives_the_terminal_back(
     await chat.expect(r"\(stopped\)")
     mode = termios.tcgetattr(chat.master)
     assert mode[3] & termios.ECHO and mode[3] & termios.ICANON and mode[3] & termios.ISIG
+
+
+async def test_one_shot_on_a_terminal_asks_and_ctrl_c_stops_it(
+    api: FakeModelAPI, env: dict[str, str], workspace: Path, terminals: list[Terminal]
+) -> None:
+    asked = Terminal.chat(env, workspace, "--approval", "always-ask", "-p", "run: touch asked")
+    terminals.append(asked)
+    await asked.expect(r"Run `touch asked`\?")
+    asked.write("y")
+    await asked.expect("Tool output")
+    assert await asked.wait() == 0
+    assert (workspace / "asked").exists()
+    stopped = Terminal.chat(env, workspace, "-p", "slow: 0.05")
+    terminals.append(stopped)
+    await stopped.expect("tick")
+    stopped.ctrl_c()
+    assert await stopped.wait() == 130
+    await stopped.expect(r"\(stopped\)")
+
+
+async def test_resume_redraws_the_conversation(
+    api: FakeModelAPI, env: dict[str, str], workspace: Path, terminals: list[Terminal]
+) -> None:
+    first = await open_chat(terminals, env, workspace)
+    await first.type("remember the word pineapple\r")
+    await first.expect("You said: remember the word pineapple")
+    assert await quit_chat(first) == 0
+    again = Terminal.chat(env, workspace, "--resume")
+    terminals.append(again)
+    await again.expect(r"> remember the word pineapple")
+    await again.expect(r"You said: remember the word pineapple")
+    await again.expect(r"\(resumed ")
+    await again.expect(PROMPT)
+    await again.type("and now?\r")
+    await again.expect("You said: and now?")
+    assert [i.get("role") for i in api.requests[-1]["input"]] == ["user", "assistant", "user"]
+    assert await quit_chat(again) == 0
