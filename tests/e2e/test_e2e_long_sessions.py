@@ -370,3 +370,28 @@ async def test_steering_while_the_model_answers_adds_a_request(
     last = conversation(api.requests[-1])
     assert [m["role"] for m in last] == ["user", "assistant", "user"]
     assert api.rejected == []
+
+
+async def test_a_paged_resume_after_a_crash_shows_the_repair(
+    start: Starter, api: FakeModelAPI
+) -> None:
+    """The entries answered by a paged resume are read after the crash repair: the cut-off
+    call has its output and the cut-off turn its outcome, as a full resume shows them."""
+    first = await start()
+    session_id = (await first.send("before the crash"))["sessionId"]
+    _msg, pending = first.start("agent/send", {"text": "run: sleep 30", "sessionId": session_id})
+    await first.wait_event("toolCallStarted")
+    first.server.kill()
+    await first.server.wait()
+    pending.cancel()
+
+    second = await start()
+    resumed = await second.request("agent/resume", {"sessionId": session_id, "historyLimit": 2})
+    assert any("had no output" in w for w in resumed["warnings"])
+    paged = resumed["history"]
+    assert [h["role"] for h in paged] == ["user", "tool"]
+    assert paged[-1]["status"] == "aborted" and paged[-1]["output"] == "aborted"
+    full = await second.request("agent/resume", {"sessionId": session_id})
+    assert full["history"][-2:] == paged
+    assert (await second.send("go on", sessionId=session_id))["status"] == "completed"
+    assert api.rejected == []

@@ -197,7 +197,9 @@ class Session:
             instructions=meta.get("instructions") if isinstance(meta, dict) else None,
         )
         session._resume_view = view
-        session._opened_page = (history_limit, view)
+        if not view.pending_calls and not view.unfinished_turns:
+            # nothing to repair: the page read on the way is what the file says
+            session._opened_page = (history_limit, view)
         session._repair_after_stop(view.pending_calls, view.unfinished_turns)
         return session
 
