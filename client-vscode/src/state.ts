@@ -477,6 +477,7 @@ export function entriesFromHistory(
     entries.push(turnEndFromHistory(id(), turnId, outcome));
   };
   let currentTurn: string | undefined;
+  const turnsWithMessage = new Set<string>();
   for (const item of history) {
     if (typeof item !== 'object' || item === null) continue;
     const turnId = typeof item.turnId === 'string' ? item.turnId : undefined;
@@ -491,6 +492,11 @@ export function entriesFromHistory(
     };
     if (item.role === 'user') {
       const user: UserEntry = withTurn({ id: id(), kind: 'user', text });
+      // a second message of the same turn was typed while it ran (agent/steer)
+      if (turnId !== undefined) {
+        if (turnsWithMessage.has(turnId)) user.steer = true;
+        turnsWithMessage.add(turnId);
+      }
       if (Array.isArray(item.context) && item.context.length > 0) user.context = item.context;
       entries.push(user);
       if (turnId !== undefined && typeof item.status === 'string' && TURN_STATUSES.has(item.status)) {

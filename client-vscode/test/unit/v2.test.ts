@@ -424,3 +424,14 @@ describe('turn diffs without git headers', () => {
     assert.match(fileDiffFromTurnDiff(added, 'new'), /\+n$/);
   });
 });
+
+describe('steered messages in a redrawn history', () => {
+  test('a second user message of a turn is marked as added to it', () => {
+    const { entries } = entriesFromHistory([
+      { role: 'user', text: 'do it', turnId: 't1' },
+      { role: 'user', text: 'and this', turnId: 't1' },
+      { role: 'user', text: 'next', turnId: 't2' },
+    ]);
+    assert.deepEqual(entries.map((e) => (e.kind === 'user' ? Boolean(e.steer) : null)), [false, true, false]);
+  });
+});
