@@ -74,10 +74,11 @@ vscode: $(STAMP) $(NODE_STAMP) system-deps
 
 test: lint typecheck vscode pytest
 
-# Figures, not tests: every target of the proof issue, then time to first token.
+# Every figure in one run, the Codex app-server beside agentls when npm is there (installed
+# once into ~/.cache/agentls-bench). ARGS=--quick skips the heavy figures; ARGS="--doc
+# docs/benchmarks.md" rewrites that page from the run. Not part of `make test`.
 bench: $(STAMP)
-	$(BIN)/python bench/run.py $(ARGS)
-	$(BIN)/python -m bench.first_token
+	$(BIN)/python -m bench.compare $(ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info client-vscode/node_modules client-vscode/dist client-vscode/out
