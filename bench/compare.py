@@ -244,6 +244,33 @@ def component_figures(quick: bool) -> Json:
     return out
 
 
+def run_notes(figures: Json) -> list[str]:
+    """What a reader of the table should know about this particular run."""
+    notes: list[str] = []
+    run = figures["run"]
+    load = max(run["loadavg_before"][0], run["loadavg_after"][0])
+    if run["cpus"] and load > run["cpus"]:
+        notes.append(
+            f"- The machine was shared and loaded (1-minute load up to {load:.1f} on "
+            f"{run['cpus']} CPUs): wall-clock figures are inflated for both servers alike; "
+            "the ratios, taken step by step in the same minutes, are the steadier figures."
+        )
+    peer = figures.get("codex") or {}
+    checks = peer.get("interrupt_checks") or {}
+    if checks.get("command_alive_1s_later"):
+        notes.append(
+            f"- Codex: after `turn/interrupt` the `sleep 30` was still running one second "
+            f"later in {checks['command_alive_1s_later']} of {checks.get('samples')} samples."
+        )
+    rejected = {
+        "agentls": figures["agent"].get("fake_api_rejected"),
+        "codex": peer.get("fake_api_rejected"),
+    }
+    if any(rejected.values()):
+        notes.append(f"- Requests the strict fake API refused during the run: {rejected}.")
+    return notes
+
+
 def peer_install(args: argparse.Namespace) -> tuple[CodexInstall | None, str | None]:
     if args.no_peer:
         return None, "--no-peer"
@@ -294,6 +321,7 @@ def main() -> int:
         "python": platform.python_version(),
         "machine": f"{platform.system()} {platform.release()} {platform.machine()}",
     }
+    figures["notes"] = run_notes(figures)
     print("\n".join(peer_table(figures)))
     print()
     print("\n".join(other_table(figures)))
