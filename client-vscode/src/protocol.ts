@@ -87,10 +87,19 @@ export interface InterruptResult {
   turnId?: string;
 }
 
+/** How a turn ended, as a redrawn history tells it. */
+export interface TurnOutcome {
+  status: TurnStatus;
+  usage?: Usage;
+  error?: TurnError;
+  /** Why it was interrupted, when not by the person. */
+  reason?: string;
+}
+
 /**
- * One entry of `agent/resume`'s history. v2: entries carry `turnId`; a turn's outcome is an
- * entry `{role: "turn", turnId, status, usage?, error?}` after the turn's entries (a `user`
- * entry with `status` is read the same way); user entries may list their attachments.
+ * One entry of `agent/resume`'s history. v2: entries carry `turnId`, and a turn's last entry
+ * carries its `outcome` (the server's shape). Also read: an entry `{role: "turn", turnId,
+ * status, ...}` after the turn's entries, or a `user` entry with `status`.
  */
 export interface HistoryEntry {
   role: 'user' | 'assistant' | 'tool' | 'turn' | string;
@@ -105,6 +114,7 @@ export interface HistoryEntry {
   error?: TurnError;
   context?: ContextItem[];
   changes?: FileChange[];
+  outcome?: TurnOutcome;
 }
 
 export interface ResumeResult {

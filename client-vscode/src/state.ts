@@ -523,6 +523,17 @@ export function entriesFromHistory(
         pendingOutcomes.delete(turnId);
         entries.push(turnEndFromHistory(id(), turnId, item));
       }
+      continue;
+    }
+    // the server's shape: the turn's last entry carries how the turn ended
+    const outcome = item.outcome;
+    if (turnId !== undefined && outcome && typeof outcome === 'object' && TURN_STATUSES.has(String(outcome.status))) {
+      pendingOutcomes.delete(turnId);
+      const end = turnEndFromHistory(id(), turnId, outcome);
+      if (typeof outcome.reason === 'string' && outcome.reason !== '' && !end.error) {
+        end.error = { message: `Stopped: ${outcome.reason}` };
+      }
+      entries.push(end);
     }
   }
   flushOutcome(currentTurn);
@@ -530,7 +541,11 @@ export function entriesFromHistory(
   return { entries, nextId: next };
 }
 
-function turnEndFromHistory(id: string, turnId: string, item: HistoryEntry): TurnEndEntry {
+function turnEndFromHistory(
+  id: string,
+  turnId: string,
+  item: { status?: unknown; usage?: Usage; error?: TurnError },
+): TurnEndEntry {
   const entry: TurnEndEntry = { id, kind: 'turnEnd', turnId, status: item.status as TurnStatus };
   if (item.usage && typeof item.usage === 'object') entry.usage = item.usage;
   if (item.error && typeof item.error === 'object' && typeof item.error.message === 'string') {

@@ -435,3 +435,25 @@ describe('steered messages in a redrawn history', () => {
     assert.deepEqual(entries.map((e) => (e.kind === 'user' ? Boolean(e.steer) : null)), [false, true, false]);
   });
 });
+
+describe("the server's history shape: outcome on a turn's last entry", () => {
+  test('each turn ends as it did, with its error or reason', () => {
+    const { entries } = entriesFromHistory([
+      { role: 'user', text: 'a', turnId: 't1' },
+      { role: 'assistant', text: 'tick', turnId: 't1', outcome: { status: 'interrupted' } },
+      { role: 'user', text: 'b', turnId: 't2' },
+      { role: 'tool', text: 'ls', turnId: 't2', callId: 'c', status: 'completed', output: '' },
+      { role: 'assistant', text: 'ok', turnId: 't2', outcome: { status: 'completed', usage: { input_tokens: 3 } } },
+      { role: 'user', text: 'c', turnId: 't3', outcome: { status: 'failed', error: { message: '401 from the model API' } } },
+      { role: 'user', text: 'd', turnId: 't4', outcome: { status: 'interrupted', reason: 'the server shut down' } },
+    ]);
+    const ends = entries.filter((e) => e.kind === 'turnEnd');
+    assert.deepEqual(ends.map((e) => (e.kind === 'turnEnd' ? `${e.turnId}:${e.status}:${e.error?.message ?? ''}` : '')), [
+      't1:interrupted:',
+      't2:completed:',
+      't3:failed:401 from the model API',
+      't4:interrupted:Stopped: the server shut down',
+    ]);
+    assert.equal(entries.findIndex((e) => e.kind === 'turnEnd' && e.turnId === 't2'), 6, 'after the turn\'s last entry');
+  });
+});
