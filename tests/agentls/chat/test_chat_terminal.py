@@ -11,7 +11,7 @@ import termios
 from pathlib import Path
 
 import pytest
-from fixtures.fake_api import FakeModelAPI, Reply, SlowStart, TextItem
+from fixtures.fake_api import CallItem, FakeModelAPI, Reply, SlowStart, TextItem
 from tests.agentls.chat.terminal import ROOT, Terminal
 from tests.e2e.harness import alive, children_of, pids_with_marker, wait_until
 
@@ -373,3 +373,42 @@ async def test_resume_redraws_the_conversation(
     await again.expect("You said: and now?")
     assert [i.get("role") for i in api.requests[-1]["input"]] == ["user", "assistant", "user"]
     assert await quit_chat(again) == 0
+
+
+async def test_a_patch_is_shown_as_a_coloured_diff_and_its_approval_shows_it(
+    api: FakeModelAPI, env: dict[str, str], workspace: Path, terminals: list[Terminal]
+) -> None:
+    (workspace / "notes.txt").write_text("old line\nsame line\n")
+    patch = (
+        "*** Begin Patch\n*** Update File: notes.txt\n@@\n-old line\n+new line\n same line\n"
+        "*** End Patch\n"
+    )
+    api.enqueue(Reply([CallItem("apply_patch", {"input": patch})]))
+    chat = await open_chat(terminals, env, workspace, "--approval", "always-ask")
+    await chat.type("edit the notes\r")
+    await chat.expect(r"\$ apply_patch")
+    await chat.expect(r"update notes.txt")
+    await chat.expect(r"-old line")
+    await chat.expect(r"\+new line")
+    await chat.expect(r"Apply these changes\? \[y\]es")
+    chat.write("y")
+    await chat.expect(r"changed: notes.txt \(\+1 -1\)")
+    await chat.expect(PROMPT)
+    assert (workspace / "notes.txt").read_text() == "new line\nsame line\n"
+    raw = chat.raw.decode()
+    assert re.search(r"\x1b\[[0-9;]*32m\+new line", raw)  # additions in green
+    assert re.search(r"\x1b\[[0-9;]*31m-old line", raw)  # removals in red
+    assert await quit_chat(chat) == 0
+
+
+async def test_each_turn_ends_with_how_full_the_context_is(
+    api: FakeModelAPI, home: Path, env: dict[str, str], workspace: Path, terminals: list[Terminal]
+) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text("context_window = 2000\n")
+    chat = await open_chat(terminals, env, workspace)
+    await chat.type("how full is it\r")
+    await chat.expect("You said: how full is it")
+    used = await chat.expect(r"\(\d+ in / \d+ out · context (\d+)% used\)")
+    assert 0 < int(used.group(1)) <= 100
+    assert await quit_chat(chat) == 0
