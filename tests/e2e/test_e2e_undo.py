@@ -151,6 +151,16 @@ async def test_a_file_edited_by_hand_is_skipped_then_restored_with_force(
     assert tree(workspace) == before
     assert forced["undoneTurns"] == [turn["turnId"]]
 
+    # skipped by an undo of everything: the files of that (now undone) turn, forced
+    again = await changing_turn(agent, api)
+    (workspace / "notes.txt").write_text("mine now\n")
+    undone = await agent.request("agent/undo", {})
+    assert undone["skippedFiles"] == [{"path": "notes.txt", "reason": "changed since the turn"}]
+    assert undone["undoneTurns"] == [again["turnId"]]
+    files = {"turnId": again["turnId"], "restore": "files", "force": True}
+    assert "notes.txt" in (await agent.request("agent/undo", files))["restoredFiles"]
+    assert tree(workspace) == before
+
 
 async def test_undo_of_a_stopped_turn(start: Starter, api: FakeModelAPI, workspace: Path) -> None:
     fill(workspace)

@@ -394,6 +394,8 @@ class TurnControl:
     def __init__(self) -> None:
         self._turn: Turn | None = None
         self._task: asyncio.Task[TurnResult] | None = None
+        # why no turn may start now (an undo is rewinding the session), else None
+        self.blocked: str | None = None
 
     @property
     def running_turn_id(self) -> str | None:
@@ -406,6 +408,8 @@ class TurnControl:
                 f"a turn is already running in session {turn.host.session_id}; "
                 "wait for it to finish or interrupt it first"
             )
+        if self.blocked is not None:
+            raise TurnInProgressError(self.blocked)
         self._turn = turn
         task = asyncio.get_running_loop().create_task(turn.run(), name=f"agentls-{turn.id}")
         self._task = task

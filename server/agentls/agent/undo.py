@@ -138,7 +138,14 @@ def _read(path: Path) -> bytes:
         raise StorageError(f"could not read the session file: {exc.strerror or exc}") from exc
 
 
-def _pick(turns: SessionTurns, turn_id: str | None, session_id: str) -> TurnSpan:
+def _pick(
+    turns: SessionTurns, turn_id: str | None, session_id: str, *, undone_ok: bool = False
+) -> TurnSpan:
+    """The named turn (default: the last one still in the conversation).
+
+    `undone_ok`: a turn already out of the conversation may be named (to restore its files
+    again, say with `force` after some were skipped).
+    """
     live = turns.live()
     if turn_id is None:
         if not live:
@@ -147,7 +154,7 @@ def _pick(turns: SessionTurns, turn_id: str | None, session_id: str) -> TurnSpan
     span = turns.find(turn_id)
     if span is None:
         raise NothingToUndoError(f"session {session_id} has no turn '{turn_id}'")
-    if span.rolled_back:
+    if span.rolled_back and not undone_ok:
         raise NothingToUndoError(f"turn '{turn_id}' was already undone")
     if span.end is None:
         raise NothingToUndoError(f"turn '{turn_id}' has not ended")
@@ -188,10 +195,22 @@ async def undo(
     conversation is left as it was.
     """
     _refuse_while_running(session)
+    if session.turns.blocked is not None:
+        raise TurnInProgressError(session.turns.blocked)
+    session.turns.blocked = (
+        f"an undo is rewinding session {session.id}; send again when it has answered"
+    )
+    try:
+        return await _undo(session, turn_id, restore, force)
+    finally:
+        session.turns.blocked = None
+
+
+async def _undo(session: Session, turn_id: str | None, restore: Restore, force: bool) -> UndoResult:
     await session.flush()
     path = session.writer.path
     turns = await asyncio.to_thread(lambda: scan_turns(_read(path)))
-    target = _pick(turns, turn_id, session.id)
+    target = _pick(turns, turn_id, session.id, undone_ok=restore == "files")
     index = turns.turns.index(target)
     undone = [t for t in turns.turns[index:] if t.end is not None and not t.rolled_back]
     wants_conversation = restore in ("all", "conversation")
@@ -213,7 +232,6 @@ async def undo(
             warnings.append("checkpoints are off: the files were left as they are")
         else:
             restored, skipped = await _restore_files(session, turns.turns[index:], force)
-    _refuse_while_running(session)
     if wants_conversation:
         _record_rollback(session, [t.turn_id for t in undone])
         for span in undone:
