@@ -92,6 +92,8 @@ class UserCommandTurn(Turn):
     def _record(self, result_text: str) -> None:
         self.session.record_item(user_shell_message(self.command, self.context.redact(result_text)))
         self._recorded = True
+        if not self.session.info.title:
+            self.session.info.title = f"!{self.command}"
 
     async def _finish_interrupted(self) -> TurnResult:
         if not self._recorded:

@@ -61,3 +61,9 @@ def user_shell_entry(text: str) -> dict[str, Any] | None:
     if exit_code is not None:
         entry["exitCode"] = exit_code
     return entry
+
+
+def title_text(text: str) -> str:
+    """A session's title from its first user message: a user command shows as `!command`."""
+    parsed = parse_user_shell(text)
+    return f"!{parsed[0]}" if parsed is not None else text

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from agentls.history.repair import pending_call_ids
+from agentls.history.user_shell import title_text
 from agentls.history.validate import item_problem
 from agentls.history.view import assistant_text, render_history
 from agentls.rollout.reader import (
@@ -237,7 +238,7 @@ def _head(fh: IO[bytes], size: int, decoder: _Decoder) -> tuple[dict[str, Any] |
         elif line.kind == RESPONSE_ITEM and item_problem(line.payload) is None:
             text = user_text(line.payload)
             if text:
-                return meta, text
+                return meta, title_text(text)
     return meta, ""
 
 

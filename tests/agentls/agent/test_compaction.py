@@ -261,9 +261,14 @@ async def test_a_user_command_is_one_user_message_the_model_sees(tmp_path: Path)
     parsed = parse_user_shell(str(session.history[-1]["content"][0]["text"]))
     assert parsed is not None and parsed[0] == "echo from-the-user; exit 3"
     assert "from-the-user" in parsed[1]
-    entry = ws.resume(session.id).to_wire()["history"][-1]
+    resumed = ws.resume(session.id).to_wire()
+    assert resumed["title"] == "!echo from-the-user; exit 3"
+    entry = resumed["history"][-1]
     assert entry["toolName"] == "user_shell" and entry["exitCode"] == 3
     assert entry["status"] == "failed" and "from-the-user" in entry["output"]
+    session.close()
+    reopened = make_workspace(tmp_path, model).resume(session.id).to_wire()
+    assert reopened["title"] == "!echo from-the-user; exit 3"
 
 
 def test_user_shell_text_round_trips_odd_commands() -> None:
