@@ -40,8 +40,9 @@ def _banner(model: dict[str, Any], workspace: Path, ui: Renderer) -> None:
     ui.notice("/help lists commands · Ctrl-C stops a turn · !cmd runs a command · /quit leaves")
     if model.get("embedded"):
         ui.notice(
-            "(the embedded model is tiny: it answers short questions and never runs commands; "
-            "set OPENAI_API_KEY or OPENAI_BASE_URL for a real one)"
+            "(the embedded model is tiny: it answers short questions and never runs commands. "
+            "Try !ls to run one yourself; set OPENAI_API_KEY or OPENAI_BASE_URL for a model "
+            "that works as an agent)"
         )
 
 
