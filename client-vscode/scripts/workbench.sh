@@ -62,14 +62,19 @@ install_code_server() {
   mkdir -p "$CS_PREFIX"
   PATH="$NODE_DIR/bin:$PATH" npm_config_nodedir="$NODE_DIR" \
     npm install --prefix "$CS_PREFIX" --no-audit --no-fund --no-save --loglevel=error \
-    --unsafe-perm "code-server@$CODE_SERVER_VERSION"
+    "code-server@$CODE_SERVER_VERSION"
   [ -f "$CS_ENTRY" ] || fail "code-server did not install $CS_ENTRY"
   touch "$CS_PREFIX/.installed"
 }
 
 [ -x /usr/bin/chromium ] || apt_install chromium
+mkdir -p "$CACHE"
+# one installer at a time (two test runs starting together share the cache)
+exec 9>"$CACHE/.lock"
+command -v flock >/dev/null && flock 9
 install_node
 install_code_server
+exec 9>&-
 echo "code-server $CODE_SERVER_VERSION on Node $("$NODE_DIR/bin/node" --version) in $CACHE"
 [ "${1:-}" = "--install" ] && exit 0
 
