@@ -19,7 +19,7 @@ from rich.spinner import Spinner
 from rich.text import Text
 
 from agentls.chat.markdown import close_open_markup, stable_prefix_length
-from agentls.chat.render import describe_tool, diff_summary, stop_label, usage_line
+from agentls.chat.render import describe_tool, diff_summary, outcome_line, stop_label, usage_line
 
 MAX_OUTPUT_LINES = 40
 MAX_DIFF_LINES = 120
@@ -276,5 +276,6 @@ class LiveRenderer:
             elif role == "tool":
                 status = entry.get("status", "")
                 self.console.print(Text(f"$ {text} [{status}]", style="dim"))
-            elif entry.get("status") in ("interrupted", "failed"):
-                self.console.print(Text(f"({entry.get('status')})", style="dim"))
+            line = outcome_line(entry.get("outcome"))
+            if line:
+                self.console.print(Text(line, style="yellow"))

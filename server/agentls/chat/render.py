@@ -48,6 +48,18 @@ def usage_line(usage: dict[str, Any], percent: float | None) -> str:
     return f"({' · '.join(parts)})" if parts else ""
 
 
+def outcome_line(outcome: Any) -> str:
+    """How a redrawn turn ended, when that is worth a line: stopped or failed."""
+    if not isinstance(outcome, dict):
+        return ""
+    if outcome.get("status") == "interrupted":
+        return stop_label()
+    if outcome.get("status") == "failed":
+        error = outcome.get("error") or {}
+        return f"error: {error.get('message', 'the turn failed')}"
+    return ""
+
+
 class TerminalRenderer:
     """Plain text: what a pipe, a file or a log should receive."""
 
@@ -147,3 +159,6 @@ class TerminalRenderer:
             elif role == "tool":
                 status = entry.get("status", "")
                 self._write(self.info, self._style(f"$ {text} [{status}]", DIM) + "\n")
+            line = outcome_line(entry.get("outcome"))
+            if line:
+                self.notice(line)

@@ -130,3 +130,26 @@ def test_resume_picks_the_last_conversation_or_the_id_given() -> None:
         pick_session([], "")
     listed = format_sessions(SESSIONS, current="2026-b2")
     assert "* 2026-b2" in listed and "(one-shot)" in listed
+
+
+def test_a_redrawn_turn_shows_how_it_ended() -> None:
+    ui, out = _renderer()
+    ui.history(
+        [
+            {"role": "user", "text": "first", "turnId": "t1"},
+            {
+                "role": "assistant",
+                "text": "partial",
+                "turnId": "t1",
+                "outcome": {"status": "interrupted"},
+            },
+            {
+                "role": "user",
+                "text": "second",
+                "turnId": "t2",
+                "outcome": {"status": "failed", "error": {"message": "401 from the model API"}},
+            },
+        ]
+    )
+    text = plain(out.getvalue())
+    assert "(stopped)" in text and "error: 401 from the model API" in text
