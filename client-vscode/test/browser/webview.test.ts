@@ -408,8 +408,20 @@ describe('chat webview in Chromium', () => {
     await row.locator('[data-action="delete"]').click();
     await page.screenshot({ path: path.join(clientDir(), 'out', 'webview-v2.png') });
 
+    controller.dispatch({
+      type: 'historyLoaded',
+      result: { sessionId: S, title: 'long one', createdAt: '', updatedAt: '', warnings: [], historyCursor: 'older', history: [
+        { role: 'user', text: 'newest question', turnId: 'tn' },
+        { role: 'assistant', text: 'newest answer', turnId: 'tn', outcome: { status: 'interrupted' } },
+      ] },
+    });
+    await page.locator('#log > .load-earlier').waitFor();
+    assert.equal(await page.locator('#log > *').first().getAttribute('class'), 'load-earlier', 'at the top');
+    assert.equal(await text('.turn-end[data-status="interrupted"] .turn-status'), '■ Interrupted', 'a redrawn turn keeps its ending');
+    await page.locator('.load-earlier').click();
+
     const types = (await newPosts()).map((m) => m.type);
-    for (const expected of ['copy', 'insert', 'openDiff', 'retry', 'undo', 'removeAttachment', 'renameSession', 'deleteSession']) {
+    for (const expected of ['copy', 'insert', 'openDiff', 'retry', 'undo', 'removeAttachment', 'renameSession', 'deleteSession', 'loadEarlier']) {
       assert.ok(types.includes(expected), `posted ${expected} (got ${types.join(', ')})`);
     }
     const copy = (await newPosts()).find((m) => m.type === 'copy');
