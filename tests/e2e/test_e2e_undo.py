@@ -197,7 +197,13 @@ async def test_resume_after_a_rollback_in_a_new_server(
     third = await first.send("and this one goes too")
     undone = await first.request("agent/undo", {"turnId": third["turnId"], "restore": "all"})
     assert undone["undoneTurns"] == [third["turnId"]]
-    undone = await first.request("agent/undo", {})  # now the changing turn
+    undone = await first.request("agent/undo", {"historyLimit": 1})  # the changing turn
+    assert undone["history"] == [{**undone["history"][0], "role": "assistant"}]
+    assert undone["history"][0]["turnId"] == kept["turnId"] and "historyCursor" in undone
+    older = await first.request(
+        "agent/history", {"sessionId": kept["sessionId"], "cursor": undone["historyCursor"]}
+    )
+    assert [h["text"] for h in older["history"]] == ["keep this turn"]
     assert (workspace / "notes.txt").read_text().startswith("the first line\n")
     await first.request("shutdown", None)
 

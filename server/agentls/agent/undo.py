@@ -172,6 +172,7 @@ class UndoResult:
     history: list[dict[str, Any]]
     undone_turns: list[str]
     warnings: list[str]
+    history_cursor: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
@@ -183,16 +184,24 @@ class UndoResult:
         }
         if self.warnings:
             wire["warnings"] = self.warnings
+        if self.history_cursor is not None:
+            wire["historyCursor"] = self.history_cursor
         return wire
 
 
 async def undo(
-    session: Session, turn_id: str | None, restore: Restore = "all", *, force: bool = False
+    session: Session,
+    turn_id: str | None,
+    restore: Restore = "all",
+    *,
+    force: bool = False,
+    history_limit: int | None = None,
 ) -> UndoResult:
     """Take back `turn_id` (default: the last turn) and every later turn of the session.
 
     Refused while a turn runs (stop it first). Files first: if they cannot be restored the
-    conversation is left as it was.
+    conversation is left as it was. The answer's history is the newest `history_limit`
+    entries (None: all), with the cursor of older ones, as `agent/resume` gives them.
     """
     _refuse_while_running(session)
     if session.turns.blocked is not None:
@@ -201,12 +210,18 @@ async def undo(
         f"an undo is rewinding session {session.id}; send again when it has answered"
     )
     try:
-        return await _undo(session, turn_id, restore, force)
+        return await _undo(session, turn_id, restore, force, history_limit)
     finally:
         session.turns.blocked = None
 
 
-async def _undo(session: Session, turn_id: str | None, restore: Restore, force: bool) -> UndoResult:
+async def _undo(
+    session: Session,
+    turn_id: str | None,
+    restore: Restore,
+    force: bool,
+    history_limit: int | None,
+) -> UndoResult:
     await session.flush()
     path = session.writer.path
     turns = await asyncio.to_thread(lambda: scan_turns(_read(path)))
@@ -238,7 +253,8 @@ async def _undo(session: Session, turn_id: str | None, restore: Restore, force: 
             session.turn_changes.pop(span.turn_id, None)
     from agentls.rollout.paging import open_resume
 
-    view = await asyncio.to_thread(open_resume, path, 1 << 62)
+    limit = (1 << 62) if history_limit is None else history_limit
+    view = await asyncio.to_thread(open_resume, path, limit)
     return UndoResult(
         session_id=session.id,
         restored_files=restored,
@@ -246,6 +262,7 @@ async def _undo(session: Session, turn_id: str | None, restore: Restore, force: 
         history=view.entries,
         undone_turns=[t.turn_id for t in undone] if wants_conversation else [],
         warnings=warnings,
+        history_cursor=view.history_cursor,
     )
 
 

@@ -158,7 +158,13 @@ class AgentMethods:
 
         params = parse_params(UndoParams, raw, "agent/undo")
         session = self._open_session(params.sessionId)
-        result = await undo(session, params.turnId, params.restore, force=params.force)
+        result = await undo(
+            session,
+            params.turnId,
+            params.restore,
+            force=params.force,
+            history_limit=params.historyLimit,
+        )
         if result.undone_turns:
             self.server.notify("agent/sessionsChanged", {})
         return result.to_wire()

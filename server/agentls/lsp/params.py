@@ -122,6 +122,8 @@ class UndoParams(_Params):
     turnId: StrictStr | None = None  # noqa: N815 - wire name
     restore: Literal["all", "files", "conversation"] = "all"
     force: StrictBool = False
+    # as in agent/resume: the newest entries of the history answered (absent: all)
+    historyLimit: Annotated[StrictInt, Field(ge=0, le=MAX_HISTORY_PAGE)] | None = None  # noqa: N815
 
 
 class ForkParams(_Params):

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from agentls.history.repair import pending_call_ids
 from agentls.history.user_shell import title_text
 from agentls.history.validate import item_problem
@@ -65,6 +67,7 @@ HEAD_LIMIT = 4 * 1024 * 1024  # the title is in the first turn; do not hunt for 
 LOOKAHEAD_LIMIT = 1024 * 1024  # how far past a page to look for its calls' outputs
 _MARKER = b'"compacted"'
 _RENAMED = b'"session_renamed"'
+_ROLLED_BACK = b'"turns_rolled_back"'
 _CURSOR_PREFIX = "h1:"
 
 
@@ -278,7 +281,14 @@ def _compaction_at(fh: IO[bytes], at: int, end: int) -> tuple[int, int, list[Ite
 
 
 def _tail(
-    fh: IO[bytes], end: int, decoder: _Decoder, limit: int, model_start: int, *, repair: bool
+    fh: IO[bytes],
+    end: int,
+    decoder: _Decoder,
+    limit: int,
+    model_start: int,
+    *,
+    repair: bool,
+    skipping: str | None = None,
 ) -> tuple[list[_Line], int | None, list[str], list[str], str | None]:
     """Read back from `end` until the panel and the crash repair have what they need.
 
@@ -287,7 +297,8 @@ def _tail(
     turns and calls without output can only follow the last turn end: a turn answers its
     calls before it ends, and resume repairs before a new turn starts; so the repair's part
     ends at that turn end. Lines of rolled-back turns are passed over: reading backwards, a
-    `turns_rolled_back` record comes before them, and they end at its first turn's start.
+    `turns_rolled_back` record comes before them, and they end at its first turn's start;
+    `skipping` names that turn when `end` itself lies in such a stretch.
     """
     lines: list[_Line] = []
     entries = 0
@@ -297,7 +308,6 @@ def _tail(
     started: list[str] = []
     answered: set[Any] = set()
     pending: list[str] = []
-    skipping: str | None = None  # inside a rolled-back stretch, back to this turn's start
     page_turn: str | None = None
     page_turn_known = limit == 0
     for offset, raw in _backward_lines(fh, end):
@@ -511,7 +521,10 @@ def history_page(path: Path, cursor: str, limit: int) -> tuple[list[dict[str, An
         if end > size or not _at_line_boundary(fh, end, size):
             raise ValueError("history cursor does not point into this session")
         decoder = _Decoder(size, ends_clean)
-        lines, page_start, _, _, page_turn = _tail(fh, end, decoder, limit, size, repair=False)
+        undone = _undone_at(fh, end, size)
+        lines, page_start, _, _, page_turn = _tail(
+            fh, end, decoder, limit, size, repair=False, skipping=undone
+        )
         lines.reverse()
         lines += _outputs_after(fh, end, size, lines, decoder)
         lines += _turn_end_after(fh, end, size, decoder)
@@ -526,6 +539,45 @@ def _at_line_boundary(fh: IO[bytes], offset: int, size: int) -> bool:
         return True
     fh.seek(offset - 1)
     return b"\n" in fh.read(2)
+
+
+def _undone_at(fh: IO[bytes], end: int, size: int) -> str | None:
+    """The first turn of a rollback, written after `end`, whose stretch holds `end`.
+
+    A cursor handed out before an undo may point into what it rolled back. Found by a byte
+    search of what follows the cursor; of nested stretches the later record is the outer one.
+    """
+    fh.seek(end)
+    data = fh.read(size - end)
+    if _ROLLED_BACK not in data:
+        return None
+    covering: str | None = None
+    hit = data.find(_ROLLED_BACK)
+    while hit >= 0:
+        start = data.rfind(b"\n", 0, hit) + 1
+        stop = data.find(b"\n", hit)
+        stop = len(data) if stop < 0 else stop
+        decoded = decode_line(data[start:stop])
+        first = rolled_back_first(decoded[1]) if isinstance(decoded, tuple) else None
+        if first is not None and not _starts_in(data[:start], first):
+            covering = first
+        hit = data.find(_ROLLED_BACK, stop)
+    return covering
+
+
+def _starts_in(data: bytes, turn_id: str) -> bool:
+    """Whether the `turn_started` line of `turn_id` is in `data`."""
+    needle = orjson.dumps(turn_id)
+    hit = data.find(needle)
+    while hit >= 0:
+        start = data.rfind(b"\n", 0, hit) + 1
+        stop = data.find(b"\n", hit)
+        decoded = decode_line(data[start : len(data) if stop < 0 else stop])
+        payload = decoded[1] if isinstance(decoded, tuple) else {}
+        if payload.get("type") == TURN_STARTED and payload.get("turn_id") == turn_id:
+            return True
+        hit = data.find(needle, hit + 1)
+    return False
 
 
 def _turn_end_after(fh: IO[bytes], end: int, size: int, decoder: _Decoder) -> list[_Line]:

@@ -192,3 +192,20 @@ def test_the_list_honours_renames_rollbacks_and_finds_text(tmp_path: Path) -> No
     assert store.page(10, None, "no such words")[0] == []
     view = open_resume(path, 3)
     assert view.title == "Second  name"
+
+
+def test_a_cursor_from_before_an_undo_pages_past_the_undone_turns(tmp_path: Path) -> None:
+    path = tmp_path / "rollout.jsonl"
+    data = encode_line("session_meta", META) + b"".join(turn(n) for n in range(6))
+    path.write_bytes(data)
+    stale = open_resume(path, 4).history_cursor  # points into t4
+    assert stale is not None
+    # t5 undone, t6 run, then t3 and every later turn undone (its stretch holds t5's)
+    data += rollback(["t5"]) + turn(6) + rollback(["t3", "t4", "t6"]) + turn(7)
+    path.write_bytes(data)
+    older, cursor = history_page(path, stale, 100)
+    assert cursor is None
+    everything = full_entries(data)
+    assert older == everything[: len(older)]
+    assert {e["turnId"] for e in older} == {"t0", "t1", "t2"}
+    assert {e["turnId"] for e in everything} == {"t0", "t1", "t2", "t7"}
