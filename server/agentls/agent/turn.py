@@ -341,6 +341,10 @@ class Turn:
         self.finishing = True
         usage = dict(self.usage) or None
         try:
+            # text the user added that no request carried stays in this turn, unanswered:
+            # it must never slip into the next turn, after that turn's own message
+            for text in self.host.take_steering():
+                self.emit("steered", text=text)
             self.host.record_turn_end(self.id, status, final_message, usage, error)
             await self.host.flush()
         except StorageError as exc:
