@@ -14,10 +14,20 @@ from typing import Any
 
 import orjson
 import pytest
-from fixtures.fake_api import CallItem, FakeModelAPI, HttpError, Reply, patch_call
+from fixtures.fake_api import (
+    CallItem,
+    FakeModelAPI,
+    HttpError,
+    Reply,
+    TextItem,
+    last_user_text_contains,
+    patch_call,
+)
 from pygls.exceptions import JsonRpcException
 from tests.e2e.conftest import Starter
 from tests.e2e.harness import Agent, wait_until
+
+from agentls.history.compact import COMPACTION_PROMPT
 
 WRITE = {"approval": "never-ask", "sandbox": "off"}
 PATCH = """*** Begin Patch
@@ -267,3 +277,28 @@ async def test_undo_without_turns_and_with_checkpoints_off(
     undone = await agent.request("agent/undo", {})
     assert undone["restoredFiles"] == [] and undone["history"] == []
     assert any("checkpoints are off" in w for w in undone["warnings"])
+
+
+async def test_the_conversation_cannot_go_back_past_a_compaction(
+    start: Starter, api: FakeModelAPI, workspace: Path
+) -> None:
+    fill(workspace)
+    before = tree(workspace)
+    api.when(last_user_text_contains(COMPACTION_PROMPT[:60]), Reply([TextItem("SUMMARY 1")]))
+    agent = await start(init_options=WRITE)
+    await agent.send("an early turn")
+    changed = await changing_turn(agent, api)
+    await agent.request("agent/compact", {})
+    late = await agent.send("a late turn")
+    with pytest.raises(JsonRpcException) as compacted:
+        await agent.request("agent/undo", {"turnId": changed["turnId"]})
+    assert compacted.value.code == -33004 and "restore: 'files'" in compacted.value.message
+    assert "patched" in (workspace / "notes.txt").read_text()  # refused: nothing was done
+    files = await agent.request("agent/undo", {"turnId": changed["turnId"], "restore": "files"})
+    assert sorted(files["restoredFiles"]) == ["created.txt", "data.txt", "notes.txt"]
+    assert tree(workspace) == before
+    undone = await agent.request("agent/undo", {"restore": "conversation"})
+    assert undone["undoneTurns"] == [late["turnId"]] and undone["restoredFiles"] == []
+    await agent.send("after the undo")
+    request = said(api.requests[-1])
+    assert "SUMMARY 1" in request and "a late turn" not in request
