@@ -11,6 +11,8 @@ it is read as a key, not delivered as a signal.
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -134,6 +136,9 @@ def run_chat(
     if not folder.is_dir():
         print(f"agentls chat: workspace folder {folder} does not exist", file=sys.stderr)
         return 2
+    if not os.environ.get("AGENTLS_LOG"):
+        # the client side's own chatter (a cancel that crossed an answer) is not the user's
+        logging.getLogger("pygls").setLevel(logging.ERROR)
     try:
         return asyncio.run(_chat(prompt, resume, folder, _options(approval, model)))
     except KeyboardInterrupt:

@@ -42,6 +42,7 @@ class Renderer(Protocol):
     def event(self, event: dict[str, Any]) -> None: ...
     def history(self, entries: list[dict[str, Any]]) -> None: ...
     def show_changes(self, changes: list[dict[str, Any]]) -> None: ...
+    def stopping(self) -> None: ...
 
 
 class Keys(Protocol):
@@ -236,6 +237,7 @@ class Chat:
         if self.turn_id is None:
             return False
         self.conn.cancel(self.turn_id)
+        self.ui.stopping()
         return True
 
     def _set_mode(self, mode: str) -> None:

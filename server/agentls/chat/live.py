@@ -74,6 +74,7 @@ class LiveRenderer:
         self.input_text = ""
         self.question: str | None = None
         self.percent: float | None = None
+        self.stopped = False
         self.usage: dict[str, Any] = {}
         self._output_lines = 0
         self._partial_output = ""
@@ -106,6 +107,7 @@ class LiveRenderer:
         self.printed_blocks = 0
         self.status = status
         self.question = None
+        self.stopped = False
         self.usage = {}
         self._patch_diffs_shown = False
         self._turn_diff = None
@@ -125,6 +127,11 @@ class LiveRenderer:
         if self.live is not None:
             self.live.stop()
             self.live = None
+
+    def stopping(self) -> None:
+        self.stopped = True
+        self.status = "stopping…"
+        self._refresh()
 
     def set_input(self, label: str, text: str) -> None:
         self.input_label, self.input_text = label, text
@@ -216,7 +223,7 @@ class LiveRenderer:
         mark = f"[exit {code}]" if code is not None and status == "completed" else f"[{status}]"
         style = "dim" if status == "completed" and code in (0, None) else "yellow"
         self.console.print(Text(mark, style=style))
-        self.status = "thinking…"
+        self.status = "stopping…" if self.stopped else "thinking…"
 
     def _on_turnDiff(self, event: dict[str, Any]) -> None:  # noqa: N802
         self._turn_diff = event

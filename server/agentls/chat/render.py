@@ -93,6 +93,9 @@ class TerminalRenderer:
     def set_input(self, label: str, text: str) -> None:
         return None
 
+    def stopping(self) -> None:
+        return None
+
     def ask(self, question: str | None) -> None:
         if question:
             self._write(self.info, question + " ")

@@ -88,9 +88,11 @@ async def test_approval_prompt_explains_always_repeats_on_enter_and_ctrl_c_stops
     await chat.expect(r"press y, a, n or s")
     await chat.expect(r"Run `touch made-by-the-agent`\?")
     chat.ctrl_c()
+    await chat.expect("stopping…")
     await chat.expect(r"\(stopped\)")
     await chat.expect(PROMPT)
     assert not (workspace / "made-by-the-agent").exists()
+    assert "WARNING" not in chat.text
     assert await quit_chat(chat) == 0
 
 
