@@ -188,6 +188,9 @@ async def test_undo_of_a_stopped_turn(start: Starter, api: FakeModelAPI, workspa
     assert (await agent.request("agent/interrupt", {}))["interrupted"] is True
     stopped = await asyncio.wait_for(pending, 15)
     assert stopped["status"] == "interrupted"
+    # what the stopped command changed was checkpointed, and shown, when the turn stopped
+    diffs = [e for e in agent.turn_events(stopped["turnId"]) if e["type"] == "turnDiff"]
+    assert {f["path"] for f in diffs[-1]["files"]} == {"data.txt", "made.txt"}
 
     undone = await agent.request("agent/undo", {"turnId": stopped["turnId"]})
     assert tree(workspace) == before
