@@ -174,6 +174,10 @@ def fixed_tokens(tools: list[dict[str, Any]], instructions: str | None) -> int:
 # --------------------------------------------------------------------------- compaction
 
 
+def _has_more_than_user_messages(history: list[Item]) -> bool:
+    return any(item.get("role") != "user" for item in history)
+
+
 class Compaction:
     """One session's meter and compactions."""
 
@@ -185,10 +189,29 @@ class Compaction:
         self.window: int | None = None
         # the size of the last request refused for length, when the window is unknown
         self._refused_tokens: int | None = None
+        # the last request sent: (its history list, the meter then), and the input tokens
+        # the API counted for it
+        self._sent: tuple[int, int] | None = None
+        self._counted: int | None = None
 
     def estimate(self) -> int:
-        """Tokens of the next request: the whole model history, the tools, the instructions."""
-        return self._meter.history_tokens(self.host.history) + self.fixed_tokens
+        """Tokens of the next request: the whole model history, the tools, the instructions.
+
+        Bytes / 4, or, when larger, what the API counted for the last request plus the bytes
+        / 4 of what was added since: the model's tokenizer may count more than the estimate.
+        """
+        history = self.host.history
+        measured = self._meter.history_tokens(history)
+        estimate = measured + self.fixed_tokens
+        sent, counted = self._sent, self._counted
+        if sent is not None and counted is not None and sent[0] == id(history):
+            estimate = max(estimate, counted + measured - sent[1])
+        return estimate
+
+    def _mark_sent(self) -> None:
+        history = self.host.history
+        self._sent = (id(history), self._meter.history_tokens(history))
+        self._counted = None
 
     async def resolve_window(self) -> int | None:
         self.window = await context_window(self.host.context)
@@ -207,6 +230,8 @@ class Compaction:
         """`tokenUsage` for one response: its tokens, and how full the window is after it."""
         input_tokens = int(usage.get("input_tokens", 0))
         output_tokens = int(usage.get("output_tokens", 0))
+        if input_tokens > 0:
+            self._counted = input_tokens
         fields: dict[str, Any] = {"inputTokens": input_tokens, "outputTokens": output_tokens}
         if self.window:
             fields["contextWindow"] = self.window
@@ -223,17 +248,18 @@ class Compaction:
         await self.resolve_window()
         window = self.limit
         percent = host.context.settings.auto_compact_percent
-        if window is None or percent <= 0:
-            return request
-        if not should_compact(self.estimate(), window, percent):
-            return request
-        try:
-            await self.run(emit, reason="auto")
-        except CompactionError as exc:
-            # the request may still fit; if not, the refusal path tries once more
-            logger.warning("automatic compaction failed: %s", exc)
-            return request
-        return host.next_request(tools)
+        due = (
+            window is not None and percent > 0 and should_compact(self.estimate(), window, percent)
+        )
+        if due and _has_more_than_user_messages(host.history):  # else nothing would shrink
+            try:
+                await self.run(emit, reason="auto")
+                request = host.next_request(tools)
+            except CompactionError as exc:
+                # the request may still fit; if not, the refusal path tries once more
+                logger.warning("automatic compaction failed: %s", exc)
+        self._mark_sent()
+        return request
 
     async def after_refusal(
         self, error: ProviderError, tools: list[dict[str, Any]], emit: Emit
@@ -247,7 +273,9 @@ class Compaction:
             await self.run(emit, reason="refused")
         except CompactionError:
             raise error from None
-        return self.host.next_request(tools)
+        request = self.host.next_request(tools)
+        self._mark_sent()
+        return request
 
     async def run(self, emit: Emit, *, reason: str) -> CompactionOutcome:
         """Summarise, record the `compacted` line, replace the model history.
@@ -271,6 +299,7 @@ class Compaction:
         budget = user_message_budget(self.limit)
         replacement = replacement_history(history, summary, budget_tokens=budget)
         host.record_compaction(summary_text(summary), replacement)
+        self._sent = self._counted = None  # counted for a history that is gone
         await host.flush()
         after = self.estimate()
         fields: dict[str, Any] = {"tokensBefore": before, "tokensAfter": after}
@@ -278,6 +307,11 @@ class Compaction:
             fields["contextWindow"] = self.window
             fields["percent"] = context_percent(after, self.window)
         emit("compaction", phase="completed", reason=reason, **fields)
+        # the meter, until the next response reports the real count
+        meter: dict[str, Any] = {"inputTokens": after, "outputTokens": 0, "estimated": True}
+        if self.window:
+            meter.update(contextWindow=self.window, percent=fields["percent"])
+        emit("tokenUsage", **meter)
         return CompactionOutcome(before, after)
 
     async def _summarise(self, history: list[Item]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from agentls.agent.workspace import Workspace
 from agentls.config.settings import ApprovalPolicy, Settings
 from agentls.history.compact import COMPACTION_PROMPT, SUMMARY_PREFIX, estimate_tokens
 from agentls.history.user_shell import parse_user_shell, user_shell_entry, user_shell_text
-from agentls.providers.events import ProviderError
+from agentls.providers.events import Completed, ModelEvent, ModelRequest, ProviderError
 from agentls.rollout.paths import WorkspaceLayout
 from agentls.rollout.reader import build_model_history, read_rollout
 
@@ -281,3 +282,31 @@ def test_user_shell_text_round_trips_odd_commands() -> None:
     assert parse_user_shell("plain words") is None
     stopped = user_shell_entry(user_shell_text("sleep 9", "Exit code: none (stopped)\n"))
     assert stopped is not None and stopped["status"] == "aborted"
+
+
+async def test_the_api_count_wins_when_it_is_larger_than_the_estimate(tmp_path: Path) -> None:
+    """A tokenizer that counts 40 times the bytes / 4 estimate: compaction goes by the count."""
+    model = ScriptedModel()
+
+    async def counting(request: ModelRequest) -> AsyncIterator[ModelEvent]:
+        estimate = estimate_tokens(request.input)
+        async for event in model.stream(request):
+            if isinstance(event, Completed):
+                usage = {"input_tokens": estimate * 40, "output_tokens": 2}
+                event = Completed(event.response_id, usage)
+            yield event
+
+    ws = make_workspace(tmp_path, model, context_window=20_000, auto_compact_percent=80)
+    ws.context.model_stream = counting
+    session = ws.session_for_send(None)
+    events = Events()
+    model.replies.append(text_reply("first"))
+    await session.send("question " + "words " * 300, events)
+    by_bytes = estimate_tokens(session.history) + session.compaction.fixed_tokens
+    assert by_bytes < 16_000 / 5  # bytes / 4 alone: far from the mark
+    assert session.compaction.estimate() > 16_000
+    assert events.of("compaction") == []
+    model.replies += [text_reply(SUMMARY), text_reply("second")]
+    await session.send("another", events)
+    assert [e["phase"] for e in events.of("compaction")] == ["started", "completed"]
+    assert events.of("tokenUsage")[-2]["estimated"] is True
