@@ -395,3 +395,25 @@ async def test_a_paged_resume_after_a_crash_shows_the_repair(
     assert full["history"][-2:] == paged
     assert (await second.send("go on", sessionId=session_id))["status"] == "completed"
     assert api.rejected == []
+
+
+async def test_a_llamacpp_refusal_compacts_too(
+    start: Starter, api: FakeModelAPI, home: Path
+) -> None:
+    """llama.cpp words it "exceeds the available context size" (`exceed_context_size_error`)."""
+    answer_summaries(api)
+    api.flavor = "llamacpp"
+    agent = await start_on(start, api, home, "chat", autoCompactPercent=0)
+    session_id = (await agent.send(part(0)))["sessionId"]
+    await agent.send(part(1), sessionId=session_id)
+    api.context_limit = max(api.request_tokens) + 200
+    result = await agent.send(part(2), sessionId=session_id)
+    assert result["status"] == "completed"
+    assert [error["error"]["type"] for _status, error in api.rejected] == [
+        "exceed_context_size_error"
+    ]
+    phases = [e for e in agent.turn_events(result["turnId"]) if e["type"] == "compaction"]
+    assert [(p["phase"], p["reason"]) for p in phases] == [
+        ("started", "refused"),
+        ("completed", "refused"),
+    ]
