@@ -47,6 +47,7 @@ async def test_fork_then_both_sessions_go_on_independently(
         "the shared beginning"
     ]
     assert resumed["history"][0]["turnId"] == first["turnId"]
+    assert resumed["forkedFrom"] == {"sessionId": original, "turnId": first["turnId"]}
 
     in_fork = await agent.send("said in the fork", sessionId=fork_id)
     assert in_fork["sessionId"] == fork_id and in_fork["status"] == "completed"

@@ -63,6 +63,8 @@ class SessionInfo:
     created_at: str
     title: str = ""
     warnings: list[str] = field(default_factory=list)
+    # `{sessionId, turnId}` this session was forked from (agent/fork)
+    forked_from: dict[str, str] | None = None
 
 
 def _refuses_response_chain(error: ProviderError) -> bool:
@@ -176,6 +178,8 @@ class Session:
         the turn a crash cut off) are read here, so opening does not grow with the file; the
         model's part is read at its first use (`load_history`).
         """
+        from agentls.agent.undo import forked_from
+
         writer = RolloutWriter(path, create=False, secrets=context.secrets())
         try:
             view = open_resume(path, history_limit)
@@ -193,6 +197,7 @@ class Session:
                 created_at=str(meta.get("timestamp") or ""),
                 title=view.title,
                 warnings=list(view.warnings),
+                forked_from=forked_from(meta),
             ),
             instructions=meta.get("instructions") if isinstance(meta, dict) else None,
         )

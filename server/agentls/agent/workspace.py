@@ -37,7 +37,7 @@ class ResumeResult:
 
     def to_wire(self) -> dict[str, Any]:
         session = self.session
-        wire = {
+        wire: dict[str, Any] = {
             "sessionId": session.id,
             "title": session.info.title or "(empty session)",
             "createdAt": session.info.created_at,
@@ -47,6 +47,8 @@ class ResumeResult:
         }
         if self.history_cursor is not None:
             wire["historyCursor"] = self.history_cursor
+        if session.info.forked_from is not None:
+            wire["forkedFrom"] = session.info.forked_from
         return wire
 
 
