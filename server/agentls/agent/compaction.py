@@ -152,13 +152,13 @@ class _Meter:
     """
 
     def __init__(self) -> None:
-        self._list_id = 0
+        self._list: list[Item] | None = None  # the list measured (an id could be reused)
         self._counted = 0
         self._tokens = 0
 
     def history_tokens(self, history: list[Item]) -> int:
-        if id(history) != self._list_id or len(history) < self._counted:
-            self._list_id, self._counted, self._tokens = id(history), 0, 0
+        if history is not self._list or len(history) < self._counted:
+            self._list, self._counted, self._tokens = history, 0, 0
         for item in history[self._counted :]:
             self._tokens += estimate_item_tokens(item)
         self._counted = len(history)
@@ -191,7 +191,7 @@ class Compaction:
         self._refused_tokens: int | None = None
         # the last request sent: (its history list, the meter then), and the input tokens
         # the API counted for it
-        self._sent: tuple[int, int] | None = None
+        self._sent: tuple[list[Item], int] | None = None
         self._counted: int | None = None
 
     def estimate(self) -> int:
@@ -204,13 +204,13 @@ class Compaction:
         measured = self._meter.history_tokens(history)
         estimate = measured + self.fixed_tokens
         sent, counted = self._sent, self._counted
-        if sent is not None and counted is not None and sent[0] == id(history):
+        if sent is not None and counted is not None and sent[0] is history:
             estimate = max(estimate, counted + measured - sent[1])
         return estimate
 
     def _mark_sent(self) -> None:
         history = self.host.history
-        self._sent = (id(history), self._meter.history_tokens(history))
+        self._sent = (history, self._meter.history_tokens(history))
         self._counted = None
 
     async def resolve_window(self) -> int | None:
