@@ -125,7 +125,7 @@ def _route(
             ended.end = end
             status = payload.get("status") if event == TURN_COMPLETED else "interrupted"
             ended.status = status if isinstance(status, str) else "completed"
-    elif (first := rolled_back_first(payload)) is not None and first in by_id:
+    elif event == TURNS_ROLLED_BACK and (first := rolled_back_first(payload)) in by_id:
         index = found.turns.index(by_id[first])
         for span in found.turns[index:]:
             span.rolled_back = True
