@@ -124,7 +124,7 @@ async def reported_window(context: AgentContext) -> int | None:
     if base_url.rstrip("/") == DEFAULT_BASE_URL or not base_url.startswith("http"):
         return None  # the public API reports nothing: the table knows its models
     future = _reported.get(base_url)
-    if future is None:
+    if future is None or future.get_loop() is not asyncio.get_running_loop():
         future = asyncio.ensure_future(_probe(base_url, settings.api_key(context.env)))
         _reported[base_url] = future
     return await asyncio.shield(future)

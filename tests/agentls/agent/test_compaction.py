@@ -310,3 +310,29 @@ async def test_the_api_count_wins_when_it_is_larger_than_the_estimate(tmp_path: 
     await session.send("another", events)
     assert [e["phase"] for e in events.of("compaction")] == ["started", "completed"]
     assert events.of("tokenUsage")[-2]["estimated"] is True
+
+
+async def test_the_window_comes_from_the_setting_the_server_or_the_table(
+    tmp_path: Path,
+) -> None:
+    from fixtures.fake_api import FakeModelAPI
+
+    from agentls.agent.compaction import context_window
+
+    async def nothing(_request: ModelRequest) -> AsyncIterator[ModelEvent]:
+        return
+        yield
+
+    def context(**settings: Any) -> AgentContext:
+        config = Settings(home=tmp_path, **settings)
+        info = {"baseUrl": config.base_url, "model": config.model}
+        return AgentContext(config, tmp_path, nothing, env={}, provider_info=info)
+
+    async with FakeModelAPI(context_limit=12_345, flavor="llamacpp") as api:
+        assert await context_window(context(base_url=api.base_url)) == 12_345
+        assert await context_window(context(base_url=api.base_url, context_window=999)) == 999
+        api.flavor = "openai"  # no /props: the table knows the model, or nothing does
+        other = api.base_url.replace("/v1", "/other/v1")
+        assert await context_window(context(base_url=other, model="qwen3-8b")) == 32_768
+        assert await context_window(context(base_url=other, model="no-such-model")) is None
+    assert await context_window(context(model="gpt-5-mini")) == 272_000  # never asked
