@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from agentls.chat.commands import BY_NAME, help_text, unsupported
 from agentls.chat.connection import ServerConnection
 from agentls.chat.input import TerminalKeys
-from agentls.chat.keys import Key
+from agentls.chat.keys import Key, one_line
 from agentls.chat.sessions import format_sessions, list_sessions, pick_session
 from agentls.history.view import describe_command
 
@@ -168,7 +168,7 @@ class Chat:
             self._typed_during_turn(key.text)
         elif key.kind in ("char", "edit"):
             label = "steer › " if self._steers() else "next › "
-            buffer = self._editor_buffer()
+            buffer = one_line(self._editor_buffer())
             self.ui.set_input(label if buffer else "", buffer)
 
     def _steers(self) -> bool:
@@ -209,7 +209,7 @@ class Chat:
     def _idle_key(self, key: Key) -> None:
         if key.kind == "line":
             if self.terminal:
-                sys.stdout.write("\r\x1b[2K" + PROMPT + key.text + "\n")
+                sys.stdout.write("\r\x1b[2K" + PROMPT + key.text.replace("\n", "\n  ") + "\n")
                 sys.stdout.flush()
             self.submitted.put_nowait(key.text)
         elif key.kind == "eof":
@@ -229,7 +229,7 @@ class Chat:
         if not self.terminal:
             return
         width = max(10, os.get_terminal_size(sys.stdout.fileno()).columns - len(PROMPT) - 1)
-        shown = self._editor_buffer()[-width:]
+        shown = one_line(self._editor_buffer())[-width:]
         sys.stdout.write("\r\x1b[2K" + PROMPT + shown)
         sys.stdout.flush()
 

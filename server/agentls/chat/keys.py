@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
+import sys
 import termios
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,10 @@ CTRL_U = "\x15"
 CTRL_W = "\x17"
 BACKSPACES = ("\x7f", "\x08")
 ENTER = ("\r", "\n")
+# Bracketed paste: the terminal wraps pasted text in these, so a pasted paragraph is one
+# message instead of one turn per line.
+PASTE_ON, PASTE_OFF = "\x1b[?2004h", "\x1b[?2004l"
+PASTE_START, PASTE_END = "\x1b[200~", "\x1b[201~"
 
 
 @contextlib.contextmanager
@@ -33,10 +38,23 @@ def keystroke_mode(fd: int) -> Iterator[None]:
     mode[6][termios.VMIN] = 1
     mode[6][termios.VTIME] = 0
     termios.tcsetattr(fd, termios.TCSADRAIN, mode)
+    _tell_terminal(PASTE_ON)
     try:
         yield
     finally:
+        _tell_terminal(PASTE_OFF)
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _tell_terminal(sequence: str) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        os.write(sys.stdout.fileno(), sequence.encode())
+
+
+def one_line(text: str) -> str:
+    """A (pasted) multi-line buffer as the one line the prompt shows."""
+    return text.replace("\n", " ↵ ")
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,7 @@ class LineEditor:
         self.buffer = ""
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._escape = ""
+        self._pasting = False  # inside a bracketed paste: newlines are text, not Enter
 
     def feed(self, data: bytes) -> list[Key]:
         keys: list[Key] = []
@@ -69,6 +88,8 @@ class LineEditor:
             self._escape += char
             introducer = len(self._escape) == 2 and char in "[O"
             if not introducer and (len(self._escape) == 2 or "@" <= char <= "~"):
+                if self._escape in (PASTE_START, PASTE_END):
+                    self._pasting = self._escape == PASTE_START
                 self._escape = ""
             return None
         if char == "\x1b":
@@ -80,6 +101,9 @@ class LineEditor:
             if not self.buffer:
                 return Key("eof")
             return None
+        if char in ENTER and self._pasting:
+            self.buffer += "\n"
+            return Key("char", "\n")
         if char in ENTER:
             line, self.buffer = self.buffer, ""
             return Key("line", line)

@@ -414,3 +414,17 @@ async def test_each_turn_ends_with_how_full_the_context_is(
     used = await chat.expect(r"\(\d+ in / \d+ out · context (\d+)% used\)")
     assert 0 < int(used.group(1)) <= 100
     assert await quit_chat(chat) == 0
+
+
+async def test_pasted_lines_are_one_message(
+    api: FakeModelAPI, env: dict[str, str], workspace: Path, terminals: list[Terminal]
+) -> None:
+    chat = await open_chat(terminals, env, workspace)
+    chat.write(b"\x1b[200~first pasted line\rsecond pasted line\x1b[201~")
+    await chat.expect("second pasted line")
+    chat.write(b"\r")
+    await chat.expect(r"You said: first pasted line")
+    await chat.expect(PROMPT)
+    assert len(api.requests) == 1
+    assert user_texts(api.requests[0]) == ["first pasted line\nsecond pasted line"]
+    assert await quit_chat(chat) == 0

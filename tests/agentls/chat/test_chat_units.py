@@ -153,3 +153,11 @@ def test_a_redrawn_turn_shows_how_it_ended() -> None:
     )
     text = plain(out.getvalue())
     assert "(stopped)" in text and "error: 401 from the model API" in text
+
+
+def test_a_bracketed_paste_is_one_message() -> None:
+    editor = LineEditor()
+    keys = editor.feed(b"\x1b[200~first line\r\nsecond line\x1b[201~")
+    assert all(k.kind == "char" for k in keys)
+    assert editor.buffer == "first line\n\nsecond line"
+    assert editor.feed(b"\r") == [Key("line", "first line\n\nsecond line")]
