@@ -305,3 +305,27 @@ async def test_the_conversation_cannot_go_back_past_a_compaction(
     await agent.send("after the undo")
     request = said(api.requests[-1])
     assert "SUMMARY 1" in request and "a late turn" not in request
+
+
+async def test_files_wait_while_another_session_changes_the_workspace(
+    start: Starter, api: FakeModelAPI, workspace: Path
+) -> None:
+    fill(workspace)
+    before = tree(workspace)
+    agent = await start(init_options=WRITE)
+    changed = await changing_turn(agent, api)
+    mine = changed["sessionId"]
+    other = (await agent.request("agent/newSession", {}))["sessionId"]
+    msg_id, pending = agent.start("agent/send", {"text": "run: sleep 30", "sessionId": other})
+    await agent.wait_event("toolCallStarted", lambda e: e["sessionId"] == other)
+    with pytest.raises(JsonRpcException) as busy:
+        await agent.request("agent/undo", {"sessionId": mine})
+    assert busy.value.code == -33002 and other in busy.value.message
+    assert "patched" in (workspace / "notes.txt").read_text()
+    alone = await agent.request("agent/undo", {"sessionId": mine, "restore": "conversation"})
+    assert alone["undoneTurns"] == [changed["turnId"]] and alone["restoredFiles"] == []
+    agent.cancel(msg_id)
+    assert (await asyncio.wait_for(pending, 15))["status"] == "interrupted"
+    files = {"sessionId": mine, "turnId": changed["turnId"], "restore": "files"}
+    await agent.request("agent/undo", files)
+    assert tree(workspace) == before

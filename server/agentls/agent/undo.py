@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -196,14 +197,25 @@ async def undo(
     *,
     force: bool = False,
     history_limit: int | None = None,
+    also_running: Iterable[Session] = (),
 ) -> UndoResult:
     """Take back `turn_id` (default: the last turn) and every later turn of the session.
 
-    Refused while a turn runs (stop it first). Files first: if they cannot be restored the
-    conversation is left as it was. The answer's history is the newest `history_limit`
-    entries (None: all), with the cursor of older ones, as `agent/resume` gives them.
+    Refused while a turn runs (stop it first); files are not restored either while a turn
+    of another session of the workspace (`also_running`) runs, as its changes would mix
+    with the undo's. Files first: if they cannot be restored the conversation is left as it
+    was. The answer's history is the newest `history_limit` entries (None: all), with the
+    cursor of older ones, as `agent/resume` gives them.
     """
     _refuse_while_running(session)
+    if restore != "conversation":
+        for other in also_running:
+            if other.running_turn_id is not None:
+                raise TurnInProgressError(
+                    f"turn {other.running_turn_id} of session {other.id} is changing this "
+                    "workspace; stop it before undoing files, or undo the conversation only "
+                    "(restore: 'conversation')"
+                )
     if session.turns.blocked is not None:
         raise TurnInProgressError(session.turns.blocked)
     session.turns.blocked = (

@@ -158,12 +158,14 @@ class AgentMethods:
 
         params = parse_params(UndoParams, raw, "agent/undo")
         session = self._open_session(params.sessionId)
+        others = self.server.agent_workspace().sessions.values()
         result = await undo(
             session,
             params.turnId,
             params.restore,
             force=params.force,
             history_limit=params.historyLimit,
+            also_running=[s for s in others if s is not session],
         )
         if result.undone_turns:
             self.server.notify("agent/sessionsChanged", {})
