@@ -310,7 +310,7 @@ async def _restore_files(
             after = await checkpoints.snapshot_now()
         result = await checkpoints.restore(before, after, force=force)
     except CheckpointError as exc:
-        raise CoreError(f"could not restore the files: {exc}") from exc
+        raise StorageError(f"could not restore the files: {exc}") from exc
     return list(result.restored), [{"path": s.path, "reason": s.reason} for s in result.skipped]
 
 
