@@ -100,22 +100,27 @@ class CodexBench:
 
     # -- figures ----------------------------------------------------------------------------
     async def startup_and_idle(self) -> dict[str, Any]:
-        runs = 3 if self.quick else 6
+        runs = 3 if self.quick else 5
         native: list[float] = []
         idle: list[float] = []
+        first: list[float] = []
         for i in range(runs + 1):  # run 0 warms the page cache
             home, workspace = self.fresh("startup")
             client = await self.server(home, workspace)
             try:
                 await asyncio.sleep(1.0)
+                rss = memory(client.pid).rss_mb
+                began = time.perf_counter()
+                await client.request("thread/list", {"limit": 50})
                 if i:
                     native.append(client.initialize_ms)
-                    idle.append(memory(client.pid).rss_mb)
+                    idle.append(rss)
+                    first.append((time.perf_counter() - began) * 1000)
             finally:
                 await client.close()
         launched: list[float] = []
         if self.install.node is not None:
-            for _ in range(2 if self.quick else 3):
+            for _ in range(2):
                 home, workspace = self.fresh("launcher")
                 client = await self.server(home, workspace, launcher=True)
                 launched.append(client.initialize_ms)
@@ -125,6 +130,7 @@ class CodexBench:
             "startup_ms": round(statistics.median(native), 1),
             "startup_ms_npm_launcher": round(statistics.median(launched), 1) if launched else None,
             "idle_rss_mb": round(statistics.median(idle), 1),
+            "first_request_ms": round(statistics.median(first), 1),
         }
 
     async def turn_overhead(self) -> dict[str, Any]:
@@ -173,7 +179,7 @@ class CodexBench:
         return {"deltas_per_s": round(statistics.median(rates))}
 
     async def interrupts(self) -> dict[str, Any]:
-        samples_n = 4 if self.quick else 12
+        samples_n = 4 if self.quick else 10
         home, workspace = self.fresh("interrupt")
         client = await self.server(home, workspace)
         answer_ms: list[float] = []

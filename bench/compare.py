@@ -230,7 +230,7 @@ def component_figures(quick: bool) -> Json:
         out["skipped"]["first_token"] = "--quick"
     else:
         plan.append(("checkpoints", "bench.checkpoints", [], 600))
-        plan.append(("first_token", "bench.first_token", ["--runs", "8"], 600))
+        plan.append(("first_token", "bench.first_token", ["--runs", "5"], 600))
     for name, module, args, timeout in plan:
         log(f"{name} ...")
         started = time.monotonic()

@@ -18,6 +18,9 @@ left is the server's own cost. Medians unless a percentile is named. Ratios are 
 - **startup**: from spawning the process to the answer of `initialize` (for agentls with the
   bytecode cache an installed package has; for Codex the native binary; Codex through its npm
   launcher, as `codex` on the PATH starts, is in the JSON as `startup_ms_npm_launcher`).
+- **first request after start**: one second after `initialize`, the session list
+  (`agent/listSessions`; Codex `thread/list`) with no session on disk: what an editor waits
+  for next, including any start-up work deferred past `initialize`.
 - **idle RSS**: the server process's resident memory one second after `initialize`.
 - **turn overhead**: `agent/send` to its answer (agentls) and `turn/start` to
   `turn/completed` (Codex) for a one-line answer, after 3 warm-up turns, in one conversation.
@@ -32,10 +35,14 @@ left is the server's own cost. Medians unless a percentile is named. Ratios are 
   history) and `thread/resume` (all turns). agentls's file is written by `bench/sessions.py`
   in its rollout format; Codex's is grown from a turn Codex itself wrote
   (`bench/codex_rollout.py`), each in its own format. RSS peak is the process's VmHWM after.
-- **paged resume**: agentls `agent/resume` with `historyLimit: 200` of the 50,000-item session;
-  Codex `thread/resume` with `excludeTurns: true` followed by `thread/turns/list` of the newest
-  50 turns (200 items). Then the first `agent/send` in the resumed session (which reads the
-  model's history from the last compacted line).
+  The resume is the first request after start (0.2 s after `initialize`), for both.
+- **paged resume**: after the session list (timed apart, in its own row), agentls
+  `agent/resume` with `historyLimit: 200` of the 50,000-item session; Codex `thread/resume`
+  with `excludeTurns: true` followed by `thread/turns/list` of the newest 50 turns (200
+  items). Then, on a 50,000-item session whose last compaction is 200 turns from the end,
+  the same resume and the first `agent/send` in it (which reads the model's history from
+  the compacted line; a never-compacted 50,000-item history is ~50 MB, more than a model
+  API takes in one request).
 - **sandbox** (`bench/sandbox.py`): `true` run directly and through bubblewrap, interleaved;
   the row is the median difference. Stop: cancel of a sandboxed `sleep` to the call's end.
 - **apply_patch** (`bench/patch.py`): one patch that updates 40 files (two hunks each), adds 5

@@ -73,6 +73,11 @@ def _alive(checks: Any) -> str:
 
 PEER_ROWS: list[Row] = [
     Row("startup to `initialize` answered", "agent.startup_ms", "startup_ms", "<", 400),
+    Row(
+        "first request after start (session list, none on disk)",
+        "agent.first_request_ms",
+        "first_request_ms",
+    ),
     Row("idle RSS", "agent.idle_rss_mb", "idle_rss_mb", unit="MB"),
     Row("turn overhead (median)", "agent.turn_overhead_ms", "turn_overhead_ms", "<", 5),
     Row("turn overhead (p99)", "agent.turn_overhead_ms_p99", "turn_overhead_ms_p99"),
@@ -108,7 +113,7 @@ PEER_ROWS: list[Row] = [
         unit="MB",
     ),
     Row(
-        "first request after start: session list (50k session on disk)",
+        "first request after start: session list (the 50k session on disk)",
         "agent.paged_resume.list_first_ms",
         "paged_resume.50000.list_first_ms",
     ),
