@@ -329,3 +329,22 @@ async def test_files_wait_while_another_session_changes_the_workspace(
     files = {"sessionId": mine, "turnId": changed["turnId"], "restore": "files"}
     await agent.request("agent/undo", files)
     assert tree(workspace) == before
+
+
+@pytest.mark.parametrize("options", [{"history": "server"}, {"wireApi": "chat"}])
+async def test_the_next_request_after_an_undo_on_other_wires(
+    start: Starter, api: FakeModelAPI, options: dict[str, str]
+) -> None:
+    agent = await start(init_options=options)
+    await agent.send("a kept question")
+    await agent.send("an undone question")
+    chained = api.requests[-1].get("previous_response_id")
+    assert (chained is not None) == (options.get("history") == "server")
+    await agent.request("agent/undo", {})
+    assert (await agent.send("a new question"))["status"] == "completed"
+    last = api.requests[-1]
+    assert "an undone question" not in orjson.dumps(last).decode()
+    assert "a kept question" in orjson.dumps(last).decode()
+    # the service's stored chain held the undone turn: it is not continued
+    assert last.get("previous_response_id") is None
+    assert api.rejected == []
