@@ -41,6 +41,7 @@ from agentls.rollout.records import (
     timestamp,
 )
 
+GPT5_WINDOW = 272_000
 ITEMS_PER_TURN = 4  # user message, function call, its output, assistant answer
 OUTPUT_BYTES = 1024
 
@@ -257,11 +258,14 @@ def resume_figures(items: int = 50_000, limit: int = 200, runs: int = 5) -> dict
 
 async def _server_run(
     api: Any, workspace: Path, env: dict[str, str], session_id: str, limit: int, send: bool
-) -> dict[str, float]:
+) -> dict[str, Any]:
     from bench.agent import start_agent
     from bench.procs import memory
 
-    agent = await start_agent(workspace, env, {"approval": "never-ask"})
+    # the fake serves "fake-model", which no table knows: give it gpt-5-mini's window, as
+    # the generated session claims, so that the first send compacts as it would there
+    options = {"approval": "never-ask", "contextWindow": GPT5_WINDOW}
+    agent = await start_agent(workspace, env, options)
     try:
         # the first request after start-up waits for the imports and watcher set up in the
         # background (about 0.4 s under load): answered first, so it is not counted as resume
@@ -282,7 +286,10 @@ async def _server_run(
             result = await agent.send("go on", timeout=300, sessionId=session_id)
             figure["first_send_ms"] = (time.perf_counter() - started) * 1000
             assert result["status"] == "completed", result
-            assert len((await api.stats())["rejected"]) == before
+            stats = await api.stats()
+            assert len(stats["rejected"]) == before
+            figure["first_send_model_requests"] = stats["requests"]
+            figure["compacted_on_first_send"] = any(e["type"] == "compaction" for e in agent.events)
         return figure
     finally:
         await agent.close()
@@ -319,6 +326,8 @@ async def server_figures(items: int = 50_000, limit: int = 200, runs: int = 3) -
                     ),
                     "peak_rss_mb": round(max(s["hwm_mb"] for s in samples), 1),
                     "first_send_ms": round(samples[-1]["first_send_ms"], 1),
+                    "first_send_model_requests": samples[-1]["first_send_model_requests"],
+                    "compacted_on_first_send": samples[-1]["compacted_on_first_send"],
                 }
     return figures
 
