@@ -67,6 +67,7 @@ HEAD_LIMIT = 4 * 1024 * 1024  # the title is in the first turn; do not hunt for 
 LOOKAHEAD_LIMIT = 1024 * 1024  # how far past a page to look for its calls' outputs
 _MARKER = b'"compacted"'
 _RENAMED = b'"session_renamed"'
+TURN_SEARCH_LIMIT = 8 * 1024 * 1024  # how far before a page to look for its turn's start
 _ROLLED_BACK = b'"turns_rolled_back"'
 _CURSOR_PREFIX = "h1:"
 
@@ -353,7 +354,10 @@ def _tail(
                     pending.append(str(payload.get("call_id")))
         if not more_older:
             lines.append(line)
-        if more_older and repair_done and page_turn_known:
+        # in a file without turn records (or a giant turn) the page's entries go without
+        # their turn id rather than this read going on to the file's start
+        gave_up = page_start is None or offset < page_start - TURN_SEARCH_LIMIT
+        if more_older and repair_done and (page_turn_known or gave_up):
             break
     started.reverse()
     pending.reverse()
