@@ -417,3 +417,18 @@ async def test_a_llamacpp_refusal_compacts_too(
         ("started", "refused"),
         ("completed", "refused"),
     ]
+
+
+async def test_a_user_command_that_writes_is_checkpointed_like_a_shell_call(
+    agent: Agent, workspace: Path
+) -> None:
+    session_id = (await agent.send("hello"))["sessionId"]
+    result = await agent.request(
+        "agent/runCommand", {"sessionId": session_id, "command": "echo made > made.txt"}
+    )
+    assert (workspace / "made.txt").read_text() == "made\n"
+    diff = next(e for e in agent.turn_events(result["turnId"]) if e["type"] == "turnDiff")
+    assert [f["path"] for f in diff["files"]] == ["made.txt"]
+    undone = await agent.request("agent/undo", {"sessionId": session_id})
+    assert undone["restoredFiles"] == ["made.txt"]
+    assert not (workspace / "made.txt").exists()

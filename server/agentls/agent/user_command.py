@@ -68,6 +68,7 @@ class UserCommandTurn(Turn):
             name=USER_SHELL,
             arguments=orjson.dumps({"command": argv}).decode(),
         )
+        await self.host.before_change(self.id)  # like a `shell` call: undo can take it back
         result = await run_command(
             argv,
             cwd=context.workspace,
@@ -87,6 +88,9 @@ class UserCommandTurn(Turn):
         if result.exit_code is not None:
             fields["exitCode"] = result.exit_code
         self.emit("toolCallCompleted", **fields)
+        changes = await self.host.changes_so_far(self.id)
+        if changes is not None:
+            self.emit("turnDiff", **changes)
         return await self._end("completed", None, None)
 
     def _record(self, result_text: str) -> None:
@@ -106,6 +110,8 @@ class UserCommandTurn(Turn):
 
 async def run_user_command(session: Session, command: str, sink: EventSink) -> TurnResult:
     """Run the user's command as a turn; refused (TurnInProgressError) while one runs."""
-    await session.load_history()
+    from agentls.agent.turn import prepare
+
+    stopped = await prepare(session.load_history())
     turn = UserCommandTurn(session, command, sink)
-    return await session.turns.send(turn)
+    return await session.turns.send(turn, stopped=stopped)
