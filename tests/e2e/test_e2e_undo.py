@@ -348,3 +348,20 @@ async def test_the_next_request_after_an_undo_on_other_wires(
     # the service's stored chain held the undone turn: it is not continued
     assert last.get("previous_response_id") is None
     assert api.rejected == []
+
+
+async def test_the_users_own_commands_are_undone_with_the_turns(
+    start: Starter, api: FakeModelAPI, workspace: Path
+) -> None:
+    fill(workspace)
+    before = tree(workspace)
+    agent = await start(init_options=WRITE)
+    changed = await changing_turn(agent, api)
+    own = await agent.request(
+        "agent/runCommand", {"sessionId": changed["sessionId"], "command": "echo mine >> data.txt"}
+    )
+    assert own["status"] == "completed"
+    undone = await agent.request("agent/undo", {"turnId": changed["turnId"]})
+    assert undone["undoneTurns"] == [changed["turnId"], own["turnId"]]
+    assert undone["skippedFiles"] == []
+    assert tree(workspace) == before
