@@ -24,7 +24,7 @@ from agentls.agent.compaction import Compaction
 from agentls.agent.context import AgentContext
 from agentls.agent.results import StorageError, TurnInProgressError, TurnResult
 from agentls.agent.tools import Tool, ToolBox
-from agentls.agent.turn import EventSink, Turn, TurnControl
+from agentls.agent.turn import EventSink, Turn, TurnControl, prepare
 from agentls.config.settings import HistoryMode, WireApi
 from agentls.history.repair import (
     ABORTED_OUTPUT,
@@ -141,7 +141,11 @@ class Session:
 
     # -- opening --------------------------------------------------------------------------
     @classmethod
-    def create(cls, context: AgentContext, layout: WorkspaceLayout) -> Session:
+    def create(
+        cls, context: AgentContext, layout: WorkspaceLayout, *, one_shot: bool = False
+    ) -> Session:
+        """A new session file; `one_shot` marks a single question (the terminal's `-p`),
+        which listings flag so "resume the last conversation" can pass over it."""
         session_id = new_session_id()
         created = utc_now()
         try:
@@ -152,6 +156,8 @@ class Session:
         except OSError as exc:
             raise StorageError(f"could not create the session file: {exc}") from exc
         meta = session_meta(context, layout, session_id, created)
+        if one_shot:
+            meta["one_shot"] = True
         try:
             writer.append(SESSION_META, meta, created)
             writer.sync()
@@ -516,7 +522,12 @@ class Session:
         return ToolBox(tools, self.extra_tools)
 
     async def send(
-        self, text: str, sink: EventSink, attachments: list[dict[str, Any]] | None = None
+        self,
+        text: str,
+        sink: EventSink,
+        attachments: list[dict[str, Any]] | None = None,
+        *,
+        stopped: bool = False,
     ) -> TurnResult:
         """Run one turn to its end; a cancelled caller interrupts the turn, then gets its result.
 
@@ -529,9 +540,9 @@ class Session:
                 "wait for it to finish or interrupt it first"
             )
         self.pending_attachments = list(attachments or [])
-        await self.load_history()
+        stopped = await prepare(self.load_history()) or stopped
         turn = Turn(self, self.context, self.toolbox(), f"turn-{uuid.uuid4().hex[:12]}", text, sink)
-        return await self.turns.send(turn)
+        return await self.turns.send(turn, stopped=stopped)
 
     def interrupt(self) -> str | None:
         """Stop the running turn; returns its id, or None when there was nothing to stop."""

@@ -16,8 +16,9 @@ build the next request, ask for approval, flush.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agentls.agent.approvals import ApprovalRequest, Decision
@@ -387,6 +388,25 @@ class _Scope(CallScope):
         return await self._turn.host.approve(request)
 
 
+async def prepare(work: Awaitable[Any]) -> bool:
+    """Await work that comes before a turn (settling the model, reading the history);
+    returns whether a stop arrived meanwhile. The stop is kept, not lost: the caller starts
+    the turn stopped, so the request still answers with an interrupted turn."""
+    job = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(job)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None:
+            while task.cancelling():
+                task.uncancel()
+        job.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await job
+        return True
+    return False
+
+
 class TurnControl:
     """At most one running turn per session: start it, stop it, wait for it.
 
@@ -405,8 +425,12 @@ class TurnControl:
     def running_turn_id(self) -> str | None:
         return self._turn.id if self._turn is not None else None
 
-    async def send(self, turn: Turn) -> TurnResult:
-        """Run one turn to its end; a cancelled caller interrupts the turn, then gets its result."""
+    async def send(self, turn: Turn, *, stopped: bool = False) -> TurnResult:
+        """Run one turn to its end; a cancelled caller interrupts the turn, then gets its result.
+
+        `stopped`: a stop arrived while the turn was being prepared (`prepare`); the turn
+        starts and is stopped at once, so it is recorded and answered like any stopped turn.
+        """
         if self._task is not None:
             raise TurnInProgressError(
                 f"a turn is already running in session {turn.host.session_id}; "
@@ -418,6 +442,8 @@ class TurnControl:
         task = asyncio.get_running_loop().create_task(turn.run(), name=f"agentls-{turn.id}")
         self._task = task
         task.add_done_callback(self._turn_done)
+        if stopped:
+            self.interrupt()
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:

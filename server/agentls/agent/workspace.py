@@ -115,8 +115,8 @@ class Workspace:
         if self.on_relinked is not None:
             self.on_relinked(session.id)
 
-    def new_session(self) -> Session:
-        session = self._adopt(Session.create(self.context, self.layout))
+    def new_session(self, *, one_shot: bool = False) -> Session:
+        session = self._adopt(Session.create(self.context, self.layout, one_shot=one_shot))
         self.active = session
         return session
 

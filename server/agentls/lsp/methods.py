@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from agentls.agent.turn import prepare
 from agentls.lsp.errors import invalid_params
 
 if TYPE_CHECKING:
@@ -20,10 +21,10 @@ class AgentMethods:
 
         params = parse_params(SendParams, raw, "agent/send")
         attachments = self._attachments(params.context)
-        await self.server.resolve_model()
+        stopped = await prepare(self.server.resolve_model())
         session = self.server.agent_workspace().session_for_send(params.sessionId)
         sink = self.server.turn_sink(params.workDoneToken)
-        result = await session.send(params.text, sink, attachments)
+        result = await session.send(params.text, sink, attachments, stopped=stopped)
         return result.to_wire()
 
     def _attachments(self, raw: Any) -> list[dict[str, Any]]:
@@ -92,8 +93,10 @@ class AgentMethods:
     async def new_session(self, raw: Any) -> dict[str, Any]:
         from agentls.lsp.params import NewSessionParams, parse_params
 
-        parse_params(NewSessionParams, raw, "agent/newSession")
-        return {"sessionId": self.server.agent_workspace().new_session().id}
+        params = parse_params(NewSessionParams, raw, "agent/newSession")
+        await self.server.resolve_model()
+        session = self.server.agent_workspace().new_session(one_shot=params.oneShot)
+        return {"sessionId": session.id}
 
     async def list_sessions(self, raw: Any) -> dict[str, Any]:
         from agentls.lsp.params import ListSessionsParams, parse_params

@@ -87,7 +87,7 @@ class SteerParams(_Params):
 
 
 class NewSessionParams(_Params):
-    oneShot: bool = False  # noqa: N815 - wire name
+    oneShot: StrictBool = False  # noqa: N815 - wire name
 
 
 # -- long sessions -------------------------------------------------------------------------

@@ -164,7 +164,7 @@ class AgentLanguageServer(LanguageServer):
         self.notify("window/showMessage", {"type": kind, "message": f"agentls: {message}"})
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def _initialize(self, params: types.InitializeParams) -> None:
+    async def _initialize(self, params: types.InitializeParams) -> None:
         if self.agent is not None:
             raise RpcError(INVALID_REQUEST, "the server is already initialized")
         options = params.initialization_options
@@ -191,6 +191,8 @@ class AgentLanguageServer(LanguageServer):
                 f"local folder ({exc})"
             ) from None
         self.configure(workspace, self.init_options)
+        # a local server's only model is asked for now (briefly), so the answer names it
+        await self.resolve_model(timeout_s=3)
 
     def capabilities_extra(self) -> dict[str, Any]:
         """What `initialize` answers under `capabilities.experimental.agent`."""
@@ -274,7 +276,7 @@ class AgentLanguageServer(LanguageServer):
         self.notify("agent/sessionsChanged", {})
 
     def _initialized(self, _params: Any) -> None:
-        for warning in self.settings_warnings:
+        for warning in [*self.settings_warnings, *getattr(self.provider, "warnings", [])]:
             self.show_message(warning)
         if self.agent is not None:
             reason = self.agent.context.containment.unavailable_reason()
@@ -389,13 +391,13 @@ class AgentLanguageServer(LanguageServer):
             self.watcher_ready,
         )
 
-    async def resolve_model(self) -> None:
+    async def resolve_model(self, timeout_s: float = 10) -> None:
         """Settle which model answers (a local server's only one) before a session records it."""
         resolve = getattr(self.provider, "resolve", None)
         if resolve is None:
             return
         try:
-            await asyncio.wait_for(resolve(), 10)
+            await asyncio.wait_for(resolve(), timeout_s)
         except Exception as exc:  # the turn itself will say what is wrong with the server
             logger.info("could not settle the model before the turn: %s", exc)
 

@@ -36,6 +36,7 @@ class SessionSummary:
     updated_at: str
     updated_ns: int
     turns: int
+    one_shot: bool = False
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -44,6 +45,7 @@ class SessionSummary:
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
             "turns": self.turns,
+            "oneShot": self.one_shot,
         }
 
 
@@ -110,6 +112,7 @@ def _summarize(path: Path, session_id: str, stat: os.stat_result) -> SessionSumm
     turns = max(0, turns - undone)
     title = ""
     created = ""
+    one_shot = False
     for raw in head.split(b"\n"):
         try:
             record = orjson.loads(raw)
@@ -120,6 +123,7 @@ def _summarize(path: Path, session_id: str, stat: os.stat_result) -> SessionSumm
         payload = record["payload"]
         if record.get("type") == "session_meta" and not created:
             created = str(payload.get("timestamp") or record.get("timestamp") or "")
+            one_shot = payload.get("one_shot") is True
         if record.get("type") == "response_item":
             text = user_text(payload)
             if text:
@@ -136,6 +140,7 @@ def _summarize(path: Path, session_id: str, stat: os.stat_result) -> SessionSumm
         updated_at=updated,
         updated_ns=stat.st_mtime_ns,
         turns=turns,
+        one_shot=one_shot,
     )
 
 
