@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,16 @@ class TurnChanges:
 
 
 class Checkpoints:
-    def __init__(self, state_dir: Path, workspace: Path, *, max_file_mb: float) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        workspace: Path,
+        *,
+        max_file_mb: float,
+        prepare: Callable[[], object] | None = None,
+    ) -> None:
+        # `prepare` makes the state folder safely (no links followed) before git touches it
+        self._prepare = prepare
         self._state_dir = state_dir
         self._workspace = workspace
         self._max_file_mb = max_file_mb
@@ -41,6 +51,11 @@ class Checkpoints:
 
     def _open(self) -> ShadowRepo:
         if self._repo is None:
+            if self._prepare is not None:
+                try:
+                    self._prepare()
+                except OSError as exc:
+                    raise CheckpointError(str(exc)) from exc
             self._repo = ShadowRepo(self._state_dir, self._workspace, max_file_mb=self._max_file_mb)
         return self._repo
 

@@ -19,9 +19,9 @@ from urllib.parse import urlparse
 
 from agentls.agent.approvals import ApprovalRequest, Decision
 from agentls.agent.checkpoints import TurnChanges
-from agentls.agent.instructions import ProjectInstructions
 from agentls.agent.compaction import Compaction
 from agentls.agent.context import AgentContext
+from agentls.agent.instructions import ProjectInstructions
 from agentls.agent.results import StorageError, TurnInProgressError, TurnResult
 from agentls.agent.tools import Tool, ToolBox
 from agentls.agent.turn import EventSink, Turn, TurnControl, prepare

@@ -66,7 +66,10 @@ class Workspace:
             from agentls.agent.checkpoints import Checkpoints
 
             context.checkpoints = Checkpoints(
-                layout.root, context.workspace, max_file_mb=context.settings.checkpoint_max_file_mb
+                layout.root,
+                context.workspace,
+                max_file_mb=context.settings.checkpoint_max_file_mb,
+                prepare=layout.ensure,
             )
         self._mcp_config: Any = None
 

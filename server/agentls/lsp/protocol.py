@@ -93,11 +93,13 @@ class AgentProtocol(LanguageServerProtocol):
                 logger.warning("dropped a response whose id is %r", type(data["id"]).__name__)
             return DroppedMessage()
         if "method" in data and not has_method:
-            self._answer_error(data.get("id"), INVALID_REQUEST, "'method' must be a string")
+            self._answer_error(None, INVALID_REQUEST, "'method' must be a string")
             return DroppedMessage()
         if "method" not in data and "id" not in data:
             self._answer_error(None, INVALID_REQUEST, "a message needs a method or an id")
             return DroppedMessage()
+        if has_method and "params" not in data:
+            data = {**data, "params": None}  # JSON-RPC lets a message leave params out
         try:
             return super().structure_message(data)
         except Exception:
@@ -164,6 +166,15 @@ class AgentProtocol(LanguageServerProtocol):
             self._send_response(msg_id, error=future.exception().to_response_error())
             return
         super()._send_handler_result(future, msg_id=msg_id)
+
+    def _handle_notification(self, method_name: str, params: Any) -> None:
+        """Requests sent as notifications (no id) would run with nobody to answer: dropped."""
+        from agentls.lsp.methods import AGENT_METHODS
+
+        if method_name in AGENT_METHODS:
+            logger.warning("dropped %s sent as a notification (it needs an id)", method_name)
+            return
+        super()._handle_notification(method_name, params)
 
     def _handle_cancel_notification(self, msg_id: Any) -> None:
         """Cancel after the request's first step, so its handler always answers once."""

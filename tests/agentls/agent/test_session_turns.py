@@ -300,7 +300,12 @@ async def test_resume_after_a_crash_answers_every_call(
     assert "cut off mid-write" in joined
     assert "1 tool call(s) had no output" in joined
     history = resumed.to_wire()["history"]
-    assert history[0] == {"role": "user", "text": "first"}
+    # v2: entries carry their turn's id
+    assert {k: v for k, v in history[0].items() if k != "turnId"} == {
+        "role": "user",
+        "text": "first",
+    }
+    assert history[0]["turnId"].startswith("turn-")
     assert history[-1]["status"] == "aborted"
     result = await resumed.session.send("go on", Events())
     assert result.status == "completed"

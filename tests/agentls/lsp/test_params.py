@@ -1,7 +1,7 @@
 import pytest
 
-from agentls.lsp.params import ListSessionsParams, SendParams, parse_params
 from agentls.lsp.errors import RpcError
+from agentls.lsp.params import ListSessionsParams, SendParams, parse_params
 
 
 def test_valid_send() -> None:

@@ -73,9 +73,7 @@ class PatchCall:
         if self.plan.outside_workspace:
             return True  # whatever the policy
         policy = self.tool.context.settings.approval
-        if policy is ApprovalPolicy.NEVER_ASK or "patch" in self.tool.session_approval:
-            return False
-        return True
+        return not (policy is ApprovalPolicy.NEVER_ASK or "patch" in self.tool.session_approval)
 
     def _unsaved(self) -> tuple[set[Path], str | None]:
         """Files the editor holds with unsaved edits, or why the patch cannot go through."""
