@@ -127,7 +127,9 @@ def _summarize(path: Path, session_id: str, stat: os.stat_result) -> SessionSumm
         if record.get("type") == "response_item":
             text = user_text(payload)
             if text:
-                title = " ".join(text.split())[:_TITLE_LENGTH]
+                from agentls.history.user_shell import title_text
+
+                title = " ".join(title_text(text).split())[:_TITLE_LENGTH]
                 break
     updated = timestamp(datetime.fromtimestamp(stat.st_mtime, UTC))
     if renamed and renamed.strip():
