@@ -178,62 +178,78 @@ class CodexBench:
         log(f"deltas/s {[round(x) for x in rates]}")
         return {"deltas_per_s": round(statistics.median(rates))}
 
+    async def _interrupt_once(
+        self, client: CodexClient, thread: str, settle_s: float
+    ) -> tuple[float, float, bool, bool]:
+        """`turn/interrupt` of a running `sleep 30`, `settle_s` after it started:
+        (answer ms, turn/completed ms, alive at the answer, alive one second later)."""
+        tag = f"bench-codex-int-{uuid.uuid4().hex[:10]}"
+        text = f"sleep {tag}"
+        await self.api.exec_once(text, f"sleep 30; : {tag}")
+        done = client.turn_done(thread)
+        started = await client.request(
+            "turn/start", {"threadId": thread, "input": [{"type": "text", "text": text}]}
+        )
+        turn_id = started["turn"]["id"]
+
+        def tree() -> list[int]:
+            return process_tree(tool_processes(markers=[tag]))
+
+        if not await wait_for(lambda: len(tree()) >= 2, 15):  # bash and its sleep
+            raise RuntimeError("the command never started")
+        if settle_s:
+            await asyncio.sleep(settle_s)
+        snapshot = tree()
+        began = time.perf_counter()
+        await client.request("turn/interrupt", {"threadId": thread, "turnId": turn_id})
+        answer_ms = (time.perf_counter() - began) * 1000
+        alive_at_answer = any(pid in tree() for pid in snapshot)
+        message = await asyncio.wait_for(done, 15)
+        completed_ms = (time.perf_counter() - began) * 1000
+        status = message["params"]["turn"]["status"]
+        if status != "interrupted":
+            raise RuntimeError(f"interrupted turn ended {status}")
+        await asyncio.sleep(1.0)
+        left = tree()
+        _kill(left)  # ours to clean up: bounded, by pid
+        return answer_ms, completed_ms, alive_at_answer, bool(left)
+
     async def interrupts(self) -> dict[str, Any]:
+        """Interrupts as soon as the command runs (the latency figures), then a few after it
+        has run for a second (whether the command survives the Stop)."""
         samples_n = 4 if self.quick else 10
+        late_n = 2 if self.quick else 3
         home, workspace = self.fresh("interrupt")
         client = await self.server(home, workspace)
-        answer_ms: list[float] = []
-        completed_ms: list[float] = []
-        alive_at_answer = 0
-        alive_after_1s = 0
+        early: list[tuple[float, float, bool, bool]] = []
+        late: list[tuple[float, float, bool, bool]] = []
         try:
             thread = await client.start_thread(workspace)
             await client.turn(thread, "warm up")
             for _ in range(samples_n):
-                tag = f"bench-codex-int-{uuid.uuid4().hex[:10]}"
-                text = f"sleep {tag}"
-                await self.api.exec_once(text, f"sleep 30; : {tag}")
-                done = client.turn_done(thread)
-                started = await client.request(
-                    "turn/start", {"threadId": thread, "input": [{"type": "text", "text": text}]}
-                )
-                turn_id = started["turn"]["id"]
-
-                def tree(t: str = tag) -> list[int]:
-                    return process_tree(tool_processes(markers=[t]))
-
-                if not await wait_for(lambda: len(tree()) >= 2, 15):  # bash and its sleep
-                    raise RuntimeError("the command never started")
-                snapshot = tree()
-                began = time.perf_counter()
-                await client.request("turn/interrupt", {"threadId": thread, "turnId": turn_id})
-                answer_ms.append((time.perf_counter() - began) * 1000)
-                if any(pid in tree() for pid in snapshot):
-                    alive_at_answer += 1
-                message = await asyncio.wait_for(done, 15)
-                completed_ms.append((time.perf_counter() - began) * 1000)
-                status = message["params"]["turn"]["status"]
-                if status != "interrupted":
-                    raise RuntimeError(f"interrupted turn ended {status}")
-                await asyncio.sleep(1.0)
-                left = tree()
-                if left:
-                    alive_after_1s += 1
-                    _kill(left)  # ours to clean up: bounded, by pid
+                early.append(await self._interrupt_once(client, thread, 0.0))
+            for _ in range(late_n):
+                late.append(await self._interrupt_once(client, thread, 1.0))
         finally:
             await client.close()
-        log(f"interrupt answer ms {[round(x, 1) for x in sorted(answer_ms)]}")
+        answer_ms = [e[0] for e in early]
+        log(f"interrupt answer ms {[round(x, 1) for x in sorted(answer_ms)]}; late {late}")
         return {
             "interrupt_ms": {
                 "p50": round(percentile(answer_ms, 50), 2),
                 "p99": round(percentile(answer_ms, 99), 2),
                 "samples": len(answer_ms),
             },
-            "interrupt_turn_completed_ms_p50": round(percentile(completed_ms, 50), 2),
+            "interrupt_turn_completed_ms_p50": round(percentile([e[1] for e in early], 50), 2),
             "interrupt_checks": {
-                "command_alive_at_answer": alive_at_answer,
-                "command_alive_1s_later": alive_after_1s,
-                "samples": len(answer_ms),
+                "command_alive_at_answer": sum(e[2] for e in early),
+                "command_alive_1s_later": sum(e[3] for e in early),
+                "samples": len(early),
+            },
+            "interrupt_late_checks": {
+                "command_alive_at_answer": sum(e[2] for e in late),
+                "command_alive_1s_later": sum(e[3] for e in late),
+                "samples": len(late),
             },
         }
 

@@ -18,11 +18,13 @@ import contextlib
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +35,8 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.e2e.harness import process_tree  # noqa: E402
+
 from bench.agent import API_KEY, start_agent  # noqa: E402
 from bench.codex_app import CodexInstall, ensure_codex  # noqa: E402
 from bench.codex_bench import API_KEY as PEER_KEY  # noqa: E402
@@ -40,7 +44,8 @@ from bench.codex_bench import CodexBench  # noqa: E402
 from bench.doc import write_doc  # noqa: E402
 from bench.fake_proc import FakeAPIProcess  # noqa: E402
 from bench.peer_fake import PeerFakeProcess  # noqa: E402
-from bench.procs import memory  # noqa: E402
+from bench.procs import memory, start_time, still_alive, tool_processes  # noqa: E402
+from bench.rpc import wait_for  # noqa: E402
 from bench.run import Bench  # noqa: E402
 from bench.sessions import write_session  # noqa: E402
 from bench.table import other_table, peer_table  # noqa: E402
@@ -128,6 +133,46 @@ async def paged_resume(bench: Bench) -> Json:
     }
 
 
+async def late_interrupts(bench: Bench) -> Json:
+    """Stop after the command has run for a second (bench/run.py stops it at once): is the
+    command still alive at the answer, and one second later?"""
+    samples = 2 if bench.quick else 3
+    at_answer = 0
+    later = 0
+    agent = await bench.agent("interrupt-late")
+    try:
+        await agent.send("warm up")
+        for _ in range(samples):
+            tag = f"bench-int-late-{uuid.uuid4().hex[:10]}"
+            started_event = agent.expect_event(lambda e: e["type"] == "toolCallStarted")
+            msg_id, pending = agent.start_send(f"run: sleep 30; : {tag}")
+            await asyncio.wait_for(started_event, 15)
+
+            def tree(tag: str = tag) -> list[int]:
+                return process_tree(tool_processes(markers=[tag]))
+
+            if not await wait_for(lambda: len(tree()) >= 2, 10):
+                raise RuntimeError("the command never started")
+            await asyncio.sleep(1.0)
+            snapshot = {pid: start_time(pid) for pid in tree()}
+            agent.client.cancel(msg_id)
+            result = await asyncio.wait_for(pending, 15)
+            if result.get("status") != "interrupted":
+                raise RuntimeError(f"stopped turn ended {result.get('status')}")
+            at_answer += bool(still_alive(snapshot))
+            await asyncio.sleep(1.0)
+            left = still_alive(snapshot)
+            later += bool(left)
+            for pid in left:  # ours to clean up: bounded, by pid
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+    finally:
+        await agent.close()
+    checks = {"command_alive_at_answer": at_answer, "command_alive_1s_later": later}
+    log(f"late interrupts: {checks} of {samples}")
+    return {"interrupt_late_checks": {**checks, "samples": samples}}
+
+
 async def _guarded(name: str, step: Step, errors: dict[str, str]) -> Json:
     log(f"{name} ...")
     try:
@@ -159,20 +204,21 @@ async def server_figures(
                 codex = CodexBench(install, peer_api, quick)
                 stack.callback(codex.cleanup)
                 peer = {"version": install.version}
-            steps: list[tuple[str, Step, Step | None]] = [
-                ("startup", bench.startup_and_idle, codex and codex.startup_and_idle),
-                ("turns", bench.turn_overhead, codex and codex.turn_overhead),
-                ("deltas", bench.deltas, codex and codex.deltas),
-                ("interrupt", bench.interrupts, codex and codex.interrupts),
-                ("resume", bench.resume, codex and codex.resume),
-                ("paged", lambda: paged_resume(bench), None),
+            steps: list[tuple[str, str, Step, Step | None]] = [
+                ("startup", "startup", bench.startup_and_idle, codex and codex.startup_and_idle),
+                ("turns", "turns", bench.turn_overhead, codex and codex.turn_overhead),
+                ("deltas", "deltas", bench.deltas, codex and codex.deltas),
+                ("interrupt", "interrupt", bench.interrupts, codex and codex.interrupts),
+                ("interrupt", "late interrupt", lambda: late_interrupts(bench), None),
+                ("resume", "resume", bench.resume, codex and codex.resume),
+                ("paged", "paged resume", lambda: paged_resume(bench), None),
             ]
-            for name, mine, theirs in steps:
+            for name, label, mine, theirs in steps:
                 if only is not None and name not in only:
                     continue
-                ours.update(await _guarded(f"agentls {name}", mine, errors))
+                ours.update(await _guarded(f"agentls {label}", mine, errors))
                 if theirs is not None and peer is not None:
-                    peer.update(await _guarded(f"codex {name}", theirs, peer_errors))
+                    peer.update(await _guarded(f"codex {label}", theirs, peer_errors))
             ours["fake_api_rejected"] = await bench.rejected()
             checks = ours.get("interrupt_checks")
             if isinstance(checks, dict) and "interrupt_ms" in ours:

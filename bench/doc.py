@@ -29,7 +29,10 @@ left is the server's own cost. Medians unless a percentile is named. Ratios are 
 - **interrupt**: a turn runs `sleep 30` through the shell tool (agentls `shell`, Codex
   `exec_command`); once the command and its child exist, `$/cancelRequest` (agentls) or
   `turn/interrupt` (Codex) is sent, and the time to the answer is taken. The next row counts
-  the samples in which the command was still alive at the moment of the answer.
+  the samples in which the command (the shell or its `sleep`) was still alive at the moment
+  of the answer. The two rows after it repeat the Stop a few times once the command has run
+  for a second, and look again one second after the answer: Codex kills a command stopped at
+  once, but one that has run a while is left running.
 - **resume N items**: a session of N response items (per turn: a user message, a shell call,
   its 1 KB output, an answer), resumed in a freshly started server: `agent/resume` (whole
   history) and `thread/resume` (all turns). agentls's file is written by `bench/sessions.py`

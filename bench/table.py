@@ -71,6 +71,12 @@ def _alive(checks: Any) -> str:
     return f"{left} of {samples}" if samples is not None else f"{left}"
 
 
+def _alive_later(checks: Any) -> str:
+    if not isinstance(checks, dict):
+        return "-"
+    return f"{checks.get('command_alive_1s_later')} of {checks.get('samples')}"
+
+
 PEER_ROWS: list[Row] = [
     Row("startup to `initialize` answered", "agent.startup_ms", "startup_ms", "<", 400),
     Row(
@@ -90,6 +96,20 @@ PEER_ROWS: list[Row] = [
         "interrupt_checks",
         unit="",
         show=_alive,
+    ),
+    Row(
+        "same, Stop after the command ran 1 s",
+        "agent.interrupt_late_checks",
+        "interrupt_late_checks",
+        unit="",
+        show=_alive,
+    ),
+    Row(
+        "  ... still alive 1 s after the answer",
+        "agent.interrupt_late_checks",
+        "interrupt_late_checks",
+        unit="",
+        show=_alive_later,
     ),
     Row("resume 1,000 items", "agent.resume_ms.1000", "resume_ms.1000"),
     Row("resume 10,000 items", "agent.resume_ms.10000", "resume_ms.10000"),
