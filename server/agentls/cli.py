@@ -45,7 +45,8 @@ CHAT_EPILOG = f"""\
 in the chat:
   Enter sends · Ctrl-C stops the running turn (at the prompt it clears the line)
   typing during a turn steers it, or waits for the next turn (/steer, /queue)
-  /help /new /sessions /resume ID /undo /fork /compact /steer /queue /quit
+  /help /new /sessions /resume ID /undo /fork /compact /mcp /steer /queue /quit
+  /mcp lists the MCP servers of config.toml ([mcp_servers.NAME]): state, error, tools
   !COMMAND runs a command yourself; the model sees it and its output next turn
 
 {ENVIRONMENT}"""

@@ -26,6 +26,12 @@ COMMANDS = (
     ),
     Command("/fork", "/fork", "go on in a copy of this conversation", "agent/fork"),
     Command("/compact", "/compact", "summarize the conversation to free context", "agent/compact"),
+    Command(
+        "/mcp",
+        "/mcp",
+        "list the MCP servers: state, error, how many tools",
+        "agent/mcpServers",
+    ),
     Command("/steer", "/steer", "what you type during a turn joins that turn (default)"),
     Command("/queue", "/queue", "what you type during a turn waits for the next turn"),
     Command("/quit", "/quit", "leave (also /exit or Ctrl-D)"),

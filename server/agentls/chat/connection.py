@@ -84,6 +84,7 @@ class ServerConnection:
             ("agent/event", event),
             ("agent/requestApproval", approval),
             ("agent/sessionsChanged", ignore),
+            ("agent/mcpStatus", ignore),  # `/mcp` asks when the person wants to know
             (types.WINDOW_SHOW_MESSAGE, show),
             (types.WINDOW_LOG_MESSAGE, ignore),
         ):

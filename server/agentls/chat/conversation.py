@@ -18,6 +18,7 @@ from agentls.chat.commands import BY_NAME, help_text, unsupported
 from agentls.chat.connection import ServerConnection
 from agentls.chat.input import TerminalKeys
 from agentls.chat.keys import Key, one_line
+from agentls.chat.mcp_servers import format_mcp_servers, mcp_label
 from agentls.chat.sessions import format_sessions, list_sessions, pick_session
 from agentls.history.view import describe_command
 
@@ -53,6 +54,14 @@ def approval_question(params: dict[str, Any]) -> str:
     if params.get("kind") == "patch":
         what = "Apply these changes?"
         always = "[a]lways: every patch, for this session"
+    elif params.get("kind") == "mcp":
+        given = params.get("tool")
+        tool: dict[str, Any] = given if isinstance(given, dict) else {}
+        label = mcp_label(tool) or "this MCP tool"
+        arguments = str(tool.get("arguments") or "").strip()
+        shown = f"{label} {arguments[:200]}" if arguments and arguments != "{}" else label
+        what = f"Call `{shown}`?"
+        always = "[a]lways: this tool, for this session"
     else:
         command = [str(c) for c in params.get("command") or []]
         shown = describe_command(command) if command else "this command"
@@ -95,6 +104,8 @@ class Chat:
         if self.keys is None:
             command = [str(c) for c in params.get("command") or []]
             shown = f"`{describe_command(command)}`" if command else "the change"
+            if params.get("kind") == "mcp":
+                shown = f"`{mcp_label(params.get('tool')) or 'the MCP tool call'}`"
             self.ui.notice(
                 f"(denied {shown}: there is no terminal to ask in; --approval never-ask lets "
                 "commands run unasked)"
@@ -358,6 +369,10 @@ class Chat:
             result = await self.conn.request("agent/fork", self._with_session({}))
             self.session_id = result["sessionId"]
             ui.notice(f"(forked: now in session {self.session_id}; the original is unchanged)")
+        elif name == "/mcp":
+            listed = await self.conn.request("agent/mcpServers", {})
+            servers = listed.get("servers") if isinstance(listed, dict) else None
+            ui.notice(format_mcp_servers(servers if isinstance(servers, list) else []))
         elif name == "/compact":
             result = await self.conn.request("agent/compact", self._with_session({}))
             ui.notice(

@@ -194,7 +194,9 @@ class LiveRenderer:
 
     def _on_toolCallStarted(self, event: dict[str, Any]) -> None:  # noqa: N802
         self._flush_text()
-        shown = describe_tool(str(event.get("name", "")), str(event.get("arguments", "")))
+        shown = describe_tool(
+            str(event.get("name", "")), str(event.get("arguments", "")), event.get("mcp")
+        )
         self.console.print(Text("$ ", style="bold cyan") + Text(shown, style="bold"))
         self.show_changes(list(event.get("changes") or []))
         self._output_lines = 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
+from agentls.chat.mcp_servers import mcp_label
 from agentls.history.view import describe_call
 
 DIM = "\033[2m"
@@ -18,13 +19,19 @@ RED = "\033[31m"
 RESET = "\033[0m"
 
 
-def describe_tool(name: str, arguments: str) -> str:
-    """A call as the user would read it: shell commands as typed, MCP tools as server/tool."""
-    if name.startswith("mcp__"):
+def describe_tool(name: str, arguments: str, mcp: Any = None) -> str:
+    """A call as the user would read it: shell commands as typed, MCP tools as server/tool.
+
+    `mcp` is the event's `{server, tool}`; without it the name is split at its `__`s.
+    """
+    label = mcp_label(mcp)
+    if label is None and name.startswith("mcp__"):
         _prefix, _sep, rest = name.partition("__")
         server, _sep, tool = rest.partition("__")
+        label = f"{server}/{tool}"
+    if label is not None:
         shown = arguments.strip()
-        return f"{server}/{tool} {shown}" if shown and shown != "{}" else f"{server}/{tool}"
+        return f"{label} {shown}" if shown and shown != "{}" else label
     if name == "apply_patch":
         return "apply_patch"
     return describe_call(name, arguments)
@@ -111,7 +118,9 @@ class TerminalRenderer:
         if kind == "textDelta":
             self._write(self.out, str(event.get("delta", "")))
         elif kind == "toolCallStarted":
-            shown = describe_tool(str(event.get("name", "")), str(event.get("arguments", "")))
+            shown = describe_tool(
+                str(event.get("name", "")), str(event.get("arguments", "")), event.get("mcp")
+            )
             self._write(self.info, self._style(f"$ {shown}", BOLD) + "\n")
             self.show_changes(list(event.get("changes") or []))
         elif kind == "toolOutputDelta":
