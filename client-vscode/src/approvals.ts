@@ -6,6 +6,7 @@
  */
 
 import { describeArgv } from './describe';
+import { mcpArguments } from './state';
 import type { ApprovalParams, ApprovalResult, Decision } from './protocol';
 import type { PendingApproval } from './state';
 
@@ -43,10 +44,13 @@ export function approvalFromParams(id: string, params: ApprovalParams): PendingA
           typeof c === 'object' && c !== null && typeof c.path === 'string' && typeof c.diff === 'string',
       )
     : [];
+  const tool = params.kind === 'mcp' && typeof params.tool === 'object' && params.tool !== null ? params.tool : undefined;
   const command =
     Array.isArray(params.command) && params.command.length > 0
       ? describeArgv(params.command.map(String))
-      : params.kind === 'patch'
+      : tool && typeof tool.server === 'string' && typeof tool.tool === 'string'
+        ? `${tool.server} › ${tool.tool}${typeof tool.arguments === 'string' && mcpArguments(tool.arguments) ? ` ${mcpArguments(tool.arguments)}` : ''}`
+        : params.kind === 'patch'
         ? `apply_patch: ${changes.map((c) => c.path).join(', ') || 'a patch'}`
         : (params.reason ?? '(no command given)');
   const approval: PendingApproval = {

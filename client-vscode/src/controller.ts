@@ -18,6 +18,7 @@ import {
   ErrorCodes,
   Methods,
   isAgentEvent,
+  parseMcpServers,
   type ApprovalParams,
   type ApprovalResult,
   type ContextItem,
@@ -25,6 +26,7 @@ import {
   type HistoryPage,
   type InterruptResult,
   type ListSessionsResult,
+  type McpServerStatus,
   type NewSessionResult,
   type ResumeResult,
   type SendResult,
@@ -695,6 +697,41 @@ export class ChatController {
 
   setServer(server: ServerState): void {
     this.dispatch({ type: 'server', server });
+  }
+
+  // -- MCP servers ------------------------------------------------------------------------
+
+  /** The configured MCP servers (from `initialize`'s capability, or any list the server sent). */
+  setMcpServers(servers: McpServerStatus[]): void {
+    if (JSON.stringify(servers) === JSON.stringify(this.current.mcpServers)) return;
+    this.dispatch({ type: 'mcpServers', servers });
+  }
+
+  /** `agent/mcpStatus`: a server became ready, failed or changed its tools. */
+  handleMcpStatus(params: unknown): void {
+    const servers = parseMcpServers(params);
+    if (!servers) {
+      this.log(`ignored a malformed agent/mcpStatus: ${JSON.stringify(params)}`);
+      return;
+    }
+    this.setMcpServers(servers);
+  }
+
+  /**
+   * `agent/mcpServers`, when the server offers it: the states as they are now (a status
+   * notification sent before the panel was listening is not lost).
+   */
+  async refreshMcpServers(): Promise<McpServerStatus[] | undefined> {
+    const connection = this.connection;
+    if (!connection || !this.supports(Methods.mcpServers)) return undefined;
+    try {
+      const servers = parseMcpServers(await connection.sendRequest<unknown>(Methods.mcpServers, {}));
+      if (servers) this.setMcpServers(servers);
+      return servers;
+    } catch (error) {
+      this.log(`${Methods.mcpServers} failed: ${describeError(error)}`);
+      return undefined;
+    }
   }
 
   /** The connection is gone (crash, restart, stop): open questions cannot be answered. */

@@ -22,6 +22,9 @@ export const Methods = {
   history: 'agent/history',
   renameSession: 'agent/renameSession',
   deleteSession: 'agent/deleteSession',
+  /** MCP: the configured servers with their state (request), and changes to it (notification). */
+  mcpServers: 'agent/mcpServers',
+  mcpStatus: 'agent/mcpStatus',
 } as const;
 
 /** JSON-RPC error codes the server uses for agent methods. */
@@ -176,11 +179,64 @@ export interface FileChange {
   diff: string;
 }
 
+/** Which MCP server and tool a call goes to (`toolCallStarted.mcp`). */
+export interface McpCallInfo {
+  server: string;
+  tool: string;
+}
+
+export type McpServerState = 'starting' | 'ready' | 'failed' | 'disabled';
+
+/** One configured MCP server, as `agent/mcpServers`, `agent/mcpStatus` and `initialize` tell it. */
+export interface McpServerStatus {
+  name: string;
+  state: McpServerState | string;
+  /** Why it failed (the server leaves secrets out). */
+  error?: string;
+  /** The tool names it offers (as the MCP server calls them). */
+  tools: string[];
+}
+
+export interface McpServersResult {
+  servers: McpServerStatus[];
+}
+
+/** A server list from the wire (untrusted): well-formed entries only; undefined when not a list. */
+export function parseMcpServers(value: unknown): McpServerStatus[] | undefined {
+  const list = (value as { servers?: unknown } | null | undefined)?.servers;
+  if (!Array.isArray(list)) return undefined;
+  const servers: McpServerStatus[] = [];
+  for (const item of list) {
+    if (typeof item !== 'object' || item === null) continue;
+    const v = item as Record<string, unknown>;
+    if (typeof v.name !== 'string' || typeof v.state !== 'string') continue;
+    const server: McpServerStatus = {
+      name: v.name,
+      state: v.state,
+      tools: Array.isArray(v.tools) ? v.tools.filter((t): t is string => typeof t === 'string') : [],
+    };
+    if (typeof v.error === 'string' && v.error !== '') server.error = v.error;
+    servers.push(server);
+  }
+  return servers;
+}
+
+/** `mcp__<server>__<tool>` split back (a redrawn history has only the name); undefined otherwise. */
+export function mcpFromToolName(name: string): McpCallInfo | undefined {
+  if (!name.startsWith('mcp__')) return undefined;
+  const rest = name.slice('mcp__'.length);
+  const cut = rest.indexOf('__');
+  if (cut <= 0 || cut + 2 >= rest.length) return undefined;
+  return { server: rest.slice(0, cut), tool: rest.slice(cut + 2) };
+}
+
 export interface ApprovalParams {
   sessionId: string;
   turnId: string;
   callId: string;
-  kind: 'shell' | 'patch' | string;
+  kind: 'shell' | 'patch' | 'mcp' | string;
+  /** An MCP tool call (`kind: "mcp"`). */
+  tool?: McpCallInfo & { arguments?: string };
   command?: string[];
   patch?: string;
   changes?: FileChange[];
@@ -204,6 +260,8 @@ export interface AgentCapability {
   version: number;
   methods: string[];
   model: ModelInfo | null;
+  /** The configured MCP servers, all "starting" at this point (when the server has MCP). */
+  mcp?: McpServerStatus[];
 }
 
 interface EventBase {
@@ -232,6 +290,8 @@ export interface ToolCallStartedEvent extends EventBase {
   name: string;
   arguments: string;
   changes?: FileChange[];
+  /** An MCP tool's call: its server and tool. */
+  mcp?: McpCallInfo;
 }
 export interface ToolOutputDeltaEvent extends EventBase {
   type: 'toolOutputDelta';

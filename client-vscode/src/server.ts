@@ -16,7 +16,7 @@ import {
   type LanguageClientOptions,
 } from 'vscode-languageclient/node';
 import type { AgentConnection, ChatController } from './controller';
-import { Methods, type AgentCapability, type ModelInfo } from './protocol';
+import { Methods, parseMcpServers, type AgentCapability, type McpServerStatus, type ModelInfo } from './protocol';
 import {
   explainStartFailure,
   formatCommand,
@@ -60,6 +60,13 @@ export function modelFromInitializeResult(result: unknown): ModelInfo | null {
   const agent = (result as { capabilities?: { experimental?: { agent?: AgentCapability } } })
     ?.capabilities?.experimental?.agent;
   return agent?.model ?? null;
+}
+
+/** The MCP servers `initialize` listed (all "starting"); undefined when it said nothing of MCP. */
+export function mcpFromInitializeResult(result: unknown): McpServerStatus[] | undefined {
+  const agent = (result as { capabilities?: { experimental?: { agent?: { mcp?: unknown } } } })
+    ?.capabilities?.experimental?.agent;
+  return parseMcpServers({ servers: agent?.mcp });
 }
 
 /** The agent methods the server announced (v2 features are offered only when listed). */
@@ -168,6 +175,7 @@ export class ServerManager implements vscode.Disposable {
     );
     client.onNotification(Methods.event, (params: unknown) => this.controller.handleEvent(params));
     client.onNotification(Methods.sessionsChanged, () => this.controller.handleSessionsChanged());
+    client.onNotification(Methods.mcpStatus, (params: unknown) => this.controller.handleMcpStatus(params));
     client.onRequest(Methods.requestApproval, (params: unknown, token) =>
       this.controller.handleApprovalRequest(params, token),
     );
@@ -304,6 +312,9 @@ export class ServerManager implements vscode.Disposable {
       model: modelFromInitializeResult(client.initializeResult),
       methods: methodsFromInitializeResult(client.initializeResult),
     });
+    // a restarted server's list replaces the old one (none listed: the section hides)
+    this.controller.setMcpServers(mcpFromInitializeResult(client.initializeResult) ?? []);
+    void this.controller.refreshMcpServers();
     const wasRestart = !this.firstRun;
     this.firstRun = false;
     this.restarting = false;

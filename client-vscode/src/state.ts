@@ -11,11 +11,14 @@
  */
 
 import { describeCall } from './describe';
+import { mcpFromToolName } from './protocol';
 import type {
   AgentEvent,
   ContextItem,
   FileChange,
   HistoryEntry,
+  McpCallInfo,
+  McpServerStatus,
   ModelInfo,
   ResumeResult,
   SendResult,
@@ -59,6 +62,8 @@ export interface ToolEntry extends EntryBase {
   exitCode?: number;
   /** v2: the files an `apply_patch` call changes. */
   changes?: FileChange[];
+  /** An MCP tool's call: drawn as `server › tool` with `command` holding its arguments. */
+  mcp?: McpCallInfo;
 }
 
 /** v2 `turnDiff`: what the turn changed so far (one per turn, replaced as it grows). */
@@ -172,6 +177,11 @@ export interface ChatState {
   steerMode: SteerMode;
   /** Messages waiting for the running turn to end. */
   queued: string[];
+  /**
+   * The configured MCP servers (`initialize`, `agent/mcpServers`, `agent/mcpStatus`);
+   * undefined when the server said nothing about MCP.
+   */
+  mcpServers?: McpServerStatus[];
   /** Counter for entry ids; part of the state so that both copies agree on ids. */
   nextId: number;
 }
@@ -194,7 +204,8 @@ export type Action =
   | { type: 'attachments'; attachments: Attachment[] }
   | { type: 'steerMode'; mode: SteerMode }
   | { type: 'queued'; queued: string[] }
-  | { type: 'title'; title: string };
+  | { type: 'title'; title: string }
+  | { type: 'mcpServers'; servers: McpServerStatus[] };
 
 export function initialState(): ChatState {
   return {
@@ -260,6 +271,20 @@ class Draft {
   finish(patch: Partial<ChatState> = {}): ChatState {
     return { ...this.state, ...patch, entries: this.entries, nextId: this.nextId };
   }
+}
+
+/** An MCP call's arguments as shown after `server › tool`: nothing when there are none. */
+export function mcpArguments(argumentsJson: string): string {
+  const text = argumentsJson.trim();
+  return text === '{}' ? '' : text;
+}
+
+function mcpInfo(value: unknown): McpCallInfo | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  return typeof v.server === 'string' && typeof v.tool === 'string' && v.server !== '' && v.tool !== ''
+    ? { server: v.server, tool: v.tool }
+    : undefined;
 }
 
 function turnEnd(
@@ -341,15 +366,19 @@ function reduceEvent(state: ChatState, event: AgentEvent): ChatState {
       if (draft.findLast((e) => e.kind === 'tool' && e.callId === event.callId) >= 0) {
         return state;
       }
+      // the event's `mcp` names the pair even when the model-facing name was cut or cleaned
+      const mcp = mcpInfo(event.mcp) ?? mcpFromToolName(String(event.name));
+      const args = String(event.arguments ?? '');
       const tool: Omit<ToolEntry, 'id'> = {
         kind: 'tool',
         turnId,
         callId: event.callId,
         name: event.name,
-        command: describeCall(event.name, String(event.arguments ?? '')),
+        command: mcp ? mcpArguments(args) : describeCall(event.name, args),
         output: '',
         status: 'running',
       };
+      if (mcp) tool.mcp = mcp;
       if (Array.isArray(event.changes) && event.changes.length > 0) tool.changes = event.changes;
       draft.push(tool);
       return draft.finish();
@@ -517,6 +546,11 @@ export function entriesFromHistory(
       });
       if (typeof item.exitCode === 'number') tool.exitCode = item.exitCode;
       if (Array.isArray(item.changes) && item.changes.length > 0) tool.changes = item.changes;
+      const mcp = mcpFromToolName(tool.name);
+      if (mcp) {
+        tool.mcp = mcp;
+        tool.command = mcpArguments(text);
+      }
       entries.push(tool);
     } else if (item.role === 'turn' && turnId !== undefined) {
       if (typeof item.status === 'string' && TURN_STATUSES.has(item.status)) {
@@ -656,6 +690,8 @@ export function reduce(state: ChatState, action: Action): ChatState {
       return { ...state, queued: action.queued };
     case 'title':
       return { ...state, title: action.title };
+    case 'mcpServers':
+      return { ...state, mcpServers: action.servers };
     case 'sessionStarted': {
       const next: ChatState = {
         ...state,

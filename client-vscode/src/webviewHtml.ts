@@ -49,6 +49,7 @@ export function webviewHtml(options: WebviewHtmlOptions): string {
     <button id="btn-sessions" class="icon-button" title="Sessions of this workspace" aria-label="Sessions" aria-expanded="false">Sessions</button>
   </header>
   <div id="context-meter" hidden title="How full the model's context is"><div id="context-bar"></div><span id="context-label"></span></div>
+  <section id="mcp-servers" hidden aria-label="MCP servers"></section>
   <section id="sessions" hidden aria-label="Sessions">
     <input id="session-search" type="search" placeholder="Search sessions (titles and text)" aria-label="Search sessions">
     <div id="session-items" role="list"></div>

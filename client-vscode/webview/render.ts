@@ -5,7 +5,7 @@
 
 import { countChanges } from '../src/diffDocs';
 import type { FromWebview, PanelCommand, PanelDecision } from '../src/messages';
-import type { FileChange, SessionSummary } from '../src/protocol';
+import type { FileChange, McpServerStatus, SessionSummary } from '../src/protocol';
 import {
   formatUsage,
   type AssistantEntry,
@@ -34,6 +34,13 @@ const TOOL_MARKS: Record<ToolEntry['status'], string> = {
   failed: '✗ failed',
   denied: '⊘ denied',
   aborted: '■ aborted',
+};
+
+const MCP_STATES: Record<string, string> = {
+  starting: 'starting…',
+  ready: 'ready',
+  failed: 'failed',
+  disabled: 'disabled',
 };
 
 const DECISION_LABELS: [PanelDecision, string][] = [
@@ -104,6 +111,10 @@ export class ChatView {
   private readonly sessionSearch: HTMLInputElement;
   private readonly sessionItems: HTMLElement;
   private readonly sessionsButton: HTMLElement;
+  private readonly mcp: HTMLElement;
+  private mcpKey = '';
+  /** MCP servers whose details (error, tools) the person opened. */
+  private readonly mcpOpen = new Set<string>();
   private readonly orphanApprovals: HTMLElement;
   private readonly earlier: HTMLElement;
   private readonly rendered = new Map<string, Rendered>();
@@ -123,6 +134,11 @@ export class ChatView {
   private searchTimer: ReturnType<typeof setTimeout> | undefined;
   /** Drawn queued messages, kept while they wait (so a streamed delta does not redraw them). */
   private queuedNodes = new Map<string, HTMLElement>();
+  /**
+   * The steer mode last written to the toggle: a click is kept until the extension's state
+   * says otherwise (a streamed delta painted before that state arrives must not undo it).
+   */
+  private shownSteerMode: ChatState['steerMode'] | undefined;
 
   constructor(
     private readonly doc: Document,
@@ -147,6 +163,7 @@ export class ChatView {
     this.sessionSearch = byId<HTMLInputElement>('session-search');
     this.sessionItems = byId('session-items');
     this.sessionsButton = byId('btn-sessions');
+    this.mcp = byId('mcp-servers');
     this.orphanApprovals = el('div', 'orphan-approvals');
     this.earlier = el('button', 'load-earlier', 'Load earlier messages');
     (this.earlier as HTMLButtonElement).type = 'button';
@@ -250,6 +267,7 @@ export class ChatView {
     const nearBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 40;
     this.renderChrome(state);
     this.renderSessions(state);
+    this.renderMcp(state);
     this.renderChips(state);
 
     const chromeKey = JSON.stringify([state.server.methods ?? [], this.confirmUndo ?? '', state.running]);
@@ -343,7 +361,10 @@ export class ChatView {
         ? 'Add to the running turn… (Enter; Escape stops it)'
         : 'Queue a message for when the turn ends… (Enter; Escape stops the turn)'
       : 'Ask agentls… (Enter to send, Shift+Enter for a new line, !cmd runs a command)';
-    this.queueMode.checked = state.steerMode === 'queue';
+    if (state.steerMode !== this.shownSteerMode) {
+      this.shownSteerMode = state.steerMode;
+      this.queueMode.checked = state.steerMode === 'queue';
+    }
     const toggle = this.doc.getElementById('queue-toggle');
     if (toggle) toggle.hidden = !steers;
     this.status.textContent = state.approvals.length
@@ -405,6 +426,58 @@ export class ChatView {
       }),
     );
     this.chips.hidden = state.attachments.length === 0;
+  }
+
+  /** One row per configured MCP server: a state dot, its name and tool count; opens to the error and tools. */
+  private renderMcp(state: ChatState): void {
+    const servers = state.mcpServers ?? [];
+    const key = JSON.stringify(servers);
+    if (key === this.mcpKey) return;
+    this.mcpKey = key;
+    this.mcp.hidden = servers.length === 0;
+    if (servers.length === 0) {
+      this.mcp.replaceChildren();
+      return;
+    }
+    const failed = servers.filter((s) => s.state === 'failed').length;
+    const ready = servers.filter((s) => s.state === 'ready').length;
+    const head = el('div', 'mcp-head');
+    head.append(el('span', 'mcp-title', 'MCP servers'));
+    const counts = [`${ready}/${servers.length} ready`, failed ? `${failed} failed` : ''].filter(Boolean).join(' · ');
+    head.append(el('span', 'mcp-counts muted', counts));
+    this.mcp.replaceChildren(head, ...servers.map((server) => this.renderMcpServer(server)));
+  }
+
+  private renderMcpServer(server: McpServerStatus): HTMLElement {
+    const item = el('details', `mcp-server mcp-${server.state}`);
+    item.dataset.server = server.name;
+    item.dataset.state = server.state;
+    item.open = this.mcpOpen.has(server.name);
+    item.addEventListener('toggle', () => {
+      if (!item.isConnected) return;
+      if (item.open) this.mcpOpen.add(server.name);
+      else this.mcpOpen.delete(server.name);
+    });
+    const summary = el('summary', 'mcp-summary');
+    const dot = el('span', `mcp-dot dot-${server.state}`);
+    dot.setAttribute('aria-label', server.state);
+    summary.append(dot, el('span', 'mcp-name', server.name));
+    const stateText = MCP_STATES[server.state] ?? server.state;
+    const detail = server.state === 'ready' ? plural(server.tools.length, 'tool') : stateText;
+    summary.append(el('span', 'mcp-detail muted', detail));
+    summary.title = server.error
+      ? `${server.name}: ${stateText}: ${server.error}`
+      : `${server.name}: ${stateText}${server.tools.length ? ` (${server.tools.join(', ')})` : ''}`;
+    item.append(summary);
+    if (server.error) item.append(el('div', 'mcp-error', server.error));
+    if (server.tools.length) {
+      const tools = el('div', 'mcp-tools');
+      for (const tool of server.tools) tools.append(el('code', 'mcp-tool', tool));
+      item.append(tools);
+    } else if (!server.error) {
+      item.append(el('div', 'muted', server.state === 'starting' ? 'Starting…' : 'No tools.'));
+    }
+    return item;
   }
 
   private renderSessions(state: ChatState): void {
@@ -638,8 +711,19 @@ export class ChatView {
     const summary = el('summary', 'tool-summary');
     const mark = approval ? '? needs approval' : TOOL_MARKS[entry.status];
     summary.append(el('span', `tool-mark mark-${status}`, mark));
-    const command = entry.command || entry.name;
-    summary.append(el('code', 'tool-command', command));
+    if (entry.mcp) {
+      // an MCP call reads like a command: which server and tool, then its arguments
+      details.classList.add('tool-mcp');
+      details.dataset.mcpServer = entry.mcp.server;
+      const target = el('span', 'tool-mcp-target');
+      target.append(el('span', 'tool-mcp-server', entry.mcp.server), el('span', 'muted', ' › '), el('span', 'tool-mcp-tool', entry.mcp.tool));
+      target.title = `MCP tool ${entry.mcp.tool} of the server ${entry.mcp.server}`;
+      summary.append(target);
+      if (entry.command) summary.append(el('code', 'tool-command tool-args', entry.command));
+    } else {
+      const command = entry.command || entry.name;
+      summary.append(el('code', 'tool-command', command));
+    }
     if (entry.exitCode !== undefined) {
       summary.append(el('span', 'tool-exit', `exit ${entry.exitCode}`));
     }
@@ -676,7 +760,8 @@ export class ChatView {
     const card = el('div', standalone ? 'approval approval-standalone' : 'approval');
     card.dataset.approvalId = approval.id;
     const isPatch = approval.kind === 'patch';
-    card.append(el('div', 'approval-question', isPatch ? 'Apply these changes?' : 'Run this command?'));
+    const question = isPatch ? 'Apply these changes?' : approval.kind === 'mcp' ? 'Call this MCP tool?' : 'Run this command?';
+    card.append(el('div', 'approval-question', question));
     if (isPatch && approval.changes?.length) {
       // inside its tool block the files are listed already; the diffs are what to judge
       if (standalone) card.append(this.renderChanges(approval.changes, approval.callId));

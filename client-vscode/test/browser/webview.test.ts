@@ -429,4 +429,75 @@ describe('chat webview in Chromium', () => {
     const rename = (await newPosts()).find((m) => m.type === 'renameSession');
     assert.deepEqual(rename, { type: 'renameSession', sessionId: 'x1', title: 'new title' });
   });
+  test('MCP: the server list with state dots, errors and tool counts; MCP calls as server › tool blocks', async () => {
+    controller.setMcpServers([
+      { name: 'fix', state: 'starting', tools: [] },
+      { name: 'broken', state: 'starting', tools: [] },
+    ]);
+    const section = page.locator('#mcp-servers');
+    await section.waitFor();
+    assert.equal(await section.locator('.mcp-server').count(), 2);
+    assert.equal(await section.locator('.mcp-server[data-server="fix"]').getAttribute('data-state'), 'starting');
+    controller.handleMcpStatus({
+      servers: [
+        { name: 'fix', state: 'ready', tools: ['echo', 'slow', 'lookup'] },
+        { name: 'broken', state: 'failed', error: 'the server exited before it finished starting', tools: [] },
+      ],
+    });
+    await page.locator('.mcp-server[data-server="fix"][data-state="ready"]').waitFor();
+    assert.equal(await text('.mcp-server[data-server="fix"] .mcp-detail'), '3 tools');
+    assert.equal(await page.locator('.mcp-server[data-server="fix"] .dot-ready').count(), 1);
+    assert.match(await text('#mcp-servers .mcp-counts'), /1\/2 ready · 1 failed/);
+    const broken = page.locator('.mcp-server[data-server="broken"]');
+    assert.match((await broken.locator('summary').getAttribute('title')) ?? '', /failed: the server exited/, 'the error on hover');
+    assert.equal(await broken.locator('.mcp-error').isVisible(), false, 'closed until asked');
+    await broken.locator('summary').click();
+    assert.equal(await broken.locator('.mcp-error').isVisible(), true, 'and on expanding');
+    // the person's choice survives a redraw of the list
+    controller.handleMcpStatus({
+      servers: [
+        { name: 'fix', state: 'ready', tools: ['echo', 'slow', 'lookup', 'added'] },
+        { name: 'broken', state: 'failed', error: 'the server exited before it finished starting', tools: [] },
+      ],
+    });
+    await page.waitForFunction(() => document.querySelector('.mcp-server[data-server="fix"] .mcp-detail')?.textContent === '4 tools');
+    assert.equal(await page.locator('.mcp-server[data-server="broken"]').getAttribute('open'), '');
+
+    const t = 'turn-mcp';
+    controller.dispatch({ type: 'userSent', text: 'use the tool' });
+    event(t, { type: 'turnStarted', text: 'use the tool' });
+    event(t, { type: 'toolCallStarted', callId: 'm1', name: 'mcp__fix__echo', arguments: '{"text": "hello"}', mcp: { server: 'fix', tool: 'echo' } });
+    const block = page.locator('.tool[data-call-id="m1"]');
+    await block.waitFor();
+    assert.equal(await block.getAttribute('data-mcp-server'), 'fix');
+    assert.equal(await block.locator('.tool-mcp-target').innerText(), 'fix › echo');
+    assert.equal(await block.locator('.tool-args').innerText(), '{"text": "hello"}');
+    assert.match(await block.locator('.tool-mark').innerText(), /running/);
+    const question = controller.handleApprovalRequest({
+      sessionId: S, turnId: t, callId: 'm1', kind: 'mcp', cwd: '/w',
+      reason: 'fix: echo {"text": "hello"}',
+      tool: { server: 'fix', tool: 'echo', arguments: '{"text": "hello"}' },
+    });
+    await block.locator('.approval').waitFor();
+    assert.equal(await block.locator('.approval-question').innerText(), 'Call this MCP tool?');
+    await block.locator('[data-decision="approve"]').click();
+    assert.deepEqual(await question, { decision: 'approve' });
+    event(t, { type: 'toolOutputDelta', callId: 'm1', delta: 'hello' });
+    event(t, { type: 'toolCallCompleted', callId: 'm1', status: 'completed', output: 'hello' });
+    await page.locator('.tool[data-call-id="m1"][data-status="completed"]').waitFor();
+    assert.equal(await block.locator('.tool-output').innerText(), 'hello');
+    assert.match(await block.locator('.tool-mark').innerText(), /done/);
+    assert.equal(await block.locator('.tool-exit').count(), 0, 'no exit code for a tool');
+    event(t, { type: 'toolCallStarted', callId: 'm2', name: 'mcp__fix__fail', arguments: '{}', mcp: { server: 'fix', tool: 'fail' } });
+    event(t, { type: 'toolCallCompleted', callId: 'm2', status: 'failed', output: 'it failed on purpose' });
+    await page.locator('.tool[data-call-id="m2"][data-status="failed"]').waitFor();
+    assert.equal(await page.locator('.tool[data-call-id="m2"] .tool-args').count(), 0, 'no arguments: none shown');
+    assert.match(await text('.tool[data-call-id="m2"] .tool-mark'), /failed/);
+    event(t, { type: 'turnCompleted', status: 'completed' });
+    controller.dispatch({ type: 'sendResult', result: { sessionId: S, turnId: t, status: 'completed' } });
+    await page.screenshot({ path: path.join(clientDir(), 'out', 'webview-mcp.png') });
+
+    controller.setMcpServers([]);
+    await page.locator('#mcp-servers').waitFor({ state: 'hidden' });
+  });
 });
