@@ -58,11 +58,14 @@ function waitExit(child: ChildProcess, timeoutMs: number): Promise<void> {
   });
 }
 
-/** `python -m fixtures.fake_api --port 0` from the repository root. */
-export function startFakeApi(apiKey = API_KEY): Promise<FakeApi> {
+/**
+ * `python -m fixtures.fake_api --port 0` from the repository root (`program`: another
+ * launcher taking the same options, e.g. one with scripted replies).
+ */
+export function startFakeApi(apiKey = API_KEY, program: string[] = ['-m', 'fixtures.fake_api']): Promise<FakeApi> {
   const child = spawn(
     path.join(VENV_BIN, 'python'),
-    ['-m', 'fixtures.fake_api', '--port', '0', '--api-key', apiKey],
+    [...program, '--port', '0', '--api-key', apiKey],
     { cwd: REPO_DIR, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
