@@ -209,6 +209,8 @@ export class Workbench {
     });
     const context = await this.browser.newContext({ viewport: { width: 1400, height: 900 } });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: `http://127.0.0.1:${port}` });
+    // generous: a busy machine (2 cores shared with other work) slows the workbench down
+    context.setDefaultTimeout(60_000);
     this.page = await context.newPage();
     this.page.on('pageerror', (error) => this.pageErrors.push(String(error)));
     await this.page.goto(this.url);
