@@ -34,6 +34,7 @@ class AgentContext:
     provider_info: Mapping[str, Any] = field(default_factory=dict)
     checkpoints: Checkpoints | None = None
     _containment: Containment | None = None
+    _secrets: tuple[str, list[str]] | None = None
 
     @property
     def containment(self) -> Containment:
@@ -45,10 +46,18 @@ class AgentContext:
         return {self.settings.api_key_env, *SECRET_ENV_NAMES}
 
     def secrets(self) -> list[str]:
-        """Values that must never reach a rollout, the editor or the model."""
-        return [
-            v for n in self._secret_names() if len(v := self.env.get(n, "")) >= MIN_SECRET_CHARS
-        ]
+        """Values that must never reach a rollout, the editor or the model.
+
+        Asked for every event a turn sends (tens of thousands a second), so the answer is
+        kept until the setting that names the key's variable changes.
+        """
+        key = self.settings.api_key_env
+        if self._secrets is None or self._secrets[0] != key:
+            found = [
+                v for n in self._secret_names() if len(v := self.env.get(n, "")) >= MIN_SECRET_CHARS
+            ]
+            self._secrets = (key, found)
+        return self._secrets[1]
 
     def redact(self, text: str) -> str:
         for secret in self.secrets():
@@ -57,9 +66,10 @@ class AgentContext:
         return text
 
     def redact_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
-        """Event fields with every secret replaced, however deep it sits."""
+        """Event fields with every secret replaced, however deep it sits (copied only when
+        a secret is there: most events carry none)."""
         secrets = self.secrets()
-        if not secrets:
+        if not secrets or not _holds_secret(fields, secrets):
             return fields
         return {key: _redact_value(value, self.redact) for key, value in fields.items()}
 
@@ -77,6 +87,16 @@ class AgentContext:
             if git_env is not None:
                 base.update(git_env())
         return self.reaper.tool_env(base)
+
+
+def _holds_secret(value: Any, secrets: list[str]) -> bool:
+    if isinstance(value, str):
+        return any(secret in value for secret in secrets)
+    if isinstance(value, dict):
+        return any(_holds_secret(v, secrets) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_secret(v, secrets) for v in value)
+    return False
 
 
 def _redact_value(value: Any, redact: Any) -> Any:

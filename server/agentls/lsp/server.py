@@ -191,8 +191,9 @@ class AgentLanguageServer(LanguageServer):
                 f"local folder ({exc})"
             ) from None
         self.configure(workspace, self.init_options)
-        # a local server's only model is asked for now (briefly), so the answer names it
-        await self.resolve_model(timeout_s=3)
+        # A local server's only model is asked for in the background (the provider starts
+        # that as it is built); sessions wait for the answer before they record a model.
+        # `initialize` does not: its latency is the editor's start-up.
 
     def capabilities_extra(self) -> dict[str, Any]:
         """What `initialize` answers under `capabilities.experimental.agent`."""
@@ -301,6 +302,8 @@ class AgentLanguageServer(LanguageServer):
         wire = "chat" if settings.wire_api.value == "chat" else "responses"
         for name in (
             "agentls.agent.calls.shell",
+            "agentls.agent.calls.patch",
+            "agentls.agent.calls.mcp",
             "agentls.lsp.params",
             f"agentls.providers.{wire}",
         ):
