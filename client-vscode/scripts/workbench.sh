@@ -4,6 +4,8 @@
 #
 #   bash scripts/workbench.sh            install (once, cached) and run out/test/workbench/
 #   bash scripts/workbench.sh --install  only install
+#   bash scripts/workbench.sh --test-name-pattern=queued   only the scenarios named so
+#                                        (any further arguments go to node --test)
 #
 # Installs once into ${AGENTLS_WORKBENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/agentls-test}
 # (about 800 MB, a few minutes), pinned:
@@ -83,4 +85,4 @@ ls agentls-*.vsix >/dev/null 2>&1 || fail "no .vsix: run scripts/test.sh (or bui
 [ -d out/test/workbench ] || fail "out/test/workbench is missing: node scripts/build.mjs --tests"
 rm -rf test-results/workbench && mkdir -p test-results/workbench
 AGENTLS_NODE24="$NODE_DIR/bin/node" AGENTLS_CODE_SERVER="$CS_ENTRY" \
-  node --test --test-reporter=spec --test-concurrency=1 out/test/workbench/*.test.js
+  node --test --test-reporter=spec --test-concurrency=1 "$@" out/test/workbench/*.test.js

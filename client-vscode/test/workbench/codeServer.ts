@@ -17,6 +17,8 @@ import { API_KEY, CLIENT_DIR, VENV_BIN, type Sandbox } from '../protocol/harness
 
 export const CHROMIUM = process.env.AGENTLS_CHROMIUM ?? '/usr/bin/chromium';
 export const RESULTS_DIR = path.join(CLIENT_DIR, 'test-results', 'workbench');
+/** Starting code-server, the workbench, the extension and its server: slow on a busy machine. */
+const STARTUP_MS = 120_000;
 
 export function workbenchMissing(): string | undefined {
   const entry = process.env.AGENTLS_CODE_SERVER;
@@ -177,7 +179,7 @@ export class Workbench {
     child.stdout?.on('data', append);
     child.stderr?.on('data', append);
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`code-server did not start in 60 s:\n${this.log}`)), 60_000);
+      const timer = setTimeout(() => reject(new Error(`code-server did not start in 120 s:\n${this.log}`)), STARTUP_MS);
       const check = (): void => {
         if (/HTTP server listening on/.test(this.log)) {
           clearTimeout(timer);
@@ -214,7 +216,7 @@ export class Workbench {
     this.page = await context.newPage();
     this.page.on('pageerror', (error) => this.pageErrors.push(String(error)));
     await this.page.goto(this.url);
-    await this.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    await this.page.locator('.monaco-workbench').waitFor({ timeout: STARTUP_MS });
   }
 
   /** The server-side log (code-server and, through it, the extension host's stderr). */
@@ -266,20 +268,20 @@ export class Workbench {
 
   /** The extension is active once its status bar item shows. */
   async waitForExtension(): Promise<void> {
-    await this.page.locator('.statusbar-item', { hasText: 'agentls' }).first().waitFor({ timeout: 60_000 });
+    await this.page.locator('.statusbar-item', { hasText: 'agentls' }).first().waitFor({ timeout: STARTUP_MS });
   }
 
   async openPanel(): Promise<FrameLocator> {
     await this.waitForExtension();
     await this.command('agentls: Open Chat');
     const panel = this.panel();
-    await panel.locator('#btn-send').waitFor({ timeout: 60_000 });
+    await panel.locator('#btn-send').waitFor({ timeout: STARTUP_MS });
     return panel;
   }
 
   async reload(): Promise<void> {
     await this.page.reload();
-    await this.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    await this.page.locator('.monaco-workbench').waitFor({ timeout: STARTUP_MS });
   }
 
   async screenshot(name: string): Promise<string> {

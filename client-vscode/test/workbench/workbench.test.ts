@@ -60,7 +60,7 @@ export function channelClosedErrors(log: string): string[] {
 async function serverMethods(sandbox: Sandbox, baseUrl: string): Promise<{ methods: string[]; model: string }> {
   const server = await Promise.race([
     startServer({ sandbox, baseUrl }),
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('agentls serve did not answer initialize in 30 s')), 30_000)),
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('agentls serve did not answer initialize in 60 s')), 60_000)),
   ]);
   try {
     const agent = (server.initializeResult as {
@@ -496,6 +496,7 @@ describe('the extension in a real workbench (code-server)', { skip: missing }, (
     await list.locator('.session', { hasText: 'Renamed in the workbench' }).waitFor({ state: 'detached' });
     await bench.screenshot('sessions-deleted');
   });
+
   scenario('MCP: the server in the panel with its state and tools; a call asked and drawn as server › tool', async (t) => {
     if (!needs(t, 'agent/mcpServers')) return;
     const server = panel.locator('#mcp-servers .mcp-server[data-server="fix"]');
