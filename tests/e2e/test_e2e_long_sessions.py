@@ -228,7 +228,7 @@ async def test_compact_on_demand(start: Starter, api: FakeModelAPI) -> None:
     assert SUMMARY in texts_of(api.requests[-1])
     # refused while a turn runs
     _msg, running = agent.start("agent/send", {"text": "slow: 0.05", "sessionId": session_id})
-    await agent.wait_event("textDelta", lambda e: e["turnId"] != result.get("turnId"))
+    await agent.wait_event("turnStarted", lambda e: e.get("text") == "slow: 0.05")
     with pytest.raises(JsonRpcException) as busy:
         await agent.request("agent/compact", {"sessionId": session_id})
     assert busy.value.code == -33002

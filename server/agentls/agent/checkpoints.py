@@ -48,6 +48,7 @@ class Checkpoints:
         self._repo: ShadowRepo | None = None
         self._lock = asyncio.Lock()
         self.warnings: list[str] = []
+        self._prewarm: asyncio.Future[None] | None = None
 
     def _open(self) -> ShadowRepo:
         if self._repo is None:
@@ -111,6 +112,27 @@ class Checkpoints:
             lambda: self._open().restore(before, after, force=force)
         )
         return result
+
+    def prewarm(self) -> None:
+        """Start the workspace's first snapshot in the background, once.
+
+        Called when a turn starts: while the model thinks, the shadow repository's index is
+        built, so the checkpoint before the turn's first tool only looks at what changed.
+        Not at start-up: a server that is never asked anything reads no files.
+        """
+        if self._prewarm is None:
+            self._prewarm = asyncio.ensure_future(self._prewarm_quietly())
+
+    async def _prewarm_quietly(self) -> None:
+        try:
+            await self.snapshot_now()
+        except (CheckpointError, OSError) as exc:
+            logger.info("no first checkpoint: %s", exc)
+
+    async def close(self, timeout_s: float = 10.0) -> None:
+        """Let a first snapshot still running finish (git keeps its index sound), bounded."""
+        if self._prewarm is not None and not self._prewarm.done():
+            await asyncio.wait({self._prewarm}, timeout=timeout_s)
 
     async def snapshot_now(self) -> str:
         snap = await self._run(lambda: self._open().snapshot())

@@ -540,6 +540,8 @@ class Session:
                 "wait for it to finish or interrupt it first"
             )
         self.pending_attachments = list(attachments or [])
+        if self.context.checkpoints is not None:
+            self.context.checkpoints.prewarm()
         stopped = await prepare(self.load_history()) or stopped
         turn = Turn(self, self.context, self.toolbox(), f"turn-{uuid.uuid4().hex[:12]}", text, sink)
         return await self.turns.send(turn, stopped=stopped)

@@ -200,4 +200,6 @@ class Workspace:
         for session in self.sessions.values():
             session.close()
         await self.stop_mcp()
+        if self.context.checkpoints is not None:
+            await self.context.checkpoints.close()
         self.context.reaper.close()

@@ -285,7 +285,6 @@ class AgentLanguageServer(LanguageServer):
                 self.show_message(reason)
         self.spawn(self._watch_sessions())
         self.spawn(self._warm_up())
-        self.spawn(self._first_checkpoint())
         self.spawn(self._start_mcp())
         if self.client_pulls_configuration:
             self.spawn(self._pull_configuration())
@@ -308,19 +307,6 @@ class AgentLanguageServer(LanguageServer):
             f"agentls.providers.{wire}",
         ):
             await asyncio.to_thread(importlib.import_module, name)
-
-    async def _first_checkpoint(self) -> None:
-        """Snapshot the workspace once in the background, so the first turn's checkpoint
-        only has to look at what changed since (the shadow repository's index is warm)."""
-        from agentls.checkpoints import CheckpointError
-
-        checkpoints = self.agent_workspace().context.checkpoints
-        if checkpoints is None:
-            return
-        try:
-            await checkpoints.snapshot_now()
-        except (CheckpointError, OSError) as exc:
-            logger.info("no first checkpoint: %s", exc)
 
     async def _start_mcp(self) -> None:
         """Start (or restart, after a settings change) the MCP servers; report failures."""
