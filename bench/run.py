@@ -101,6 +101,8 @@ class Bench:
         workspace = base / "project"
         workspace.mkdir(parents=True)
         env = with_bytecode_cache(server_env(base / "state", self.api.base_url), self.bytecode)
+        # the model is named, as it is for the peer: nothing to look up at start-up
+        env["AGENTLS_MODEL"] = "bench-model"
         return workspace, env, base / "server.stderr"
 
     async def agent(self, name: str, **options: Any) -> Agent:

@@ -191,9 +191,10 @@ class AgentLanguageServer(LanguageServer):
                 f"local folder ({exc})"
             ) from None
         self.configure(workspace, self.init_options)
-        # A local server's only model is asked for in the background (the provider starts
-        # that as it is built); sessions wait for the answer before they record a model.
-        # `initialize` does not: its latency is the editor's start-up.
+        # With a base URL and no model set, the model is a local server's only one: wait
+        # for its answer (briefly) so the capability names the model that will answer.
+        # Nothing is asked when the model is configured.
+        await self.resolve_model(timeout_s=1.5)
 
     def capabilities_extra(self) -> dict[str, Any]:
         """What `initialize` answers under `capabilities.experimental.agent`."""
