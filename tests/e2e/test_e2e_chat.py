@@ -231,3 +231,25 @@ async def test_piped_input_that_ends_during_a_turn_ends_the_chat_after_it(
     code, out, err = await run_chat(server_env(home, api.base_url), workspace, stdin=b"go\n")
     assert code == 0, err
     assert out == "one two three four\n"
+
+
+async def test_a_script_s_quit_waits_for_the_lines_before_it(
+    api: FakeModelAPI, home: Path, workspace: Path
+) -> None:
+    """Piped lines that arrive while a turn runs are run in order, after it: a `/quit` read
+    during the turn does not cut the script short."""
+    env = server_env(home, api.base_url, AGENTLS_APPROVAL="never-ask", AGENTLS_SANDBOX="off")
+    process = await spawn_chat(env, workspace)
+    assert process.stdin is not None
+    process.stdin.write(b"run: sleep 2\n")
+    await process.stdin.drain()
+    for _ in range(600):  # the turn has reached the model: the rest arrives during it
+        if api.requests:
+            break
+        await asyncio.sleep(0.05)
+    process.stdin.write(b"/sessions\n/quit\n")
+    process.stdin.close()
+    _out, err_bytes = await asyncio.wait_for(process.communicate(), 60)
+    err = err_bytes.decode()
+    assert process.returncode == 0, err
+    assert re.search(r"\* \S+ .* \d+ turns", err), err  # /sessions ran before /quit

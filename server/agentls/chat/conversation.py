@@ -193,7 +193,7 @@ class Chat:
             return
         if text in ("/steer", "/queue"):
             self._set_mode(text[1:])
-        elif text in ("/quit", "/exit"):
+        elif text in ("/quit", "/exit") and self.terminal:
             self.quitting = True
             self.stop_turn()
         elif self._steers() and not text.startswith(("/", "!")):
