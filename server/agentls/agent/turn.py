@@ -49,6 +49,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EventSink = Callable[[dict[str, Any]], None]
+# Text the model wrote: it never saw the key (not in requests, not in tool outputs), so it
+# cannot hold it; these are most of a turn's events and need no redaction.
+MODEL_TEXT_EVENTS = frozenset({"textDelta", "messageCompleted"})
 MAX_MODEL_REQUESTS = 200
 
 
@@ -131,12 +134,14 @@ class Turn:
 
     # -- events -------------------------------------------------------------------------
     def emit(self, event_type: str, **fields: Any) -> None:
+        if event_type not in MODEL_TEXT_EVENTS:  # the key never reaches the model
+            fields = self.context.redact_fields(fields)
         event = {
             "sessionId": self.host.session_id,
             "turnId": self.id,
             "seq": self._seq,
             "type": event_type,
-            **self.context.redact_fields(fields),
+            **fields,
         }
         self._seq += 1
         try:

@@ -135,15 +135,19 @@ async def serve_stdio(make_server: ServerFactory) -> int:
         return await run_connection(server, _message_loop(server, reader))
     finally:
         with contextlib.suppress(Exception):
-            await _drain(transport)
+            await _drain(transport, outbox=server.protocol.outbox)
             transport.close()
 
 
-async def _drain(transport: asyncio.WriteTransport, timeout_s: float = 5.0) -> None:
+async def _drain(
+    transport: asyncio.WriteTransport, timeout_s: float = 5.0, outbox: Outbox | None = None
+) -> None:
     """Let what is written reach the client before the transport closes (bounded).
 
     Transports offer no "drained" event to wait on, so this looks every 10 ms.
     """
+    if outbox is not None:
+        outbox.flush()
     for _ in range(int(timeout_s / 0.01)):
         if not transport.get_write_buffer_size():
             return
@@ -167,7 +171,7 @@ async def serve_tcp(
                 await run_connection(server, _message_loop(server, reader))
             finally:
                 with contextlib.suppress(Exception):
-                    await _drain(writer.transport)
+                    await _drain(writer.transport, outbox=server.protocol.outbox)
                     writer.close()
 
     listener = await asyncio.start_server(client, host, port, limit=1 << 16)
