@@ -303,7 +303,6 @@ class AgentLanguageServer(LanguageServer):
         for name in (
             "agentls.agent.calls.shell",
             "agentls.agent.calls.patch",
-            "agentls.agent.calls.mcp",
             "agentls.lsp.params",
             f"agentls.providers.{wire}",
         ):

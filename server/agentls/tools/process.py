@@ -55,6 +55,7 @@ _NO_PIDFD_POLL_S = 0.01
 # bwrap reports its pid 1 within milliseconds of starting; a Stop waits at most this long
 # for that report before killing what it can see.
 _SANDBOX_INFO_WAIT_S = 1.0
+_TERM_AGAIN_S = 0.02
 
 _T = TypeVar("_T")
 
@@ -406,14 +407,22 @@ class _SandboxInit:
         control moved to a group of its own), dies with it after the grace period at the
         latest. Unlike ``kill_process_group`` this needs no /proc scan, hence a fast Stop.
         """
-        if not self.gone():  # while pid 1 exists its pid (the group's id) cannot be reused
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace_s
+        # A SIGTERM that lands while bwrap is still setting the command up is lost (nothing
+        # has the command's handlers yet): it is sent again, every few milliseconds, until
+        # the namespace is gone or the grace is over.
+        while not self.gone():  # while pid 1 exists its pid (the group's id) cannot be reused
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signal.SIGTERM)
                 # A stopped (SIGSTOPped) process would only act on SIGTERM once continued.
                 os.killpg(self.pid, signal.SIGCONT)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(grace_s):
-                await self.wait_gone()
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(left, _TERM_AGAIN_S)):
+                    await self.wait_gone()
         self.kill()
         await self.wait_gone()
 
