@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agentls.config.settings import ApprovalPolicy
-from agentls.tools.safety import is_read_only
 
 Decision = Literal["approve", "approveForSession", "deny", "abort"]
 DECISIONS: frozenset[str] = frozenset({"approve", "approveForSession", "deny", "abort"})
@@ -74,4 +73,6 @@ def needs_approval(
         return False
     if policy is ApprovalPolicy.ALWAYS_ASK:
         return True
+    from agentls.tools.safety import is_read_only  # its grammar loads on first use
+
     return not is_read_only(argv, cwd)

@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentls import __version__
 from agentls.agent.approvals import Approver, deny_all
-from agentls.agent.checkpoints import Checkpoints
 from agentls.agent.containment import Containment
 from agentls.agent.editor import EditorBuffers, NoEditor
 from agentls.config.settings import Settings
 from agentls.providers.factory import ModelStream
 from agentls.tools.reaper import Reaper
+
+if TYPE_CHECKING:
+    from agentls.agent.checkpoints import Checkpoints
 
 SECRET_ENV_NAMES = ("OPENAI_API_KEY",)
 REDACTED = "[redacted]"
