@@ -269,7 +269,7 @@ class Bench:
                     workspace, env, {"approval": "never-ask"}, stderr_path=stderr
                 )
                 try:
-                    await asyncio.sleep(0.2)
+                    await asyncio.sleep(float(os.environ.get("BENCH_RESUME_IDLE_S", "0.2")))
                     started = time.perf_counter()
                     answer = await agent.request(
                         "agent/resume", {"sessionId": session_id}, timeout=300

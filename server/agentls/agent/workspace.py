@@ -71,7 +71,7 @@ class Workspace:
                 max_file_mb=context.settings.checkpoint_max_file_mb,
                 prepare=layout.ensure,
             )
-        self._mcp_config: Any = None
+        self._mcp_config: Any = {}
 
     def _adopt(self, session: Session) -> Session:
         self.sessions[session.id] = session
@@ -92,14 +92,14 @@ class Workspace:
         Returns the configuration's warnings; a server that fails is in `mcp_statuses()`.
         """
         config = dict(self.context.settings.mcp_servers)
-        if self.mcp is not None and config == self._mcp_config:
+        if config == self._mcp_config and (self.mcp is not None or not config):
             return []
-        from agentls.mcp import McpManager, parse_server_configs
-
         await self.stop_mcp()
         self._mcp_config = config
         if not config:
-            return []
+            return []  # the MCP SDK (most of a second to import) is loaded only when needed
+        from agentls.mcp import McpManager, parse_server_configs
+
         configs, warnings = parse_server_configs(config)
         self.mcp = McpManager(configs, env=self.context.tool_env(), on_change=on_change)
         await self.mcp.start()

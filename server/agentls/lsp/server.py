@@ -39,6 +39,7 @@ from agentls.lsp.protocol import AgentProtocol, agent_converter
 logger = logging.getLogger(__name__)
 
 MESSAGE_WARNING = 2
+WARM_UP_DELAY_S = 0.6
 Handler = Callable[[Any], Awaitable[Any]]
 
 
@@ -298,12 +299,17 @@ class AgentLanguageServer(LanguageServer):
         """
         import importlib
 
+        # What every request needs (the params' validation) comes first: an editor resumes
+        # its session right after `initialized`. The turn's modules wait a little, so they
+        # do not compete with that (threads share the interpreter); a person takes longer
+        # than this to type the first message.
+        await asyncio.to_thread(importlib.import_module, "agentls.lsp.params")
+        await asyncio.sleep(WARM_UP_DELAY_S)
         settings = self.agent_workspace().context.settings
         wire = "chat" if settings.wire_api.value == "chat" else "responses"
         for name in (
             "agentls.agent.calls.shell",
             "agentls.agent.calls.patch",
-            "agentls.lsp.params",
             f"agentls.providers.{wire}",
         ):
             await asyncio.to_thread(importlib.import_module, name)
