@@ -50,6 +50,10 @@ async def _child(api_key: str | None) -> None:
 
 
 class FakeAPIProcess:
+    """The fake API in a child process, driven by one-line commands on its stdin."""
+
+    module = "bench.fake_proc"  # the child's module; it prints `listening URL`
+
     def __init__(self, api_key: str | None, stderr_path: Path | None = None) -> None:
         self.api_key = api_key
         self.stderr_path = stderr_path
@@ -59,7 +63,7 @@ class FakeAPIProcess:
 
     async def start(self) -> FakeAPIProcess:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        args = [sys.executable, "-m", "bench.fake_proc"]
+        args = [sys.executable, "-m", self.module]
         if self.api_key:
             args += ["--api-key", self.api_key]
         # aiohttp logs every client that hangs up early (which stops do, on purpose)
@@ -84,17 +88,19 @@ class FakeAPIProcess:
         self.base_url = text.split(" ", 1)[1]
         return self
 
-    async def stats(self) -> dict[str, Any]:
+    async def command(self, line: str) -> dict[str, Any]:
+        """Send one command line and read the child's one-line JSON answer."""
         process = self.process
-        assert process is not None
-        assert process.stdin is not None
-        assert process.stdout is not None
+        assert process is not None and process.stdin is not None and process.stdout is not None
         async with self._lock:
-            process.stdin.write(b"stats\n")
+            process.stdin.write(line.encode() + b"\n")
             await process.stdin.drain()
-            line = await asyncio.wait_for(process.stdout.readline(), 30)
-        result: dict[str, Any] = orjson.loads(line)
+            answer = await asyncio.wait_for(process.stdout.readline(), 30)
+        result: dict[str, Any] = orjson.loads(answer)
         return result
+
+    async def stats(self) -> dict[str, Any]:
+        return await self.command("stats")
 
     async def stop(self) -> None:
         process = self.process

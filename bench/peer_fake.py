@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from bench.fake_proc import FakeAPIProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,74 +82,18 @@ async def _child(api_key: str | None) -> None:
         await api.stop()
 
 
-class PeerFakeProcess:
+class PeerFakeProcess(FakeAPIProcess):
     """Parent side: start the child, read its address, send it commands."""
 
+    module = "bench.peer_fake"
+
     def __init__(self, api_key: str) -> None:
-        self.api_key = api_key
-        self.process: asyncio.subprocess.Process | None = None
-        self.base_url = ""
-        self._lock = asyncio.Lock()
-
-    async def start(self) -> PeerFakeProcess:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bench.peer_fake",
-            "--api-key",
-            self.api_key,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-            cwd=str(ROOT),
-            env=env,
-        )
-        assert self.process.stdout is not None
-        line = await asyncio.wait_for(self.process.stdout.readline(), 30)
-        text = line.decode().strip()
-        if not text.startswith("listening "):
-            raise RuntimeError(f"fake API did not start: {text!r}")
-        self.base_url = text.split(" ", 1)[1]
-        return self
-
-    async def command(self, line: str) -> dict[str, Any]:
-        process = self.process
-        assert process is not None and process.stdin is not None and process.stdout is not None
-        async with self._lock:
-            process.stdin.write(line.encode() + b"\n")
-            await process.stdin.drain()
-            answer = await asyncio.wait_for(process.stdout.readline(), 30)
-        result: dict[str, Any] = orjson.loads(answer)
-        return result
-
-    async def stats(self) -> dict[str, Any]:
-        return await self.command("stats")
+        super().__init__(api_key)
 
     async def exec_once(self, text: str, shell: str) -> None:
         if "\t" in text or "\n" in text or "\n" in shell:
             raise ValueError("text and command must be one line, text without tabs")
         await self.command(f"exec {text}\t{shell}")
-
-    async def stop(self) -> None:
-        process = self.process
-        if process is None or process.returncode is not None:
-            return
-        with contextlib.suppress(Exception):
-            assert process.stdin is not None
-            process.stdin.write(b"quit\n")
-            await process.stdin.drain()
-        try:
-            await asyncio.wait_for(process.wait(), 10)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-
-    async def __aenter__(self) -> PeerFakeProcess:
-        return await self.start()
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.stop()
 
 
 def main() -> None:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from fixtures.fake_api import CallItem, FakeModelAPI, Reply
+from fixtures.fake_api.__main__ import serve_until_stopped
 from fixtures.fake_api.replies import RequestView
 
 TRIGGER = "mcp-echo:"
@@ -33,17 +32,7 @@ async def _serve(port: int, api_key: str | None) -> None:
         api.when(
             _asks_for_echo, Reply([CallItem("mcp__fix__echo", {"text": "hello from mcp"})]), times=1
         )
-    await api.start()
-    print(f"listening {api.base_url}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await api.stop()
+    await serve_until_stopped(api)
 
 
 def main() -> None:

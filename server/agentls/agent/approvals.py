@@ -14,6 +14,7 @@ from typing import Any, Literal
 from agentls.config.settings import ApprovalPolicy
 
 Decision = Literal["approve", "approveForSession", "deny", "abort"]
+ApprovalKind = Literal["shell", "patch", "mcp"]
 DECISIONS: frozenset[str] = frozenset({"approve", "approveForSession", "deny", "abort"})
 
 
@@ -22,7 +23,7 @@ class ApprovalRequest:
     session_id: str
     turn_id: str
     call_id: str
-    kind: Literal["shell", "patch", "mcp"]
+    kind: ApprovalKind
     cwd: str
     command: list[str] | None = None
     patch: str | None = None

@@ -83,11 +83,9 @@ class AgentContext:
         names = self._secret_names()
         base = {k: v for k, v in self.env.items() if k not in names}
         if read_only:
-            from agentls.tools import safety
+            from agentls.tools.safety import git_safe_env
 
-            git_env = getattr(safety, "git_safe_env", None)
-            if git_env is not None:
-                base.update(git_env())
+            base.update(git_safe_env())
         return self.reaper.tool_env(base)
 
 

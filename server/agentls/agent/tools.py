@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from agentls.agent.approvals import ApprovalRequest, Decision
+from agentls.agent.approvals import ApprovalKind, ApprovalRequest, Decision
 
 DENIED_OUTPUT = (
     "The user denied this command. Do not run it again unchanged; ask or try another way."
@@ -58,10 +58,19 @@ class Tool(Protocol):
     def prepare(self, arguments: str) -> PreparedCall | ToolOutcome: ...
 
 
-async def decide(scope: CallScope, request: ApprovalRequest) -> Decision:
-    """Ask, and turn "abort" into stopping the turn; anything unknown counts as deny."""
+async def decide(scope: CallScope, kind: ApprovalKind, cwd: str, **details: Any) -> Decision:
+    """Ask about this call, and turn "abort" into stopping the turn; anything unknown counts
+    as deny. `details` are the `ApprovalRequest` fields of that kind of call."""
     from agentls.agent.approvals import DECISIONS
 
+    request = ApprovalRequest(
+        session_id=scope.session_id,
+        turn_id=scope.turn_id,
+        call_id=scope.call_id,
+        kind=kind,
+        cwd=cwd,
+        **details,
+    )
     decision = await scope.approve(request)
     if decision == "abort":
         raise AbortRequestedError

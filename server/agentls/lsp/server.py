@@ -350,10 +350,13 @@ class AgentLanguageServer(LanguageServer):
             return
         config = result[0] if isinstance(result, list | tuple) and result else None
         if isinstance(config, dict) and config:
-            agent = self.agent_workspace()
-            self.configure(agent.context.workspace, self.init_options, config)
-            for warning in self.settings_warnings:
-                self.show_message(warning)
+            self._reconfigure(config)
+
+    def _reconfigure(self, section: dict[str, Any]) -> None:
+        """Apply the editor's `agentls` settings section; the next turn uses them."""
+        self.configure(self.agent_workspace().context.workspace, self.init_options, section)
+        for warning in self.settings_warnings:
+            self.show_message(warning)
 
     async def _did_change_configuration(self, params: types.DidChangeConfigurationParams) -> None:
         """Settings changed in the editor: read them again; the next turn uses them."""
@@ -365,9 +368,7 @@ class AgentLanguageServer(LanguageServer):
         settings = params.settings
         section = settings.get("agentls") if isinstance(settings, dict) else None
         if isinstance(section, dict):
-            self.configure(self.agent.context.workspace, self.init_options, section)
-            for warning in self.settings_warnings:
-                self.show_message(warning)
+            self._reconfigure(section)
 
     async def _watch_sessions(self) -> None:
         from agentls.lsp.watcher import watch_sessions

@@ -7,25 +7,10 @@ import pytest
 import pytest_asyncio
 from fixtures.fake_api import FakeModelAPI
 from tests.agentls.chat.terminal import Terminal
-from tests.e2e.harness import API_KEY, server_env
+from tests.e2e.conftest import api, home, workspace
+from tests.e2e.harness import server_env
 
-
-@pytest_asyncio.fixture
-async def api() -> AsyncIterator[FakeModelAPI]:
-    async with FakeModelAPI(api_key=API_KEY) as fake:
-        yield fake
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    folder = tmp_path / "project"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "state"
+__all__ = ["api", "home", "workspace"]
 
 
 @pytest.fixture

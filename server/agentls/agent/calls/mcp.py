@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentls.agent.approvals import ApprovalRequest
 from agentls.agent.context import AgentContext
 from agentls.agent.tools import CallScope, Tool, ToolOutcome, decide
 from agentls.config.settings import ApprovalPolicy
@@ -66,21 +65,13 @@ class McpCall:
     async def run(self, scope: CallScope) -> ToolOutcome:
         adapter = self.adapter
         if adapter.needs_approval():
+            tool = adapter.tool
             decision = await decide(
                 scope,
-                ApprovalRequest(
-                    session_id=scope.session_id,
-                    turn_id=scope.turn_id,
-                    call_id=scope.call_id,
-                    kind="mcp",
-                    cwd=str(adapter.context.workspace),
-                    reason=f"{adapter.tool.server}: {adapter.tool.tool} {self.arguments[:200]}",
-                    tool={
-                        "server": adapter.tool.server,
-                        "tool": adapter.tool.tool,
-                        "arguments": self.arguments,
-                    },
-                ),
+                "mcp",
+                str(adapter.context.workspace),
+                reason=f"{tool.server}: {tool.tool} {self.arguments[:200]}",
+                tool={"server": tool.server, "tool": tool.tool, "arguments": self.arguments},
             )
             if decision == "deny":
                 return ToolOutcome("denied", DENIED_TOOL_OUTPUT, shown="denied")

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentls.agent.approvals import ApprovalRequest
 from agentls.agent.context import AgentContext
 from agentls.agent.tools import CallScope, ToolOutcome, decide
 from agentls.config.settings import ApprovalPolicy
@@ -105,16 +104,11 @@ class PatchCall:
         if self._needs_approval():
             decision = await decide(
                 scope,
-                ApprovalRequest(
-                    session_id=scope.session_id,
-                    turn_id=scope.turn_id,
-                    call_id=scope.call_id,
-                    kind="patch",
-                    cwd=str(self.tool.context.workspace),
-                    patch=self.plan.diff(),
-                    changes=self.plan.changes_wire(),
-                    reason=_describe(self.plan),
-                ),
+                "patch",
+                str(self.tool.context.workspace),
+                patch=self.plan.diff(),
+                changes=self.plan.changes_wire(),
+                reason=_describe(self.plan),
             )
             if decision == "deny":
                 return ToolOutcome("denied", DENIED_PATCH_OUTPUT, shown="denied")

@@ -6,9 +6,10 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from agentls.agent.approvals import ApprovalRequest, needs_approval
+from agentls.agent.approvals import needs_approval
 from agentls.agent.context import AgentContext
 from agentls.agent.tools import DENIED_OUTPUT, CallScope, PreparedCall, Tool, ToolOutcome, decide
 from agentls.history.view import describe_call
@@ -57,7 +58,7 @@ class ShellTool:
         from agentls.tools.safety import is_read_only
 
         cwd = resolve_workdir(self.context.workspace, args.workdir)
-        return ShellCall(self, args, arguments, may_change=not is_read_only(args.command, cwd))
+        return ShellCall(self, args, arguments, cwd, may_change=not is_read_only(args.command, cwd))
 
 
 @dataclass
@@ -65,29 +66,24 @@ class ShellCall:
     tool: ShellTool
     args: ShellArgs
     arguments: str
+    cwd: Path
     may_change: bool = True
     started_fields: dict[str, Any] = field(default_factory=dict)
 
     async def run(self, scope: CallScope) -> ToolOutcome:
         context = self.tool.context
         settings = context.settings
-        args = self.args
-        cwd = resolve_workdir(context.workspace, args.workdir)
+        args, cwd = self.args, self.cwd
         asked = needs_approval(
             settings.approval, args.command, self.tool.approved_commands, cwd=cwd
         ) or context.containment.must_ask(args.command, cwd)
         if asked:
             decision = await decide(
                 scope,
-                ApprovalRequest(
-                    session_id=scope.session_id,
-                    turn_id=scope.turn_id,
-                    call_id=scope.call_id,
-                    kind="shell",
-                    cwd=str(cwd),
-                    command=args.command,
-                    reason=describe_call("shell", self.arguments),
-                ),
+                "shell",
+                str(cwd),
+                command=args.command,
+                reason=describe_call("shell", self.arguments),
             )
             if decision == "deny":
                 return ToolOutcome("denied", DENIED_OUTPUT, shown="denied")
