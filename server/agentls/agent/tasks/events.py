@@ -1,0 +1,47 @@
+"""A task's events on their way to the front end: numbered, redacted, never fatal."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+EventSink = Callable[[dict[str, Any]], None]
+Redact = Callable[[dict[str, Any]], dict[str, Any]]
+
+# Text the model wrote: it never saw the key (not in requests, not in tool outputs), so it
+# cannot hold it; these are most of a turn's events and need no redaction.
+MODEL_TEXT_EVENTS = frozenset({"textDelta", "messageCompleted"})
+
+
+class TaskEvents:
+    """The event stream of one task: each event carries the session, the task and a `seq`.
+
+    A sink that raises (a closed editor connection) is logged, never allowed to break the
+    task: its records on disk matter more than one lost notification.
+    """
+
+    def __init__(self, session_id: str, task_id: str, sink: EventSink, redact: Redact) -> None:
+        self.session_id = session_id
+        self.task_id = task_id
+        self._sink = sink
+        self._redact = redact
+        self._seq = 0
+
+    def emit(self, event_type: str, **fields: Any) -> None:
+        if event_type not in MODEL_TEXT_EVENTS:  # the key never reaches the model
+            fields = self._redact(fields)
+        event = {
+            "sessionId": self.session_id,
+            "turnId": self.task_id,
+            "seq": self._seq,
+            "type": event_type,
+            **fields,
+        }
+        self._seq += 1
+        try:
+            self._sink(event)
+        except Exception:
+            logger.exception("could not deliver %s event", event_type)
