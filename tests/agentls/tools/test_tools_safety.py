@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentls.tools.safety import git_safe_env, is_read_only, script_commands
-from agentls.tools.safety_rules import RULES
+from agentls.tools.safety.rules import RULES
 
 
 def sh(script: str) -> list[str]:

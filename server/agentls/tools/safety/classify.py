@@ -8,9 +8,9 @@ Scripts (``bash -lc SCRIPT``) are read with bash's own grammar (tree-sitter-bash
 lexer of our own: a hand-written lexer read ``$'\\''`` differently from bash and let
 ``echo $'\\'' ; touch x # '`` pass as one ``echo``. The grammar gives the structure; only
 plain lists of simple commands (``;``, newline, ``&&``, ``||``, ``|``) are accepted, each
-word is decoded by bash's quoting rules (:mod:`agentls.tools.safety_words`), each program
-is checked against its rule (:mod:`agentls.tools.safety_rules`, :mod:`.safety_git`) and
-every argument against the kernel filesystems (:mod:`agentls.tools.safety_paths`).
+word is decoded by bash's quoting rules (:mod:`.words`), each program is checked against its
+rule (:mod:`.rules`, :mod:`.git`) and every argument against the kernel filesystems
+(:mod:`.paths`).
 
 Refused outright: parse errors, command and process substitution, arithmetic, ``${...}``
 with operators, subshells and groups, control flow, functions, ``eval``/``exec``/
@@ -33,11 +33,11 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agentls.tools.safety_git import git_args_ok, git_safe_env, repository_config_safe
-from agentls.tools.safety_options import Parsed, parse_options
-from agentls.tools.safety_paths import Places
-from agentls.tools.safety_rules import RULES
-from agentls.tools.safety_words import Dialect, Word, decode_word, literal_word
+from agentls.tools.safety.git import git_args_ok, git_safe_env, repository_config_safe
+from agentls.tools.safety.options import Parsed, parse_options
+from agentls.tools.safety.paths import Places
+from agentls.tools.safety.rules import RULES
+from agentls.tools.safety.words import Dialect, Word, decode_word, literal_word
 
 if TYPE_CHECKING:
     from tree_sitter import Node, Parser
@@ -123,7 +123,7 @@ def _collect(node: Node, commands: list[Node]) -> bool:
     return True
 
 
-# Nodes read as a whole (their text is decoded by safety_words), not as their children.
+# Nodes read as a whole (their text is decoded by safety.words), not as their children.
 _OPAQUE = frozenset(
     {"word", "number", "raw_string", "string", "ansi_c_string", "concatenation", "comment"}
     | {"simple_expansion", "expansion", "variable_name"}

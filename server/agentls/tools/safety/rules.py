@@ -3,7 +3,7 @@ run something.
 
 A program is listed only when we know every way it can write or execute: for the ones
 with such options, the full list of long options is kept so that abbreviations resolve as
-getopt would resolve them (see :mod:`agentls.tools.safety_options`). Programs without any
+getopt would resolve them (see :mod:`agentls.tools.safety.options`). Programs without any
 such option accept every option; their arguments still go through the path checks.
 """
 
@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agentls.tools.safety_options import Options, Parsed
+from agentls.tools.safety.options import Options, Parsed
 
 __all__ = ["RULES", "Rule"]
 

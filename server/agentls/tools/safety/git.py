@@ -16,7 +16,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentls.tools.safety_options import Options, parse_options
+from agentls.tools.safety.options import Options, parse_options
 
 __all__ = ["git_args_ok", "git_safe_env", "repository_config_safe"]
 

@@ -1,0 +1,15 @@
+"""Whether a command the model asks for can run without the user's approval.
+
+The rest of the server needs two names from here: :func:`is_read_only`, which
+``ask-unsafe`` asks before it runs a command unasked, and :func:`git_safe_env`, the
+environment overrides every such command gets. Importing this package loads neither
+tree-sitter nor its grammar: the parser is built on the first classification, so start-up
+does not pay for it.
+"""
+
+from __future__ import annotations
+
+from agentls.tools.safety.classify import is_read_only, script_commands
+from agentls.tools.safety.git import git_safe_env
+
+__all__ = ["git_safe_env", "is_read_only", "script_commands"]
