@@ -1,12 +1,12 @@
-"""When ``git`` only reads, and the environment that keeps it from running anything.
+"""Whether the repository ``git`` will use has config that makes a reading command run one.
 
 A read-only subcommand is not enough: the repository's own config can make ``git status``
 run a program (``core.fsmonitor``), ``git diff`` run one per file (``diff.external``,
 ``diff.<driver>.textconv``), and so on, and that config comes with whatever repository
 the user opened. So ``git`` is read-only only when the repositories it may use have none
 of those settings in their local config (read by ``git config --file``, which parses the
-file and runs nothing). :func:`git_safe_env` is the second line: overrides the runner adds
-to every command it runs unasked, so that a setting we failed to see is switched off.
+file and runs nothing). :func:`~.git_env.git_safe_env` is the second line, for a setting
+this check failed to see.
 """
 
 from __future__ import annotations
@@ -16,140 +16,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentls.tools.safety.options import Options, parse_options
+from agentls.tools.safety.git_env import git_safe_env
 
-__all__ = ["git_args_ok", "git_safe_env", "repository_config_safe"]
-
-# Options before the subcommand that cannot inject configuration or programs (git reads
-# these by exact name, no abbreviations).
-_GLOBAL_FLAGS = frozenset(
-    {"--no-pager", "-P", "--no-optional-locks", "--literal-pathspecs", "--no-replace-objects"}
-)
-
-# Long options that write a file or run a program, in any subcommand we allow; git's
-# parse-options accepts unambiguous prefixes, so these are matched as such.
-_FORBIDDEN_LONG = frozenset(
-    {
-        "output",
-        "output-directory",
-        "ext-diff",
-        "textconv",
-        "filters",
-        "open-files-in-pager",
-        "exec",
-        "upload-pack",
-        "receive-pack",
-        "show-signature",
-        # Outside the repository: `git diff --no-index / x` or `git grep --no-index` after
-        # `cd /` would read whole trees, /proc included.
-        "no-index",
-    }
-)
-_ANY = Options(long=None, forbidden_long=_FORBIDDEN_LONG)
-_SUBCOMMANDS: dict[str, Options] = {
-    name: _ANY
-    for name in (
-        "status",
-        "log",
-        "diff",
-        "show",
-        "rev-parse",
-        "rev-list",
-        "ls-files",
-        "ls-tree",
-        "blame",
-        "shortlog",
-        "cat-file",
-        "merge-base",
-        "show-ref",
-    )
-}
-# `grep -O` opens a pager on the matches; `describe --dirty` refreshes (writes) the index.
-_SUBCOMMANDS["grep"] = Options(long=None, forbidden_long=_FORBIDDEN_LONG, forbidden_short="O")
-_SUBCOMMANDS["describe"] = Options(long=None, forbidden_long=_FORBIDDEN_LONG | {"dirty", "broken"})
-
-# `git branch` lists branches only with these; anything else (or an operand without
-# --list) creates, renames or deletes one.
-_BRANCH_FLAGS = frozenset(
-    {
-        "-a",
-        "--all",
-        "-r",
-        "--remotes",
-        "-v",
-        "-vv",
-        "--verbose",
-        "-l",
-        "--list",
-        "--show-current",
-        "--no-color",
-        "--no-column",
-        "-i",
-        "--ignore-case",
-        "--no-abbrev",
-    }
-)
-_BRANCH_VALUES = frozenset(
-    {"--contains", "--no-contains", "--merged", "--no-merged", "--points-at", "--sort", "--format"}
-)
-
-
-def _branch_ok(args: list[str]) -> bool:
-    listing = False
-    operands = 0
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        i += 1
-        name = arg.split("=", 1)[0]
-        if arg in _BRANCH_FLAGS:
-            listing = listing or arg in ("-l", "--list")
-        elif name in _BRANCH_VALUES:
-            if "=" not in arg:
-                i += 1  # its value
-        elif name in ("--color", "--column", "--abbrev") and "=" in arg:
-            pass
-        elif arg.startswith("-"):
-            return False
-        else:
-            operands += 1
-    return i <= len(args) and (operands == 0 or listing)
-
-
-def _remote_ok(args: list[str]) -> bool:
-    return all(arg in ("-v", "--verbose") for arg in args)
-
-
-def git_args_ok(args: list[str]) -> tuple[bool, list[str]]:
-    """Whether ``git <args>`` is a read-only invocation, and the ``-C`` folders it uses."""
-    folders: list[str] = []
-    i = 0
-    while i < len(args) and args[i].startswith("-"):
-        if args[i] in _GLOBAL_FLAGS:
-            i += 1
-        elif args[i] == "-C" and i + 1 < len(args):
-            folders.append(args[i + 1])
-            i += 2
-        else:
-            return False, folders
-    if i >= len(args):
-        return False, folders
-    subcommand, rest = args[i], args[i + 1 :]
-    if any("%G" in arg for arg in rest):
-        return False, folders  # signature placeholders in a format run gpg
-    if subcommand == "branch":
-        return _branch_ok(rest), folders
-    if subcommand == "remote":
-        return _remote_ok(rest), folders
-    options = _SUBCOMMANDS.get(subcommand)
-    if options is None:
-        return False, folders
-    return parse_options(rest, options) is not None, folders
-
-
-# --------------------------------------------------------------------------------------------
-# The repository's config
-# --------------------------------------------------------------------------------------------
+__all__ = ["repository_config_safe"]
 
 # Whole sections whose settings name programs (or pull in other files).
 _DANGEROUS_SECTIONS = frozenset(
@@ -369,38 +238,3 @@ def repository_config_safe(start: Path) -> bool:
         return found is None or _repository_safe(found, 0)
     except OSError:
         return False
-
-
-_CONFIG_OVERRIDES: tuple[tuple[str, str], ...] = (
-    ("core.fsmonitor", "false"),
-    ("core.hooksPath", "/dev/null"),
-    ("core.pager", "cat"),
-    ("core.untrackedCache", "false"),
-    ("core.sshCommand", "false"),
-    ("credential.helper", ""),
-    ("log.showSignature", "false"),
-    ("protocol.allow", "never"),
-)
-
-
-def git_safe_env() -> dict[str, str]:
-    """Environment overrides for commands that run unasked: git settings that run programs
-    are switched off (command-line config outranks the repository's), pagers are ``cat``,
-    optional index writes and lazy fetches are skipped.
-
-    ``diff.external`` is not overridden: git 2.39 treats an empty value as a program to run
-    and fails every diff; the config check is what stops it.
-    """
-    env = {
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_PAGER": "cat",
-        "PAGER": "cat",
-        "GIT_OPTIONAL_LOCKS": "0",
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_NO_LAZY_FETCH": "1",
-        "GIT_CONFIG_COUNT": str(len(_CONFIG_OVERRIDES)),
-    }
-    for index, (key, value) in enumerate(_CONFIG_OVERRIDES):
-        env[f"GIT_CONFIG_KEY_{index}"] = key
-        env[f"GIT_CONFIG_VALUE_{index}"] = value
-    return env
