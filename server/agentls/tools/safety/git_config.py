@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from agentls.tools.safety.git_env import git_safe_env
 
 __all__ = ["repository_config_safe"]
+
+_T = TypeVar("_T")
 
 # Whole sections whose settings name programs (or pull in other files).
 _DANGEROUS_SECTIONS = frozenset(
@@ -123,26 +127,36 @@ def _find_repository(start: Path) -> _Repository | None:
     return None
 
 
-# Config files seldom change, and running git costs milliseconds per command classified:
-# the keys are kept per file version (inode, size, change and modification times).
-_KEYS_CACHE: dict[tuple[str, int, int, int, int], list[str] | None] = {}
-_KEYS_CACHE_SIZE = 64
+class _PerFileVersion(Generic[_T]):
+    """What was read from one file, kept while the file is unchanged: config files and the
+    index seldom change, and running git costs milliseconds per command classified. A file's
+    version is its inode, size, and change and modification times."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._entries: dict[tuple[str, int, int, int, int], _T] = {}
+
+    def get(self, path: Path, read: Callable[[], _T], absent: _T) -> _T:
+        """What ``read`` makes of the current version of ``path``; ``absent`` when the file
+        cannot be seen."""
+        try:
+            info = path.stat()
+        except OSError:
+            return absent
+        version = (str(path), info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        if version not in self._entries:
+            if len(self._entries) >= self._size:
+                self._entries.clear()
+            self._entries[version] = read()
+        return self._entries[version]
+
+
+_CONFIG_KEYS: _PerFileVersion[list[str] | None] = _PerFileVersion()
 
 
 def _config_keys(path: Path) -> list[str] | None:
     """The keys set in one config file, as git itself parses it; ``None`` if it cannot."""
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    version = (str(path), info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-    if version in _KEYS_CACHE:
-        return _KEYS_CACHE[version]
-    keys = _read_config_keys(path)
-    if len(_KEYS_CACHE) >= _KEYS_CACHE_SIZE:
-        _KEYS_CACHE.clear()
-    _KEYS_CACHE[version] = keys
-    return keys
+    return _CONFIG_KEYS.get(path, lambda: _read_config_keys(path), absent=None)
 
 
 def _read_config_keys(path: Path) -> list[str] | None:
@@ -169,36 +183,29 @@ def _run_git(args: list[str], cwd: Path | str) -> bytes | None:
     return done.stdout if done.returncode == 0 else None
 
 
-_GITLINKS_CACHE: dict[tuple[str, int, int, int, int], list[str] | None] = {}
+_GITLINKS: _PerFileVersion[list[str] | None] = _PerFileVersion()
 
 
 def _gitlinks(repository: _Repository) -> list[str] | None:
     """Paths of the submodules (gitlinks) in the index: git status and diff look inside
     them, and an embedded repository keeps its own config in its own ``.git``."""
-    if repository.work_tree is None:
+    work_tree = repository.work_tree
+    if work_tree is None:
         return []
-    index = repository.git_dir / "index"
-    try:
-        info = index.stat()
-    except OSError:
-        return []
-    version = (str(index), info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-    if version not in _GITLINKS_CACHE:
-        if len(_GITLINKS_CACHE) >= _KEYS_CACHE_SIZE:
-            _GITLINKS_CACHE.clear()
-        # Run only once the repository's own config is known to be clean, and with the
-        # safe overrides besides.
-        out = _run_git(["ls-files", "--stage", "-z"], repository.work_tree)
-        _GITLINKS_CACHE[version] = (
-            None
-            if out is None
-            else [
-                entry.split("\t", 1)[1]
-                for entry in out.decode("utf-8", "surrogateescape").split("\0")
-                if entry.startswith("160000 ") and "\t" in entry
-            ]
-        )
-    return _GITLINKS_CACHE[version]
+    return _GITLINKS.get(repository.git_dir / "index", lambda: _read_gitlinks(work_tree), [])
+
+
+def _read_gitlinks(work_tree: Path) -> list[str] | None:
+    # Run only once the repository's own config is known to be clean, and with the safe
+    # overrides besides.
+    out = _run_git(["ls-files", "--stage", "-z"], work_tree)
+    if out is None:
+        return None
+    return [
+        entry.split("\t", 1)[1]
+        for entry in out.decode("utf-8", "surrogateescape").split("\0")
+        if entry.startswith("160000 ") and "\t" in entry
+    ]
 
 
 _MAX_SUBMODULE_DEPTH = 3
