@@ -127,3 +127,9 @@ def test_env_and_headers_stay_out_of_the_repr() -> None:
     text = repr(configs)
     assert "tok-abcdef" not in text
     assert "key-123456" not in text
+
+
+def test_a_url_needs_a_host() -> None:
+    configs, warnings = parse_server_configs({"s": {"url": "http://"}})
+    assert configs == []
+    assert any("mcp_servers.s.url" in w and "http://" in w for w in warnings)
