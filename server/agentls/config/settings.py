@@ -142,6 +142,9 @@ def _number(kind: type[int] | type[float], low: float, high: float) -> Check:
             number = kind(value)
         except (TypeError, ValueError):
             raise BadValueError(f"expected {'an integer' if kind is int else 'a number'}") from None
+        except OverflowError:
+            # TOML's `inf` as an integer, or an integer too large for a float.
+            raise BadValueError(f"must be between {low:g} and {high:g}") from None
         if kind is int and isinstance(value, float) and not value.is_integer():
             raise BadValueError("expected an integer")
         if not low <= number <= high:

@@ -93,7 +93,10 @@ def _flag(value: Any) -> bool:
 def _seconds(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise BadValueError("expected a number of seconds")
-    seconds = float(value)
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer too large for a float
+        seconds = math.inf
     if not math.isfinite(seconds) or not 0 < seconds <= 86400:
         raise BadValueError("expected a number of seconds between 0 and 86400")
     return seconds
