@@ -59,6 +59,8 @@ class AgentService:
         self._workspace: Workspace | None = None
         # told after undo, fork, rename or delete changed the session list
         self.on_sessions_changed: Callable[[], None] = lambda: None
+        # told (with the session id) when an open session's file had to be recreated
+        self.on_session_relinked: Callable[[str], None] = lambda _session_id: None
 
     # -- configuration -------------------------------------------------------------------
     @property
@@ -125,6 +127,20 @@ class AgentService:
             context.model_stream = self.provider.stream
             context.provider_info = info
         return True
+
+    @property
+    def folder(self) -> Path:
+        return self.context.workspace
+
+    def sessions_folder(self) -> Path:
+        """Where this workspace's session files are (made if missing), for watchers."""
+        layout = self.workspace.layout
+        layout.ensure()
+        return layout.sessions_dir
+
+    def open_session_files(self) -> set[Path]:
+        """The files of the sessions this process holds (their changes are its own)."""
+        return {session.path for session in self.workspace.sessions.values()}
 
     @property
     def model_info(self) -> dict[str, Any] | None:
@@ -263,6 +279,10 @@ class AgentService:
     # -- MCP -----------------------------------------------------------------------------
     async def start_mcp(self, on_change: Callable[[], None] | None = None) -> list[str]:
         return await self.workspace.start_mcp(on_change)
+
+    @property
+    def mcp_running(self) -> bool:
+        return self.workspace.mcp is not None
 
     def mcp_statuses(self) -> list[dict[str, Any]]:
         return self.workspace.mcp_statuses()

@@ -79,6 +79,7 @@ class AgentLanguageServer(LanguageServer):
         # the core; it serves a folder once `initialize` has named one
         self.core = AgentService(self.env, approver=self.approver, editor=self.buffers)
         self.core.on_sessions_changed = lambda: self.notify("agent/sessionsChanged", {})
+        self.core.on_session_relinked = self._session_file_recreated
         self.init_options: dict[str, Any] = {}
         self.client_pulls_configuration = False
         self.exit_code: int | None = None
@@ -230,10 +231,7 @@ class AgentLanguageServer(LanguageServer):
         workspace_config: Mapping[str, Any] | None = None,
     ) -> None:
         first = not self.core.configured
-        changed = self.core.configure(workspace, init_options, workspace_config)
-        if first:
-            self.core.workspace.on_relinked = self._session_file_recreated
-        elif changed:
+        if self.core.configure(workspace, init_options, workspace_config) and not first:
             self.spawn(self._start_mcp())
 
     def _session_file_recreated(self, session_id: str) -> None:
@@ -299,7 +297,7 @@ class AgentLanguageServer(LanguageServer):
 
         for warning in await core.start_mcp(changed):
             self.show_message(warning)
-        if core.workspace.mcp is not None:
+        if core.mcp_running:
             changed()
 
     async def _pull_configuration(self) -> None:
@@ -319,7 +317,7 @@ class AgentLanguageServer(LanguageServer):
 
     def _reconfigure(self, section: dict[str, Any]) -> None:
         """Apply the editor's `agentls` settings section; the next turn uses them."""
-        self.configure(self.core.context.workspace, self.init_options, section)
+        self.configure(self.core.folder, self.init_options, section)
         for warning in self.core.settings_warnings:
             self.show_message(warning)
 
@@ -338,16 +336,10 @@ class AgentLanguageServer(LanguageServer):
     async def _watch_sessions(self) -> None:
         from agentls.lsp.watcher import watch_sessions
 
-        agent = self.core.workspace
-        agent.layout.ensure()
-
-        def own_files() -> set[Path]:
-            return {s.path for s in agent.sessions.values()}
-
         await watch_sessions(
-            agent.layout.sessions_dir,
+            self.core.sessions_folder(),
             lambda: self.notify("agent/sessionsChanged", {}),
-            own_files,
+            self.core.open_session_files,
             self._stop_watching,
             self.watcher_ready,
         )
