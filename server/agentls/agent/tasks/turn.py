@@ -215,6 +215,7 @@ class Turn:
         call_id = str(call.get("call_id"))
         name = str(call.get("name", ""))
         arguments = str(call.get("arguments", ""))
+        await self.tools.read_ahead(name, arguments)
         prepared: PreparedCall | ToolOutcome = self.tools.prepare(name, arguments)
         if isinstance(prepared, ToolOutcome):
             self.emit("toolCallStarted", callId=call_id, name=name, arguments=arguments)
