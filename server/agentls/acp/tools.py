@@ -136,7 +136,7 @@ def result_content(
             parts.append(text_content(fenced(clip_output(shown))))
         return parts
     if kind == "edit":
-        return [] if status == "completed" else [text_content(output)]
+        return [text_content(output)] if status != "completed" and output else []
     if kind in ("execute", "read", "search"):
         parts = [text_content(fenced(clip_output(output)))] if output else []
         if exit_code not in (None, 0):
