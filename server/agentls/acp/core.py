@@ -115,6 +115,10 @@ class ClientFiles:
 class AgentCore(Protocol):
     """The core API the ACP front end calls (one instance for the whole process)."""
 
+    def takes_images(self) -> bool:
+        """Whether the configured model takes images (`initialize` says so to clients)."""
+        ...
+
     async def new_session(
         self, cwd: Path, mcp_servers: McpServers, files: ClientFiles
     ) -> SessionSummary:
