@@ -39,6 +39,7 @@ from acp.schema import (
 from agentls.acp.tools import (
     OUTPUT_LIMIT,
     UPDATE_PLAN,
+    USER_SHELL,
     ReadOnlyCheck,
     ToolContent,
     ToolView,
@@ -267,14 +268,17 @@ class EventTranslator:
             read_only=read_only if isinstance(read_only, bool) else None,
             check=self._check,
         )
-        self._calls[acp_id] = _Call(acp_id, view)
+        # `pending` until it is approved or prints (the core does not say when a call that
+        # needs no approval starts); the user's own command is never asked: it runs at once
+        running = name == USER_SHELL
+        self._calls[acp_id] = _Call(acp_id, view, running=running)
         return [
             ToolCallStart(
                 session_update="tool_call",
                 tool_call_id=acp_id,
                 title=view.title,
                 kind=view.kind,
-                status="pending",
+                status="in_progress" if running else "pending",
                 content=list(view.content) or None,
                 locations=view.locations or None,
                 raw_input=view.raw_input,

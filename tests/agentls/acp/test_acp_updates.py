@@ -369,7 +369,7 @@ def test_the_user_command_is_execute(translator: EventTranslator) -> None:
         Turn()("toolCallStarted", callId="user_shell_1", name="user_shell", arguments=arguments)
     )
     assert isinstance(start, ToolCallStart)
-    assert (start.title, start.kind) == ("ls -la", "execute")
+    assert (start.title, start.kind, start.status) == ("ls -la", "execute", "in_progress")
 
 
 def test_long_output_shows_its_tail() -> None:
