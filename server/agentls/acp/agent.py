@@ -238,7 +238,7 @@ class AcpAgent:
     def _open(self, summary: SessionSummary) -> _Session:
         old = self._sessions.pop(summary.session_id, None)
         if old is not None:
-            old.outbox.close()
+            old.outbox.close()  # opened again: the new translator starts afresh
         session = _Session(
             id=summary.session_id,
             cwd=summary.cwd,
@@ -319,6 +319,11 @@ class AcpAgent:
     async def _reopen(
         self, session_id: str, cwd: str, mcp_servers: ClientMcpServers | None, *, replay: bool
     ) -> _Session:
+        open_here = self._sessions.get(session_id)
+        if open_here is not None and open_here.work is not None:
+            raise RequestError(
+                BUSY, f"session {session_id} is running a turn; cancel it before loading it again"
+            )
         with _errors():
             loaded = await self._core.open_session(
                 session_id, _cwd(cwd), mcp_tables(mcp_servers), self._files(), with_history=replay
@@ -404,6 +409,9 @@ class AcpAgent:
 
     async def close_session(self, session_id: str, **kwargs: Any) -> CloseSessionResponse | None:
         session = self._sessions.pop(session_id, None)
+        if session is not None and session.work is not None:
+            session.cancelled = True  # its prompt answers `cancelled`
+            session.work.cancel()
         with _errors():
             await self._core.close_session(session_id)
         if session is not None:
@@ -479,6 +487,15 @@ class AcpAgent:
         session.work.cancel()  # a turn not started yet is stopped before it starts
         await self._core.interrupt(session_id)
 
+    async def aclose(self) -> None:
+        """The connection ended: stop and release every session it had open, so their
+        locks and MCP servers do not outlive the client."""
+        for session_id in list(self._sessions):
+            try:
+                await self.close_session(session_id)
+            except RequestError as exc:
+                logger.warning("could not close session %s: %s", session_id, exc)
+
     async def ext_method(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         raise RequestError.method_not_found(f"_{method}")
 
@@ -503,10 +520,11 @@ class AcpAgent:
 
     async def _answer(self, session: _Session, result: TurnResult | None) -> PromptResponse:
         """The prompt's answer, after every update of the turn (and a new title) was sent."""
-        summary = self._core.summary(session.id)
-        if summary.title and summary.title != session.title:
-            session.title = summary.title
-            session.outbox.put(title_update(summary.title, summary.updated_at))
+        with contextlib.suppress(CoreError):  # closed meanwhile: no title to tell
+            summary = self._core.summary(session.id)
+            if summary.title and summary.title != session.title:
+                session.title = summary.title
+                session.outbox.put(title_update(summary.title, summary.updated_at))
         await session.outbox.drain()
         if result is None:
             return PromptResponse(stop_reason="cancelled")
@@ -564,6 +582,11 @@ async def serve(core: AgentCore) -> None:
 
     stdout carries the protocol: nothing else may write there (log to stderr).
     `session/resume`, `session/close` and `session/fork` are unstable in SDK 0.12.1 and
-    routed only with `use_unstable_protocol`.
+    routed only with `use_unstable_protocol`. When the client goes, the sessions it had
+    open are closed (their turns stopped).
     """
-    await run_agent(AcpAgent(core), use_unstable_protocol=True)
+    agent = AcpAgent(core)
+    try:
+        await run_agent(agent, use_unstable_protocol=True)
+    finally:
+        await agent.aclose()

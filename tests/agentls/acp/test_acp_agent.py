@@ -26,7 +26,7 @@ from acp.schema import (
 )
 from tests.agentls.acp.fake_core import FS, FakeCore, Turn, connected
 
-from agentls.acp.agent import stop_reason
+from agentls.acp.agent import AcpAgent, stop_reason
 from agentls.agent.results import TurnResult
 
 CWD = Path("/work/project")
@@ -409,4 +409,34 @@ async def test_fork_and_close() -> None:
         assert closed.value.code == -33001
         ok = await conn.prompt(session_id=forked.session_id, prompt=[text_block("x")])
         assert ok.stop_reason == "end_turn"
+    assert ("close_session", session.session_id) in core.calls
+
+
+async def test_closing_a_session_mid_turn_answers_its_prompt_cancelled() -> None:
+    core = FakeCore()
+
+    async def script(turn: Turn) -> TurnResult:
+        await turn.stop.wait()
+        return TurnResult(turn.session_id, turn.turn_id, "interrupted")
+
+    core.script = script
+    async with connected(core) as (conn, _client):
+        await conn.initialize(protocol_version=PROTOCOL_VERSION)
+        session = await conn.new_session(cwd=str(CWD), mcp_servers=[])
+        prompt = asyncio.ensure_future(
+            conn.prompt(session_id=session.session_id, prompt=[text_block("a")])
+        )
+        await settle(lambda: bool(core.turns))
+        with pytest.raises(RequestError) as busy:
+            await conn.load_session(cwd=str(CWD), session_id=session.session_id, mcp_servers=[])
+        assert busy.value.code == -33002
+        await conn.close_session(session_id=session.session_id)
+        assert (await prompt).stop_reason == "cancelled"
+
+
+async def test_sessions_are_closed_when_the_connection_ends() -> None:
+    core = FakeCore()
+    agent = AcpAgent(core)
+    session = await agent.new_session(cwd=str(CWD), mcp_servers=[])
+    await agent.aclose()
     assert ("close_session", session.session_id) in core.calls
