@@ -87,10 +87,12 @@ def permission_params(request: ApprovalRequest, workspace: Path) -> PermissionPa
     """What the client is asked: the call (its title, kind, and the command or the diffs,
     so a client that never saw the call can still judge it) and the four options."""
     content: list[ToolContent] = []
-    if request.kind == "shell" and request.command is not None:
-        command = describe_command(request.command)
-        view = call_view(SHELL, json.dumps({"command": request.command}), workspace)
-        content.append(text_content(fenced(command, "sh")))
+    if request.kind == "shell":
+        argv = request.command or []
+        command = describe_command(argv)
+        view = call_view(SHELL, json.dumps({"command": argv}), workspace)
+        if command:
+            content.append(text_content(fenced(command, "sh")))
         if Path(request.cwd) != workspace:
             content.append(text_content(f"in {request.cwd}"))
         if request.reason and request.reason != command:

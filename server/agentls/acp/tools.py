@@ -9,6 +9,7 @@ one `diff` per file, MCP tools are `fetch` or `other`.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shlex
 from collections.abc import Callable, Mapping, Sequence
@@ -52,6 +53,8 @@ __all__ = [
     "shell_kind",
     "text_content",
 ]
+
+logger = logging.getLogger(__name__)
 
 SHELL = "shell"
 APPLY_PATCH = "apply_patch"
@@ -203,9 +206,21 @@ def _shell_view(
     elif read_only is None:
         workdir = args.get("workdir") if isinstance(args, dict) else None
         where = cwd / workdir if isinstance(workdir, str) else cwd
-        read_only = check(argv, where) if check is not None else False
+        read_only = _judged(check, argv, where)
     command = describe_command(argv)
     return ToolView(title=_title(command), kind=shell_kind(argv, read_only), raw_input=args)
+
+
+def _judged(check: ReadOnlyCheck | None, argv: list[str], cwd: Path) -> bool:
+    """The check's answer; a check that fails counts as "may write" (an icon is not worth
+    losing the update over)."""
+    if check is None:
+        return False
+    try:
+        return check(argv, cwd)
+    except Exception:
+        logger.debug("could not judge %r", argv, exc_info=True)
+        return False
 
 
 def _argv(args: Any) -> list[str] | None:

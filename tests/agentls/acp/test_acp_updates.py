@@ -491,3 +491,15 @@ def test_title_update() -> None:
         "sessionUpdate": "session_info_update",
         "title": "Fix the build",
     }
+
+
+def test_a_failing_check_counts_as_execute() -> None:
+    def broken(argv: list[str], cwd: Path) -> bool:
+        raise RuntimeError("grammar missing")
+
+    translator = EventTranslator(CWD, check=broken)
+    (start,) = translator.translate(
+        Turn()("toolCallStarted", callId="c", name="shell", arguments=shell_args("ls"))
+    )
+    assert isinstance(start, ToolCallStart)
+    assert start.kind == "execute"
