@@ -454,8 +454,8 @@ def plan_update(arguments: str | Mapping[str, Any]) -> AgentPlanUpdate | None:
 
 
 def core_read_only(argv: list[str], cwd: Path) -> bool:
-    """The core's own judgement (bash's grammar) of whether a command only reads: the same
-    one the `ask-unsafe` policy uses, so a command shown as `read` is one that ran unasked."""
+    """The core's own judgement (bash's grammar) of whether a command only reads: the one
+    the `ask-unsafe` policy runs commands unasked by, so the icon and the policy agree."""
     from agentls.tools.safety import is_read_only
 
     return is_read_only(argv, cwd)
