@@ -21,7 +21,7 @@ from typing import Any, Literal, Protocol
 
 from agentls.agent.approvals import Approver
 from agentls.agent.results import TurnResult
-from agentls.agent.turn import EventSink
+from agentls.agent.tasks import EventSink
 from agentls.config.settings import ApprovalPolicy
 
 __all__ = [

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from agentls.agent.compaction import CompactionOutcome
     from agentls.agent.session import Session
     from agentls.agent.undo import Restore, UndoResult
+    from agentls.config.settings import Settings
     from agentls.rollout.store import SessionSummary
 
 logger = logging.getLogger(__name__)
@@ -49,10 +50,14 @@ class AgentService:
         *,
         approver: Approver = deny_all,
         editor: EditorBuffers | None = None,
+        providers: Callable[[Settings], Any] | None = None,
     ) -> None:
         self.env = env
         self.approver = approver
         self.editor: EditorBuffers = editor if editor is not None else NoEditor()
+        # where model clients come from: a front end serving many services (ACP: one per
+        # session) shares them, and closes them itself; by default the service owns its own
+        self._shared_providers = providers
         self.settings_warnings: list[str] = []
         self.provider: Any = None
         self._retired_providers: list[Any] = []
@@ -103,12 +108,15 @@ class AgentService:
         settings = loaded.settings
         if self._workspace is not None and self._workspace.context.settings == settings:
             return False  # nothing changed: keep the model client (and a loaded local model)
-        if self.provider is not None:
-            # a running turn may still stream through it: close it when the service ends
-            self._retired_providers.append(self.provider)
-        self.provider = build_provider(settings, self.env)
-        if self.provider.embedded is not None:
-            self.provider.embedded.start()  # loads in a thread; sends wait for it
+        if self._shared_providers is not None:
+            self.provider = self._shared_providers(settings)
+        else:
+            if self.provider is not None:
+                # a running turn may still stream through it: close it when the service ends
+                self._retired_providers.append(self.provider)
+            self.provider = build_provider(settings, self.env)
+            if self.provider.embedded is not None:
+                self.provider.embedded.start()  # loads in a thread; sends wait for it
         info = self.provider.info if isinstance(self.provider.info, dict) else {}
         if self._workspace is None:
             context = AgentContext(
@@ -198,6 +206,11 @@ class AgentService:
         new_id = await self.workspace.fork(session_id, turn_id)
         self.on_sessions_changed()
         return new_id
+
+    def describe(self, session_id: str) -> tuple[str, str]:
+        """The session's title (empty until its first message) and when it last changed."""
+        session = self._held(session_id)
+        return session.info.title, session.updated_at()
 
     def instruction_files(self, session_id: str) -> list[Path]:
         return self._held(session_id).instruction_files()
@@ -292,9 +305,10 @@ class AgentService:
         """Stop every task (their tools die with them), release sessions, close clients."""
         if self._workspace is not None:
             await self._workspace.shutdown()
-        for provider in [*self._retired_providers, self.provider]:
-            if provider is not None:
-                await provider.aclose()
+        if self._shared_providers is None:
+            for provider in [*self._retired_providers, self.provider]:
+                if provider is not None:
+                    await provider.aclose()
         self._retired_providers.clear()
         self.provider = None
 
