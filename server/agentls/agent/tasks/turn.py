@@ -103,7 +103,9 @@ class Turn:
         self.tools = tools
         self.id = turn_id
         self.text = text
-        self.events = TaskEvents(host.session_id, turn_id, sink, context.redact_fields)
+        self.events = TaskEvents(
+            host.session_id, turn_id, sink, context.redact_fields, context.secrets
+        )
         self.usage: dict[str, int] = {}
         self.final_message: str | None = None
         self.partial: dict[str, str] = {}

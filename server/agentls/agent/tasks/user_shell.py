@@ -51,7 +51,9 @@ class UserCommandTask:
         self.command = command
         self.id = f"turn-{uuid.uuid4().hex[:12]}"
         self.call_id = f"user_shell_{uuid.uuid4().hex[:12]}"
-        self.events = TaskEvents(host.session_id, self.id, sink, context.redact_fields)
+        self.events = TaskEvents(
+            host.session_id, self.id, sink, context.redact_fields, context.secrets
+        )
         self.finishing = False
         self._output: list[str] = []
         self._recorded = False
