@@ -298,3 +298,30 @@ async def test_bad_input_gets_errors_and_loses_nothing(
         answer = await conn.prompt(session_id=new.session_id, prompt=[text_block("still fine")])
         assert answer.stop_reason == "end_turn"
     assert api.rejected == []
+
+
+async def test_a_client_that_goes_away_mid_turn_stops_it_cleanly(
+    env: dict[str, str], workspace: Path, api: FakeModelAPI
+) -> None:
+    tag = f"agentls-acp-gone-{uuid.uuid4().hex[:8]}"
+    async with acp_agent(env, workspace) as (conn, _client, process):
+        new = await conn.new_session(cwd=str(workspace))
+        sid = new.session_id
+        prompt = asyncio.ensure_future(
+            conn.prompt(session_id=sid, prompt=[text_block(f"run: sleep 30; echo {tag}")])
+        )
+        assert await wait_until(lambda: len(process_tree(pids_with_marker(tag))) >= 2, 15)
+        pids = process_tree(pids_with_marker(tag))
+        assert process.stdin is not None
+        process.stdin.close()  # the editor is gone
+        assert await asyncio.wait_for(process.wait(), 15) == 0
+        assert [pid for pid in pids if alive(pid)] == []
+        prompt.cancel()
+        with contextlib.suppress(BaseException):
+            await prompt
+    async with acp_agent(env, workspace) as (conn, client, _process):
+        await conn.load_session(cwd=str(workspace), session_id=sid)
+        assert final_status(client, sid) == "failed"  # the stopped call, answered
+        answer = await conn.prompt(session_id=sid, prompt=[text_block("go on")])
+        assert answer.stop_reason == "end_turn"
+    assert api.rejected == []

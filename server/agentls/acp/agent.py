@@ -508,15 +508,21 @@ class AcpAgent:
         was stopped without a result of its own (the core gives turns one regardless)."""
         work = asyncio.ensure_future(call)
         session.work = work
+        task = asyncio.current_task()
         try:
-            return await work
+            result = await work
         except asyncio.CancelledError:
-            task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise  # this prompt itself is being torn down (the connection closed)
             return None
         finally:
             session.work = None
+        if task is not None and task.cancelling():
+            # the connection closed while the turn was ending: the turn kept its result
+            # (a stop is answered, not dropped), but no one is left to answer, and the
+            # SDK's closing transport would wait for ever on the reply
+            raise asyncio.CancelledError
+        return result
 
     async def _answer(self, session: _Session, result: TurnResult | None) -> PromptResponse:
         """The prompt's answer, after every update of the turn (and a new title) was sent."""
