@@ -17,10 +17,11 @@ from typing import Any
 
 import orjson
 
+from agentls.protocol.events import LIVE_DELTAS
+
 logger = logging.getLogger(__name__)
 
 LIVE_DELTA_CAP = 8 << 20
-LIVE_EVENT_TYPES = frozenset({"textDelta", "toolOutputDelta"})
 
 
 def is_live_delta(message: dict[str, Any]) -> bool:
@@ -29,7 +30,7 @@ def is_live_delta(message: dict[str, Any]) -> bool:
     if not isinstance(params, dict):
         return False
     if method == "agent/event":
-        return params.get("type") in LIVE_EVENT_TYPES
+        return params.get("type") in LIVE_DELTAS
     if method == "$/progress":
         value = params.get("value")
         return isinstance(value, dict) and value.get("kind") == "report"
