@@ -1,5 +1,5 @@
 """The wire protocol has one definition (`agentls.protocol`); these keep everything else to it:
-the server's code and the docs."""
+the server's code, the docs, and the VS Code client's generated types and event handling."""
 
 import ast
 import re
@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Any, get_args, get_type_hints
 
 import pytest
+from tests.e2e.harness import event_shape_errors
 
 from agentls.protocol import EVENTS, LIVE_DELTAS, EventType
+from agentls.protocol.typescript import DEFAULT_OUTPUT, render
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVER = ROOT / "server" / "agentls"
+CLIENT = ROOT / "client-vscode" / "src"
 EVENT_NAMES = {member.value for member in EventType}
 EVENT_KEYS = {"sessionId", "turnId", "seq"}
 
@@ -128,17 +131,21 @@ def test_the_docs_list_every_event_type() -> None:
     assert documented == EVENT_NAMES
 
 
-def shape_errors(event: dict[str, Any]) -> list[str]:
-    """How an event differs from its TypedDict: missing or unknown keys (types are the
-    client's business; keys are what drifts)."""
-    cls = EVENTS.get(event.get("type"))  # type: ignore[call-overload]
-    if cls is None:
-        return [f"unknown event type {event.get('type')!r}"]
-    keys = set(event)
-    errors = [f"{event['type']} lacks {key}" for key in cls.__required_keys__ - keys]
-    allowed = cls.__required_keys__ | cls.__optional_keys__
-    errors += [f"{event['type']} has unknown {key}" for key in keys - allowed]
-    return errors
+def test_the_client_types_are_generated_from_the_protocol() -> None:
+    assert DEFAULT_OUTPUT == CLIENT / "protocolTypes.ts"
+    assert DEFAULT_OUTPUT.read_text() == render(), (
+        "client-vscode/src/protocolTypes.ts is stale: run "
+        "`PYTHONPATH=server python -m agentls.protocol.typescript`"
+    )
+
+
+def test_the_client_handles_every_event_type() -> None:
+    """The chat panel's reducer has a case for each event (its `never` check makes the type
+    check say so too; this says it without a TypeScript build)."""
+    source = (CLIENT / "state.ts").read_text()
+    body = source.split("function reduceEvent(", 1)[1].split("\nfunction ", 1)[0]
+    cases = set(re.findall(r"case '(\w+)':", body))
+    assert cases == EVENT_NAMES, f"missing in reduceEvent: {EVENT_NAMES - cases}"
 
 
 @pytest.mark.parametrize(
@@ -152,5 +159,5 @@ def shape_errors(event: dict[str, Any]) -> list[str]:
         ({"type": "nope"}, ["unknown event type 'nope'"]),
     ],
 )
-def test_shape_errors(event: dict[str, Any], errors: list[str]) -> None:
-    assert sorted(shape_errors(event)) == sorted(errors)
+def test_event_shape_errors(event: dict[str, Any], errors: list[str]) -> None:
+    assert sorted(event_shape_errors(event)) == sorted(errors)
