@@ -15,6 +15,10 @@ typed standard messages. What this subclass adds, each for a failure seen when p
 - `agent/event` notifications skip the attrs round trip: they are dicts already, and a turn
   sends tens of thousands of them;
 - what goes out passes an `Outbox` that bounds memory when the client stops reading.
+
+It knows nothing of the server's methods: the server hands it the names of its
+request-only methods and the callback for its `initialize` capability when it is built, so
+this module imports neither `lsp.methods` nor `lsp.server`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -77,6 +82,11 @@ class AgentProtocol(LanguageServerProtocol):
     def __init__(self, server: Any, converter: Converter) -> None:
         super().__init__(server, converter)
         self._incoming: set[Any] = set()
+        # Set by the server when it registers its methods: those that need an id (sent as
+        # notifications they would run with nobody to answer), and what `initialize`
+        # answers under `capabilities.experimental.agent`.
+        self.request_only_methods: frozenset[str] = frozenset()
+        self.agent_capability: Callable[[], dict[str, Any]] | None = None
 
     # -- reading ----------------------------------------------------------------------------
     def structure_message(self, data: dict[str, Any]) -> Any:
@@ -137,8 +147,8 @@ class AgentProtocol(LanguageServerProtocol):
     def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, Any]:
         """pygls's initialize, plus the agent's own capability."""
         result = yield from super().lsp_initialize(params)
-        extra = self._server.capabilities_extra()  # type: ignore[attr-defined]
-        result.capabilities.experimental = {"agent": extra}
+        if self.agent_capability is not None:
+            result.capabilities.experimental = {"agent": self.agent_capability()}
         return result
 
     @lsp_method(types.EXIT)
@@ -169,9 +179,7 @@ class AgentProtocol(LanguageServerProtocol):
 
     def _handle_notification(self, method_name: str, params: Any) -> None:
         """Requests sent as notifications (no id) would run with nobody to answer: dropped."""
-        from agentls.lsp.methods import AGENT_METHODS
-
-        if method_name in AGENT_METHODS:
+        if method_name in self.request_only_methods:
             logger.warning("dropped %s sent as a notification (it needs an id)", method_name)
             return
         super()._handle_notification(method_name, params)
