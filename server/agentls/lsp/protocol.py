@@ -212,14 +212,23 @@ class AgentProtocol(LanguageServerProtocol):
         super()._handle_response(msg_id, result, error)
 
     # -- writing ----------------------------------------------------------------------------
-    def send_raw(self, message: dict[str, Any]) -> None:
-        """Send a message that is already plain JSON data."""
-        if self.outbox is None:
+    def use_outbox(self, outbox: Outbox, *, framed: bool) -> None:
+        """Write through `outbox`: pygls frames each message (with `Content-Length` when
+        `framed`, i.e. over a byte stream) and writes it there."""
+        self.outbox = outbox
+        super().set_writer(outbox, include_headers=framed)
+
+    def set_writer(self, writer: Any, include_headers: bool = True) -> None:
+        """pygls's `run_websocket` installs a writer of its own when its loop starts; once
+        the connection has its outbox (bounded, in order) that one is kept."""
+        if self.outbox is not None:
             return
-        try:
-            self.outbox.send(message)
-        except Exception:
-            logger.exception("could not send %s", message.get("method", "a response"))
+        super().set_writer(writer, include_headers)
+
+    def send_raw(self, message: dict[str, Any]) -> None:
+        """Send a message that is already plain JSON data (nothing to send it on yet: dropped)."""
+        if self.outbox is not None:
+            self._send_data(message)
 
     def notify(self, method: str, params: Any | None = None) -> None:
         if params is None or isinstance(params, dict | list):
@@ -250,14 +259,13 @@ class AgentProtocol(LanguageServerProtocol):
         return future
 
     def _send_data(self, data: Any) -> None:
+        """Everything goes out here: a live delta the lagging client cannot take is dropped,
+        the rest is encoded and framed by pygls and written to the outbox."""
         if not data:
             return
-        if self.outbox is None:
+        outbox = self.outbox
+        if outbox is None:
             logger.error("no transport to send %s", type(data).__name__)
             return
-        try:
-            body = self._converter.unstructure(data)
-        except Exception as exc:
-            logger.exception("could not encode a message: %s", exc)
-            return
-        self.send_raw(body)
+        if outbox.admits(data):
+            super()._send_data(data)
