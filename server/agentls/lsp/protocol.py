@@ -39,6 +39,7 @@ from pygls.protocol.json_rpc import (
 )
 from pygls.protocol.language_server import lsp_method
 
+from agentls.lsp.encoding import pygls_send_data
 from agentls.lsp.errors import INVALID_PARAMS, INVALID_REQUEST, RpcError
 
 if TYPE_CHECKING:
@@ -260,7 +261,8 @@ class AgentProtocol(LanguageServerProtocol):
 
     def _send_data(self, data: Any) -> None:
         """Everything goes out here: a live delta the lagging client cannot take is dropped,
-        the rest is encoded and framed by pygls and written to the outbox."""
+        the rest is encoded and framed by pygls's writer (with orjson: `lsp.encoding`) and
+        written to the outbox."""
         if not data:
             return
         outbox = self.outbox
@@ -268,4 +270,4 @@ class AgentProtocol(LanguageServerProtocol):
             logger.error("no transport to send %s", type(data).__name__)
             return
         if outbox.admits(data):
-            super()._send_data(data)
+            pygls_send_data(self, data)

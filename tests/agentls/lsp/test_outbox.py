@@ -1,11 +1,16 @@
-"""What the server writes: framed by pygls, gathered per loop turn, live deltas dropped for a
-client that stops reading."""
+"""What the server writes: framed by pygls (encoded by orjson), gathered per loop turn, live
+deltas dropped for a client that stops reading."""
 
 import asyncio
 import json
 import re
 from typing import Any
 
+import pytest
+from lsprotocol.types import ResponseError, ResponseErrorMessage
+from pygls.protocol.json_rpc import JsonRPCProtocol
+
+from agentls.lsp.encoding import AsciiJson, _with_fast_json, pygls_send_data
 from agentls.lsp.outbox import LIVE_DELTA_CAP, Outbox
 from agentls.lsp.server import AgentLanguageServer
 from agentls.protocol import EventType
@@ -95,3 +100,39 @@ async def test_a_broken_transport_closes_the_outbox_quietly() -> None:
     await asyncio.sleep(0)
     assert outbox.closed
     server.protocol.notify("agent/sessionsChanged", {})  # nothing raised, nothing written
+
+
+MESSAGES: list[Any] = [
+    {"jsonrpc": "2.0", "method": "agent/event", "params": _event(EventType.TEXT_DELTA, 0)},
+    {"jsonrpc": "2.0", "method": "n", "params": {"text": "ünïcödé ✓ 𝄞", "lone": "\udc00"}},
+    {"jsonrpc": "2.0", "id": 1, "result": {1: "a non-string key"}},
+    {"jsonrpc": "2.0", "id": 2, "result": {"big": 1 << 70}},
+    ResponseErrorMessage(id=3, error=ResponseError(code=-33002, message="busy ✗")),
+]
+
+
+def _written(send: Any, message: Any) -> bytes:
+    writes: list[bytes] = []
+    protocol = AgentLanguageServer(env={}).protocol
+    protocol.use_outbox(Outbox(writes.append, lambda: 0, gather=False), framed=True)
+    send(protocol, message)
+    return b"".join(writes)
+
+
+@pytest.mark.parametrize("message", MESSAGES)
+def test_the_faster_encoder_frames_what_pygls_frames(message: Any) -> None:
+    """pygls's own writer runs (same code), and its frames carry the same messages."""
+    assert pygls_send_data.__code__ is JsonRPCProtocol._send_data.__code__
+    ours = _written(pygls_send_data, message)
+    stock = _written(JsonRPCProtocol._send_data, message)
+    assert ours.isascii()  # so pygls's Content-Length (a count of characters) counts bytes
+    assert _frames(ours) == _frames(stock)
+
+
+def test_a_pygls_that_changed_its_writer_is_used_as_it_is() -> None:
+    def send(self: Any, data: Any) -> None:
+        self.writer.write(data)
+
+    assert _with_fast_json(send) is send
+    assert AsciiJson.dumps({"a": "é"}) == json.dumps({"a": "é"})
+    assert AsciiJson.dumps({"a": "e"}) == '{"a":"e"}'
