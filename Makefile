@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 NODE_STAMP := client-vscode/node_modules/.installed
 
-.PHONY: chat test lint typecheck pytest vscode bench system-deps clean
+.PHONY: chat test lint typecheck pytest vscode bench system-deps acpx clean
 
 $(BIN)/python:
 	@echo "Creating the virtual environment in $(VENV)..."
@@ -60,8 +60,21 @@ system-deps:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-pytest: $(STAMP) system-deps
-	AGENTLS_TEST_REQUIRE_LOCAL_MODEL=1 AGENTLS_TEST_REQUIRE_NVIM=1 AGENTLS_TEST_REQUIRE_SANDBOX=1 $(BIN)/python -m pytest -q
+# acpx, a headless ACP client nobody here wrote (npm), for the ACP front end's tests; pinned,
+# installed once into a cache.
+ACPX_VERSION := 0.19.1
+ACPX_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/agentls-test/acpx-$(ACPX_VERSION)
+acpx:
+	@if [ ! -f "$(ACPX_DIR)/.installed" ]; then \
+		echo "installing acpx $(ACPX_VERSION) into $(ACPX_DIR)"; \
+		rm -rf "$(ACPX_DIR)" && mkdir -p "$(ACPX_DIR)" && \
+		npm install --prefix "$(ACPX_DIR)" --no-audit --no-fund --loglevel=error \
+			"acpx@$(ACPX_VERSION)" && touch "$(ACPX_DIR)/.installed"; \
+	fi
+
+pytest: $(STAMP) system-deps acpx
+	AGENTLS_TEST_REQUIRE_LOCAL_MODEL=1 AGENTLS_TEST_REQUIRE_NVIM=1 AGENTLS_TEST_REQUIRE_SANDBOX=1 \
+	AGENTLS_TEST_ACPX="$(ACPX_DIR)/node_modules/.bin/acpx" $(BIN)/python -m pytest -q
 
 # The VS Code extension: type check, unit, browser (headless Chromium), protocol and
 # integration tests against the real server, then packaging as a .vsix.

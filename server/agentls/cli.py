@@ -21,7 +21,8 @@ workspace and come back with --resume.
   agentls chat              chat in this terminal, in the current folder
   agentls chat -p "..."     ask once, print the answer, exit
   agentls sessions          list this folder's conversations
-  agentls serve             the server an editor starts (VS Code, Neovim, ...)
+  agentls serve             the server an editor starts over LSP (VS Code, Neovim, ...)
+  agentls acp               the agent an editor hosts over ACP (Zed, JetBrains, Emacs, ...)
 """
 
 ENVIRONMENT = """\
@@ -140,6 +141,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="a web page allowed to connect over --ws, e.g. http://localhost:3000 "
         "(repeatable; browsers' other pages are refused)",
     )
+    acp = commands.add_parser(
+        "acp",
+        help="the agent an editor hosts over the Agent Client Protocol",
+        description="Speak the Agent Client Protocol on stdin/stdout: what Zed, JetBrains "
+        "IDEs, Neovim's CodeCompanion, Emacs' agent-shell or acpx start.",
+        epilog=ENVIRONMENT,
+        formatter_class=formatter,
+    )
+    acp.add_argument("--model", help="model name (overrides AGENTLS_MODEL)")
+    acp.add_argument(
+        "--approval",
+        choices=["always-ask", "ask-unsafe", "never-ask"],
+        help="when to ask before running a command (default: ask unless it only reads)",
+    )
     return parser
 
 
@@ -184,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
         if banner:
             print(banner, file=sys.stderr, flush=True)
         return serve(tcp=args.tcp, ws=args.ws, network=network)
+    if args.command == "acp":
+        from agentls.acp.main import run
+
+        options = {"model": args.model, "approval": args.approval}
+        return run({key: value for key, value in options.items() if value is not None})
     if args.command == "sessions":
         from agentls.chat.app import run_sessions
 

@@ -88,3 +88,18 @@ async def test_without_bubblewrap_the_user_is_told_and_asked(
     assert not (workspace / "made-by-the-model").exists()
     await agent.send("run: ls")  # strictly read-only: still runs unasked
     assert len(agent.approval_requests) == 1
+
+
+async def test_a_key_printed_in_pieces_never_reaches_the_editor(
+    agent: Agent, api: FakeModelAPI, workspace: Path
+) -> None:
+    (workspace / ".env").write_text(API_KEY)
+    script = "echo start; sleep 0.3; head -c 9 .env; sleep 0.3; tail -c +10 .env; echo; echo done"
+    result = await agent.send(f"run: {script}")
+    events = agent.turn_events(result["turnId"])
+    deltas = [e["delta"] for e in events if e["type"] == "toolOutputDelta"]
+    assert deltas[0] == "start\n" and len(deltas) >= 2  # streamed, not sent at the end
+    shown = "".join(deltas)
+    assert API_KEY not in shown and API_KEY[:9] not in shown
+    assert "[redacted]" in shown and "done" in shown
+    assert api.rejected == []

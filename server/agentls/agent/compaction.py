@@ -1,12 +1,13 @@
 """A session's context meter and compaction: how full the window is, and shrinking it.
 
-The turn asks `Compaction.before_request` for each model request: when the request would pass
-`auto_compact_percent` of the window, the history is compacted first. When the API refuses a
-request for context length anyway (the estimate is only bytes / 4), `after_refusal` compacts
-and hands back the request to retry, once. `agent/compact` runs the same procedure on
-demand. A compaction is one model request (the summary); its result is written as one
-`compacted` line, and only then does the session's model history become the replacement, so
-a stop or a failure in the middle changes nothing.
+The session asks `Compaction.before_request` for each model request of a turn: when the
+request would pass `auto_compact_percent` of the window, the history is compacted first. When
+the API refuses a request for context length anyway (the estimate is only bytes / 4),
+`after_refusal` compacts and hands back the request to retry, once. `agent/compact` runs the
+same procedure on demand, as a task of its own (`agentls.agent.tasks.compact`). A compaction
+is one model request (the summary); its result is written as one `compacted` line, and only
+then does the session's model history become the replacement, so a stop or a failure in the
+middle changes nothing.
 
 The window is looked up once per model endpoint: the `context_window` setting, else what a
 llama.cpp-style server reports (`/props`, probed at the first request, never at
@@ -18,22 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import orjson
 
 from agentls.agent.context import AgentContext
-from agentls.agent.results import CoreError, TurnResult, TurnStatus
-from agentls.agent.tools import ToolBox
-from agentls.agent.turn import Turn, TurnHost
+from agentls.agent.results import CoreError
 from agentls.history.compact import (
     compaction_input,
     estimate_item_tokens,
     estimate_text_tokens,
-    recent_user_messages,
     replacement_history,
     should_compact,
     summary_from_output,
@@ -49,9 +46,6 @@ from agentls.providers.context_window import (
 )
 from agentls.providers.events import Completed, ItemDone, ModelRequest, ProviderError, Retry
 from agentls.providers.retry import stream_with_retries
-
-if TYPE_CHECKING:
-    from agentls.agent.session import Session
 
 logger = logging.getLogger(__name__)
 
@@ -358,62 +352,3 @@ class Compaction:
             elif isinstance(event, Completed):
                 pass
         return items
-
-
-# --------------------------------------------------------------------------- on demand
-
-
-class CompactionTurn(Turn):
-    """`agent/compact` as a turn of its own, so that sends wait and `agent/interrupt` works.
-
-    It records no turn (a compaction is not a conversation turn) and sends no
-    `turnStarted`/`turnCompleted`: only `compaction` events, under its own id.
-    """
-
-    def __init__(
-        self,
-        host: TurnHost,
-        context: AgentContext,
-        compaction: Compaction,
-        sink: Callable[[dict[str, Any]], None],
-    ) -> None:
-        super().__init__(host, context, ToolBox([]), f"compact-{uuid.uuid4().hex[:12]}", "", sink)
-        self.outcome: CompactionOutcome | None = None
-        self._compaction = compaction
-
-    async def run(self) -> TurnResult:
-        status: TurnStatus = "completed"
-        error: dict[str, Any] | None = None
-        try:
-            await self._compaction.resolve_window()
-            self.outcome = await self._compaction.run(self.emit, reason="manual")
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is not None:
-                while task.cancelling():
-                    task.uncancel()
-            status = "interrupted"
-        except CoreError as exc:
-            status, error = "failed", {"message": str(exc)}
-        self.finishing = True
-        return TurnResult(self.host.session_id, self.id, status, error=error)
-
-
-async def compact_now(
-    session: Session, sink: Callable[[dict[str, Any]], None]
-) -> CompactionOutcome:
-    """`agent/compact`: refused while a turn runs; a stop or a failure is an error."""
-    await session.load_history()
-    instructions = session.context.settings.instructions or session.instructions
-    session.compaction.fixed_tokens = fixed_tokens(session.toolbox().definitions(), instructions)
-    if not recent_user_messages(session.history):
-        tokens = session.compaction.estimate()
-        return CompactionOutcome(tokens, tokens)  # nothing said yet: nothing to summarise
-    turn = CompactionTurn(session, session.context, session.compaction, sink)
-    result = await session.turns.send(turn)
-    if turn.outcome is not None:
-        return turn.outcome
-    if result.status == "interrupted":
-        raise CompactionError("the compaction was stopped; the history is unchanged")
-    message = (result.error or {}).get("message", "compaction failed")
-    raise CompactionError(str(message))

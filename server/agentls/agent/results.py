@@ -60,3 +60,15 @@ class StorageError(CoreError):
     """The session could not be saved (disk full, folder gone); the message says which."""
 
     code = -33005
+
+
+class InvalidInputError(CoreError, ValueError):
+    """Input the caller can fix (a malformed attachment); the message names the field."""
+
+    code = -32602
+
+
+class NotConfiguredError(CoreError):
+    """A call came before the front end said which folder the service serves."""
+
+    code = -32002

@@ -8,6 +8,7 @@ ask through it, and `agentls.agent.turn` holds the whole life of a turn.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -15,16 +16,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from agentls.agent.approvals import ApprovalRequest, Decision
 from agentls.agent.checkpoints import TurnChanges
-from agentls.agent.compaction import Compaction
+from agentls.agent.compaction import Compaction, CompactionOutcome, fixed_tokens
 from agentls.agent.context import AgentContext
 from agentls.agent.instructions import ProjectInstructions
+from agentls.agent.meta import forked_from, session_meta
 from agentls.agent.results import StorageError, TurnInProgressError, TurnResult
+from agentls.agent.tasks import EventSink, TaskControl, TaskEvents, prepare
+from agentls.agent.tasks.turn import Turn
 from agentls.agent.tools import Tool, ToolBox
-from agentls.agent.turn import EventSink, Turn, TurnControl, prepare
 from agentls.config.settings import HistoryMode, WireApi
 from agentls.history.repair import (
     ABORTED_OUTPUT,
@@ -42,12 +44,14 @@ from agentls.rollout.records import (
     EVENT_MSG,
     RESPONSE_ITEM,
     SESSION_META,
+    SESSION_RENAMED,
     STATE,
     TOOL_CALL_COMPLETED,
     TURN_ABORTED,
     TURN_COMPLETED,
     TURN_CONTEXT,
     TURN_STARTED,
+    TURNS_ROLLED_BACK,
     compacted_payload,
     timestamp,
     utc_now,
@@ -73,28 +77,6 @@ def _refuses_response_chain(error: ProviderError) -> bool:
     return error.http_status == 400 and (
         "previous_response" in text or "previous response" in text or "'store'" in text
     )
-
-
-def session_meta(
-    context: AgentContext, layout: WorkspaceLayout, session_id: str, created: datetime
-) -> dict[str, Any]:
-    settings = context.settings
-    info = context.provider_info
-    meta: dict[str, Any] = {
-        "id": session_id,
-        "timestamp": timestamp(created),
-        "cwd": str(context.workspace),
-        "workspace_uri": layout.uri,
-        "originator": "agentls",
-        "cli_version": context.version,
-        "model_provider": str(
-            info.get("provider") or urlparse(settings.base_url).netloc or settings.base_url
-        ),
-        "model": str(info.get("model") or settings.model),
-    }
-    if settings.instructions:
-        meta["instructions"] = settings.instructions
-    return meta
 
 
 class Session:
@@ -126,7 +108,7 @@ class Session:
         # server-side history: the last stored response and how many items it covers
         self.response_chain: tuple[str, int] | None = None
         self.server_history_refused = False
-        self.turns = TurnControl()
+        self.turns = TaskControl(session_id)
         self.steering: list[str] = []
         # told when the session file had to be recreated (its folder was deleted)
         self.on_relinked: Callable[[Session], None] | None = None
@@ -184,7 +166,6 @@ class Session:
         the turn a crash cut off) are read here, so opening does not grow with the file; the
         model's part is read at its first use (`load_history`).
         """
-        from agentls.agent.undo import forked_from
 
         writer = RolloutWriter(path, create=False, secrets=context.secrets())
         try:
@@ -343,8 +324,12 @@ class Session:
                 "content": [{"type": "input_text", "text": text}, *attached],
             }
         )
+        self.name_if_untitled(text)
+
+    def name_if_untitled(self, title: str) -> None:
+        """The session's first words name it, until the user renames it."""
         if not self.info.title:
-            self.info.title = text
+            self.info.title = title
 
     def record_turn_opening(self, turn_id: str) -> None:
         """The turn's context and start, without its user message (a user command has none)."""
@@ -456,6 +441,25 @@ class Session:
             previous_response_id=chain[0] if chain else None,
         )
 
+    async def prepare_request(
+        self, tools: list[dict[str, Any]], events: TaskEvents
+    ) -> ModelRequest:
+        return await self.compaction.before_request(tools, events.emit)
+
+    async def retry_after_refusal(
+        self,
+        request: ModelRequest,
+        error: ProviderError,
+        tools: list[dict[str, Any]],
+        events: TaskEvents,
+    ) -> ModelRequest | None:
+        if self.refused_stored_history(request, error):
+            return self.next_request(tools)
+        return await self.compaction.after_refusal(error, tools, events.emit)
+
+    def usage_fields(self, usage: dict[str, int]) -> dict[str, Any]:
+        return self.compaction.usage_fields(usage)
+
     def after_response(self, response_id: str | None) -> None:
         """Remember where the service's stored history ends, on disk too for resume."""
         if response_id and self._uses_server_history():
@@ -544,7 +548,76 @@ class Session:
             self.context.checkpoints.prewarm()
         stopped = await prepare(self.load_history()) or stopped
         turn = Turn(self, self.context, self.toolbox(), f"turn-{uuid.uuid4().hex[:12]}", text, sink)
-        return await self.turns.send(turn, stopped=stopped)
+        return await self.turns.start(turn, stopped=stopped)
+
+    async def run_command(self, command: str, sink: EventSink) -> TurnResult:
+        """The user's own command, as a task of its own; refused while another runs."""
+        from agentls.agent.tasks.user_shell import UserCommandTask
+
+        self.turns.refuse_if_busy()
+        stopped = await prepare(self.load_history())
+        task = UserCommandTask(self, self.context, command, sink)
+        return await self.turns.start(task, stopped=stopped)
+
+    async def compact(self, sink: EventSink) -> CompactionOutcome:
+        """`agent/compact`: refused while a turn runs; a stop or a failure is an error."""
+        from agentls.agent.compaction import CompactionError
+        from agentls.agent.tasks.compact import CompactTask
+        from agentls.history.compact import recent_user_messages
+
+        await self.load_history()
+        instructions = self.context.settings.instructions or self.instructions
+        self.compaction.fixed_tokens = fixed_tokens(self.toolbox().definitions(), instructions)
+        if not recent_user_messages(self.history):
+            tokens = self.compaction.estimate()
+            return CompactionOutcome(tokens, tokens)  # nothing said yet: nothing to summarise
+        task = CompactTask(self.id, self.compaction, sink, self.context.redact_fields)
+        result = await self.turns.start(task)
+        if task.outcome is not None:
+            return task.outcome
+        if result.status == "interrupted":
+            raise CompactionError("the compaction was stopped; the history is unchanged")
+        message = (result.error or {}).get("message", "compaction failed")
+        raise CompactionError(str(message))
+
+    # -- rewinding and renaming ------------------------------------------------------------
+    def refuse_while_running(self, then: str) -> None:
+        running = self.running_turn_id
+        if running is not None:
+            raise TurnInProgressError(
+                f"turn {running} is running in session {self.id}; stop it "
+                f"(agent/interrupt), then {then}"
+            )
+
+    def exclusive(self, reason: str) -> contextlib.AbstractContextManager[None]:
+        """No turn starts while the body runs; a send is refused with `reason`."""
+        return self.turns.blocked(reason)
+
+    def rollback(self, turn_ids: list[str]) -> None:
+        """Take turns out of the conversation: a `turns_rolled_back` record, fsynced; the
+        model's history is read again from the file, which honours it."""
+        self._check_file()
+        self._append(EVENT_MSG, {"type": TURNS_ROLLED_BACK, "turn_ids": turn_ids})
+        try:
+            self.writer.sync()
+        except RolloutWriteError as exc:
+            raise StorageError(str(exc.strerror)) from exc
+        for turn_id in turn_ids:
+            self.turn_changes.pop(turn_id, None)
+        self.reread_history()
+
+    def rename(self, title: str) -> None:
+        """A `session_renamed` record; listings and resume take the last one."""
+        self._append(EVENT_MSG, {"type": SESSION_RENAMED, "title": title})
+        try:
+            self.writer.sync()
+        except RolloutWriteError as exc:
+            raise StorageError(str(exc.strerror)) from exc
+        self.info.title = title
+
+    @property
+    def path(self) -> Path:
+        return self.writer.path
 
     def interrupt(self) -> str | None:
         """Stop the running turn; returns its id, or None when there was nothing to stop."""

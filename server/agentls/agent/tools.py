@@ -92,6 +92,12 @@ class ToolBox:
     def definitions(self) -> list[dict[str, Any]]:
         return [tool.definition() for tool in self._all().values()]
 
+    async def read_ahead(self, name: str, arguments: str) -> None:
+        """Let the tool fetch what its plan will read (a patch: the editor's buffers)."""
+        reader = getattr(self._all().get(name), "read_ahead", None)
+        if reader is not None:
+            await reader(arguments)
+
     def prepare(self, name: str, arguments: str) -> PreparedCall | ToolOutcome:
         tool = self._all().get(name)
         if tool is None:

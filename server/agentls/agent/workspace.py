@@ -9,10 +9,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentls.agent.context import AgentContext
-from agentls.agent.results import SessionNotFoundError
+from agentls.agent.results import SessionNotFoundError, StorageError
 from agentls.agent.session import Session
 from agentls.agent.tools import Tool
 from agentls.rollout.paths import WorkspaceLayout, check_session_id
@@ -44,6 +45,7 @@ class ResumeResult:
             "updatedAt": session.updated_at(),
             "history": self.history if self.history is not None else session.history_view(),
             "warnings": self.warnings,
+            "instructionFiles": [str(p) for p in session.instruction_files()],
         }
         if self.history_cursor is not None:
             wire["historyCursor"] = self.history_cursor
@@ -159,18 +161,73 @@ class Workspace:
         """`agent/history`: the entries older than `cursor`; ValueError for a foreign cursor."""
         from agentls.rollout.paging import history_page
 
+        return history_page(self.session_file(session_id), cursor, limit)
+
+    def session_file(self, session_id: str | None) -> Path:
+        """The file of a session of this workspace (default: the active one)."""
         if session_id is None:
             if self.active is None:
                 raise SessionNotFoundError("no session is open; pass its sessionId")
-            path = self.active.writer.path
-        else:
-            check_session_id(session_id)
-            held = self.sessions.get(session_id)
-            found = held.writer.path if held else self.layout.find_session(session_id)
-            if found is None:
-                raise SessionNotFoundError(f"no session '{session_id}' in this workspace")
-            path = found
-        return history_page(path, cursor, limit)
+            return self.active.path
+        check_session_id(session_id)
+        held = self.sessions.get(session_id)
+        path = held.path if held else self.layout.find_session(session_id)
+        if path is None:
+            raise SessionNotFoundError(f"no session '{session_id}' in this workspace")
+        return path
+
+    async def fork(self, session_id: str | None, turn_id: str | None) -> str:
+        """A new session holding the conversation up to and including `turn_id` (default:
+        the last finished turn); returns its id. The original is not touched."""
+        from agentls.agent.fork import fork_session
+
+        source = self.session_file(session_id)
+        original = session_id or (self.active.id if self.active else "")
+        return await fork_session(self.context, self.layout, source, original, turn_id)
+
+    def rename_session(self, session_id: str, title: str) -> None:
+        """Append a `session_renamed` record; the listing and resume take the last one."""
+        from agentls.rollout.records import EVENT_MSG, SESSION_RENAMED
+        from agentls.rollout.writer import RolloutWriteError, RolloutWriter
+
+        clean = " ".join(title.split())
+        held = self.sessions.get(session_id)
+        if held is not None:
+            held.rename(clean)
+            return
+        path = self.session_file(session_id)
+        try:  # another server may hold it: taking the lock tells
+            writer = RolloutWriter(path, create=False, secrets=self.context.secrets())
+            try:
+                writer.append(EVENT_MSG, {"type": SESSION_RENAMED, "title": clean})
+            finally:
+                writer.close()
+        except RolloutWriteError as exc:
+            raise StorageError(str(exc.strerror)) from exc
+
+    def delete_session(self, session_id: str) -> Path:
+        """Move the session's file to the trash folder, closing it first; refused mid-turn."""
+        from agentls.rollout.store import move_to_trash
+        from agentls.rollout.writer import RolloutWriter
+
+        path = self.session_file(session_id)
+        held = self.sessions.get(session_id)
+        if held is not None:
+            held.refuse_while_running("delete it")
+            held.close()
+            del self.sessions[session_id]
+            if self.active is held:
+                self.active = None
+            lock: RolloutWriter | None = None
+        else:  # another server may hold it: taking the lock tells
+            lock = RolloutWriter(path, create=False)
+        try:
+            return move_to_trash(self.layout, path)
+        except OSError as exc:
+            raise StorageError(f"could not move the session to the trash: {exc.strerror}") from exc
+        finally:
+            if lock is not None:
+                lock.close()
 
     def session_for_send(self, session_id: str | None) -> Session:
         if session_id is not None:

@@ -11,11 +11,22 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from agentls.config.check import (
+    ENV_NAME,
+    BadValueError,
+    Check,
+    UnknownKey,
+    check_table,
+    choice,
+    http_url,
+    string_table,
+)
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -103,53 +114,41 @@ class Settings:
         return self.model_path is not None or not self.has_model_endpoint(env)
 
 
-# -- field checks ------------------------------------------------------------------------------
-Check = Callable[[Any], Any]
+# -- field checks (the ones MCP shares are in agentls.config.check) ----------------------------
 
 
 def _text(*, pattern: str | None = None, empty: bool = False) -> Check:
     def check(value: Any) -> str:
         if not isinstance(value, str):
-            raise ValueError("expected a string")
+            raise BadValueError("expected a string")
         if not empty and not value.strip():
-            raise ValueError("must not be empty")
+            raise BadValueError("must not be empty")
         if pattern and not re.fullmatch(pattern, value):
-            raise ValueError(f"must match {pattern}")
+            raise BadValueError(f"must match {pattern}")
         return value
 
     return check
 
 
 def _url(value: Any) -> str:
-    text = _text()(value)
-    if not re.match(r"^https?://[^\s/]+", text):
-        raise ValueError("expected an http:// or https:// URL")
-    return str(text)
-
-
-def _choice(kind: type[StrEnum]) -> Check:
-    def check(value: Any) -> StrEnum:
-        try:
-            return kind(value)
-        except ValueError:
-            allowed = ", ".join(member.value for member in kind)
-            raise ValueError(f"expected one of {allowed}") from None
-
-    return check
+    return http_url(_text()(value))
 
 
 def _number(kind: type[int] | type[float], low: float, high: float) -> Check:
     def check(value: Any) -> int | float:
         if isinstance(value, bool):
-            raise ValueError("expected a number")
+            raise BadValueError("expected a number")
         try:
             number = kind(value)
         except (TypeError, ValueError):
-            raise ValueError(f"expected {'an integer' if kind is int else 'a number'}") from None
+            raise BadValueError(f"expected {'an integer' if kind is int else 'a number'}") from None
+        except OverflowError:
+            # TOML's `inf` as an integer, or an integer too large for a float.
+            raise BadValueError(f"must be between {low:g} and {high:g}") from None
         if kind is int and isinstance(value, float) and not value.is_integer():
-            raise ValueError("expected an integer")
+            raise BadValueError("expected an integer")
         if not low <= number <= high:
-            raise ValueError(f"must be between {low:g} and {high:g}")
+            raise BadValueError(f"must be between {low:g} and {high:g}")
         return number
 
     return check
@@ -163,7 +162,7 @@ def _flag(value: Any) -> bool:
         return True
     if text in ("0", "false", "no", "off"):
         return False
-    raise ValueError("expected true or false")
+    raise BadValueError("expected true or false")
 
 
 def _path(value: Any) -> Path:
@@ -179,33 +178,25 @@ def _optional(check: Check) -> Check:
     return optional
 
 
-def _headers(value: Any) -> dict[str, str]:
-    if not isinstance(value, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise ValueError("expected a table of header names to string values")
-    return dict(value)
-
-
 def _tables(value: Any) -> dict[str, dict[str, Any]]:
     """`[mcp_servers.NAME]`: a table of tables; each server's own keys are checked by MCP."""
     if not isinstance(value, Mapping) or not all(
         isinstance(k, str) and isinstance(v, Mapping) for k, v in value.items()
     ):
-        raise ValueError("expected a table of named tables")
+        raise BadValueError("expected a table of named tables")
     return {k: dict(v) for k, v in value.items()}
 
 
 FIELD_CHECKS: dict[str, Check] = {
     "base_url": _url,
-    "api_key_env": _text(pattern=r"[A-Za-z_][A-Za-z0-9_]*"),
+    "api_key_env": _text(pattern=ENV_NAME.pattern),
     "model": _text(),
-    "wire_api": _choice(WireApi),
-    "history": _choice(HistoryMode),
+    "wire_api": choice(WireApi),
+    "history": choice(HistoryMode),
     "model_path": _optional(_path),
     "local_model": _flag,
     "local_context_tokens": _number(int, 512, 131072),
-    "approval": _choice(ApprovalPolicy),
+    "approval": choice(ApprovalPolicy),
     "home": _path,
     "instructions": _optional(_text(empty=True)),
     "connect_timeout_s": _number(float, 0.001, 3600),
@@ -215,8 +206,8 @@ FIELD_CHECKS: dict[str, Check] = {
     "retry_max_delay_s": _number(float, 0, 3600),
     "shell_timeout_s": _number(float, 0.001, 86400),
     "kill_grace_s": _number(float, 0, 60),
-    "extra_headers": _headers,
-    "sandbox": _choice(SandboxMode),
+    "extra_headers": string_table("header names"),
+    "sandbox": choice(SandboxMode),
     "sandbox_network": _flag,
     "checkpoints": _flag,
     "checkpoint_max_file_mb": _number(float, 0.001, 100_000),
@@ -269,19 +260,15 @@ def _apply_layer(
     warnings: list[str],
     allowed: set[str] = STRUCTURE_KEYS,
 ) -> None:
-    for raw_key, value in layer.items():
-        key = _snake(str(raw_key))
-        check = FIELD_CHECKS.get(key)
-        if check is None:
-            if key not in allowed:
-                warnings.append(_unknown_key(key, source, allowed))
-            continue
-        try:
-            merged[key] = check(value)
-        except ValueError as exc:
+    checked = check_table(layer, FIELD_CHECKS, key=_snake, understood=allowed)
+    merged.update(checked.values)
+    for problem in checked.problems:
+        if isinstance(problem, UnknownKey):
+            warnings.append(_unknown_key(problem.key, source, allowed))
+        else:
             warnings.append(
-                f"setting '{key}' from {source}: {value!r} is not valid ({exc}); "
-                "keeping the previous value"
+                f"setting '{problem.key}' from {source}: {problem.value!r} is not valid "
+                f"({problem.reason}); keeping the previous value"
             )
 
 

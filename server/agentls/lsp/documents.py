@@ -33,6 +33,8 @@ def _disk_text(path: Path) -> str | None:
 
 
 class LspBuffers:
+    reads_ahead = False  # text document sync pushes every change
+
     def __init__(self, server: LanguageServer) -> None:
         self._server = server
         self.apply_edit_supported = False
@@ -57,6 +59,10 @@ class LspBuffers:
         return Buffer(
             path=path, uri=uri, text=text, version=version, unsaved=_disk_text(path) != text
         )
+
+    async def read_ahead(self, paths: list[Path]) -> None:
+        """Nothing to fetch: text document sync keeps every open buffer here already."""
+        return None
 
     def can_apply_edits(self) -> bool:
         return self.apply_edit_supported

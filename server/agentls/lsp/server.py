@@ -21,8 +21,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from agentls import __version__
-from agentls.agent.context import AgentContext
-from agentls.agent.workspace import Workspace
+from agentls.agent.service import AgentService
 from agentls.lsp.approvals import LspApprover
 from agentls.lsp.documents import LspBuffers
 from agentls.lsp.errors import (
@@ -78,11 +77,11 @@ class AgentLanguageServer(LanguageServer):
         self.protocol.agent_capability = self.capabilities_extra
         self.approver = LspApprover(self.protocol)
         self.buffers = LspBuffers(self)
-        self.agent: Workspace | None = None
-        self.provider: Any = None
-        self.retired_providers: list[Any] = []
+        # the core; it serves a folder once `initialize` has named one
+        self.core = AgentService(self.env, approver=self.approver, editor=self.buffers)
+        self.core.on_sessions_changed = lambda: self.notify("agent/sessionsChanged", {})
+        self.core.on_session_relinked = self._session_file_recreated
         self.init_options: dict[str, Any] = {}
-        self.settings_warnings: list[str] = []
         self.client_pulls_configuration = False
         self.exit_code: int | None = None
         self.exited = asyncio.Event()
@@ -125,7 +124,7 @@ class AgentLanguageServer(LanguageServer):
         """Refuse before `initialize`, and map the core's errors: once, for every method."""
 
         async def guarded(params: Any) -> Any:
-            if self.agent is None:
+            if not self.core.configured:
                 raise RpcError(SERVER_NOT_INITIALIZED, "initialize the server first")
             try:
                 return await handler(params)
@@ -168,7 +167,7 @@ class AgentLanguageServer(LanguageServer):
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def _initialize(self, params: types.InitializeParams) -> None:
-        if self.agent is not None:
+        if self.core.configured:
             raise RpcError(INVALID_REQUEST, "the server is already initialized")
         options = params.initialization_options
         self.init_options = options if isinstance(options, dict) else {}
@@ -197,7 +196,7 @@ class AgentLanguageServer(LanguageServer):
         # With a base URL and no model set, the model is a local server's only one: wait
         # for its answer (briefly) so the capability names the model that will answer.
         # Nothing is asked when the model is configured.
-        await self.resolve_model(timeout_s=1.5)
+        await self.core.resolve_model(timeout_s=1.5)
 
     def capabilities_extra(self) -> dict[str, Any]:
         """What `initialize` answers under `capabilities.experimental.agent`."""
@@ -206,25 +205,23 @@ class AgentLanguageServer(LanguageServer):
         agent: dict[str, Any] = {
             "version": 1,
             "methods": list(AGENT_METHODS),
-            "model": self.provider.info if self.provider else None,
+            "model": self.core.model_info,
         }
-        workspace = self.agent
-        if workspace is not None:
-            reason = workspace.context.containment.unavailable_reason()
+        if self.core.configured:
+            context = self.core.context
+            reason = context.containment.unavailable_reason()
             agent["sandbox"] = {
-                "mode": workspace.context.settings.sandbox.value,
-                "active": workspace.context.containment.active,
+                "mode": context.settings.sandbox.value,
+                "active": context.containment.active,
                 "warning": reason,
             }
-            agent["warnings"] = list(self.settings_warnings)
+            agent["warnings"] = list(self.core.settings_warnings)
             from agentls.agent.instructions import find_instruction_files
 
-            agent["instructionFiles"] = [
-                str(p) for p in find_instruction_files(workspace.context.workspace)
-            ]
+            agent["instructionFiles"] = [str(p) for p in find_instruction_files(context.workspace)]
             agent["mcp"] = [
                 {"name": name, "state": "starting", "tools": []}
-                for name, server in workspace.context.settings.mcp_servers.items()
+                for name, server in context.settings.mcp_servers.items()
                 if server.get("enabled", True) is not False
             ]
         return agent
@@ -235,42 +232,8 @@ class AgentLanguageServer(LanguageServer):
         init_options: Mapping[str, Any],
         workspace_config: Mapping[str, Any] | None = None,
     ) -> None:
-        from agentls.config.settings import load_settings
-        from agentls.providers.factory import build_provider
-        from agentls.rollout.paths import WorkspaceLayout
-
-        loaded = load_settings(
-            env=self.env, init_options=init_options, workspace_config=workspace_config
-        )
-        self.settings_warnings = loaded.warnings
-        for warning in loaded.warnings:
-            logger.warning("%s", warning)
-        settings = loaded.settings
-        if self.agent is not None and self.agent.context.settings == settings:
-            return  # nothing changed: keep the model client (and a loaded local model)
-        if self.provider is not None:
-            # a running turn may still stream through it: close it when the server ends
-            self.retired_providers.append(self.provider)
-        self.provider = build_provider(settings, self.env)
-        if self.provider.embedded is not None:
-            self.provider.embedded.start()  # loads in a thread; sends wait for it
-        info = self.provider.info if isinstance(self.provider.info, dict) else {}
-        if self.agent is None:
-            context = AgentContext(
-                settings=settings,
-                workspace=workspace,
-                model_stream=self.provider.stream,
-                approver=self.approver,
-                env=self.env,
-                editor=self.buffers,
-                provider_info=info,
-            )
-            self.agent = Workspace(context, WorkspaceLayout.for_path(settings.home, workspace))
-            self.agent.on_relinked = self._session_file_recreated
-        else:
-            self.agent.context.settings = settings
-            self.agent.context.model_stream = self.provider.stream
-            self.agent.context.provider_info = info
+        first = not self.core.configured
+        if self.core.configure(workspace, init_options, workspace_config) and not first:
             self.spawn(self._start_mcp())
 
     def _session_file_recreated(self, session_id: str) -> None:
@@ -281,10 +244,10 @@ class AgentLanguageServer(LanguageServer):
         self.notify("agent/sessionsChanged", {})
 
     def _initialized(self, _params: Any) -> None:
-        for warning in [*self.settings_warnings, *getattr(self.provider, "warnings", [])]:
+        for warning in [*self.core.settings_warnings, *self.core.provider_warnings]:
             self.show_message(warning)
-        if self.agent is not None:
-            reason = self.agent.context.containment.unavailable_reason()
+        if self.core.configured:
+            reason = self.core.context.containment.unavailable_reason()
             if reason is not None:
                 self.show_message(reason)
         self.spawn(self._watch_sessions())
@@ -307,7 +270,7 @@ class AgentLanguageServer(LanguageServer):
         # than this to type the first message.
         await asyncio.to_thread(importlib.import_module, "agentls.lsp.params")
         await asyncio.sleep(WARM_UP_DELAY_S)
-        settings = self.agent_workspace().context.settings
+        settings = self.core.context.settings
         wire = "chat" if settings.wire_api.value == "chat" else "responses"
         for name in (
             "agentls.agent.calls.shell",
@@ -318,13 +281,13 @@ class AgentLanguageServer(LanguageServer):
 
     async def _start_mcp(self) -> None:
         """Start (or restart, after a settings change) the MCP servers; report failures."""
-        agent = self.agent
-        if agent is None:
+        if not self.core.configured:
             return
+        core = self.core
         reported: set[str] = set()
 
         def changed() -> None:
-            statuses = agent.mcp_statuses()
+            statuses = core.mcp_statuses()
             self.notify("agent/mcpStatus", {"servers": statuses})
             for status in statuses:
                 if status.get("state") == "failed" and status["name"] not in reported:
@@ -334,9 +297,9 @@ class AgentLanguageServer(LanguageServer):
                         "its tools are withdrawn, the other tools keep working"
                     )
 
-        for warning in await agent.start_mcp(changed):
+        for warning in await core.start_mcp(changed):
             self.show_message(warning)
-        if agent.mcp is not None:
+        if core.mcp_running:
             changed()
 
     async def _pull_configuration(self) -> None:
@@ -356,13 +319,13 @@ class AgentLanguageServer(LanguageServer):
 
     def _reconfigure(self, section: dict[str, Any]) -> None:
         """Apply the editor's `agentls` settings section; the next turn uses them."""
-        self.configure(self.agent_workspace().context.workspace, self.init_options, section)
-        for warning in self.settings_warnings:
+        self.configure(self.core.folder, self.init_options, section)
+        for warning in self.core.settings_warnings:
             self.show_message(warning)
 
     async def _did_change_configuration(self, params: types.DidChangeConfigurationParams) -> None:
         """Settings changed in the editor: read them again; the next turn uses them."""
-        if self.agent is None:
+        if not self.core.configured:
             return
         if self.client_pulls_configuration:
             await self._pull_configuration()
@@ -375,29 +338,13 @@ class AgentLanguageServer(LanguageServer):
     async def _watch_sessions(self) -> None:
         from agentls.lsp.watcher import watch_sessions
 
-        agent = self.agent_workspace()
-        agent.layout.ensure()
-
-        def own_files() -> set[Path]:
-            return {s.writer.path for s in agent.sessions.values()}
-
         await watch_sessions(
-            agent.layout.sessions_dir,
+            self.core.sessions_folder(),
             lambda: self.notify("agent/sessionsChanged", {}),
-            own_files,
+            self.core.open_session_files,
             self._stop_watching,
             self.watcher_ready,
         )
-
-    async def resolve_model(self, timeout_s: float = 10) -> None:
-        """Settle which model answers (a local server's only one) before a session records it."""
-        resolve = getattr(self.provider, "resolve", None)
-        if resolve is None:
-            return
-        try:
-            await asyncio.wait_for(resolve(), timeout_s)
-        except Exception as exc:  # the turn itself will say what is wrong with the server
-            logger.info("could not settle the model before the turn: %s", exc)
 
     async def watching(self, timeout_s: float = 2.0) -> None:
         """Wait (briefly) until changes to the session folder are being watched."""
@@ -416,18 +363,11 @@ class AgentLanguageServer(LanguageServer):
     async def close(self) -> None:
         """Stop every turn (their tools die with them), release sessions, close clients."""
         self._stop_watching.set()
-        if self.agent is not None:
-            await self.agent.shutdown()
-        for provider in [*self.retired_providers, self.provider]:
-            if provider is not None:
-                await provider.aclose()
-        self.retired_providers.clear()
-        self.provider = None
+        await self.core.close()
 
-    def agent_workspace(self) -> Workspace:
-        if self.agent is None:
-            raise RpcError(SERVER_NOT_INITIALIZED, "initialize the server first")
-        return self.agent
+    @property
+    def service(self) -> AgentService:
+        return self.core
 
     def turn_sink(self, work_done_token: str | int | None) -> Callable[[dict[str, Any]], None]:
         """Where a turn's events go: `agent/event`, and `$/progress` when a token was given."""

@@ -9,11 +9,20 @@ far as this package is concerned, so they are kept out of every `repr` and messa
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from agentls.config.check import (
+    ENV_NAME,
+    BadValueError,
+    Check,
+    UnknownKey,
+    check_table,
+    choice,
+    http_url,
+    string_table,
+)
 from agentls.config.settings import ApprovalPolicy
 
 __all__ = [
@@ -26,22 +35,8 @@ __all__ = [
 DEFAULT_STARTUP_TIMEOUT_S = 10.0
 DEFAULT_TOOL_TIMEOUT_S = 60.0
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # The Codex CLI spells the timeouts `_sec`; a copied table should simply work.
 _ALIASES = {"startup_timeout_sec": "startup_timeout_s", "tool_timeout_sec": "tool_timeout_s"}
-_KNOWN = {
-    "command",
-    "args",
-    "env",
-    "cwd",
-    "enabled",
-    "startup_timeout_s",
-    "tool_timeout_s",
-    "approval",
-    "url",
-    "bearer_token_env_var",
-    "http_headers",
-}
 
 
 @dataclass(frozen=True)
@@ -66,76 +61,59 @@ class McpServerConfig:
         return "http" if self.url is not None else "stdio"
 
 
-class _BadValueError(ValueError):
-    pass
-
-
 def _string(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _BadValueError("expected a non-empty string")
+        raise BadValueError("expected a non-empty string")
     return value
 
 
 def _strings(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-        raise _BadValueError("expected an array of strings")
+        raise BadValueError("expected an array of strings")
     return tuple(value)
 
 
-def _string_table(value: Any) -> dict[str, str]:
-    if not isinstance(value, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise _BadValueError("expected a table of names to string values")
-    return dict(value)
+_string_table = string_table("names")
 
 
 def _env_table(value: Any) -> dict[str, str]:
     table = _string_table(value)
     for key in table:
-        if not _ENV_NAME.fullmatch(key):
-            raise _BadValueError(f"{key!r} is not a valid environment variable name")
+        if not ENV_NAME.fullmatch(key):
+            raise BadValueError(f"{key!r} is not a valid environment variable name")
     return table
 
 
 def _flag(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise _BadValueError("expected true or false")
+        raise BadValueError("expected true or false")
     return value
 
 
 def _seconds(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _BadValueError("expected a number of seconds")
-    seconds = float(value)
-    if not math.isfinite(seconds) or not 0 < seconds <= 86400:
-        raise _BadValueError("expected a number of seconds between 0 and 86400")
-    return seconds
-
-
-def _approval(value: Any) -> ApprovalPolicy:
+        raise BadValueError("expected a number of seconds")
     try:
-        return ApprovalPolicy(value)
-    except ValueError:
-        choices = ", ".join(p.value for p in ApprovalPolicy)
-        raise _BadValueError(f"expected one of {choices}") from None
+        seconds = float(value)
+    except OverflowError:  # an integer too large for a float
+        seconds = math.inf
+    if not math.isfinite(seconds) or not 0 < seconds <= 86400:
+        raise BadValueError("expected a number of seconds between 0 and 86400")
+    return seconds
 
 
 def _env_name(value: Any) -> str:
     name = _string(value)
-    if not _ENV_NAME.fullmatch(name):
-        raise _BadValueError("expected an environment variable name")
+    if not ENV_NAME.fullmatch(name):
+        raise BadValueError("expected an environment variable name")
     return name
 
 
 def _url(value: Any) -> str:
-    url = _string(value)
-    if not re.match(r"https?://", url):
-        raise _BadValueError("expected an http:// or https:// URL")
-    return url
+    return http_url(_string(value))
 
 
-_CHECKS: dict[str, Callable[[Any], Any]] = {
+_CHECKS: dict[str, Check] = {
     "command": _string,
     "args": _strings,
     "env": _env_table,
@@ -143,7 +121,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "enabled": _flag,
     "startup_timeout_s": _seconds,
     "tool_timeout_s": _seconds,
-    "approval": _approval,
+    "approval": choice(ApprovalPolicy),
     "url": _url,
     "bearer_token_env_var": _env_name,
     "http_headers": _string_table,
@@ -152,17 +130,14 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
 
 def _parse_one(name: str, table: Mapping[str, Any], warnings: list[str]) -> McpServerConfig | None:
     where = f"mcp_servers.{name}"
-    values: dict[str, Any] = {}
-    for raw_key, value in table.items():
-        key = _ALIASES.get(raw_key, raw_key)
-        if key not in _KNOWN:
-            warnings.append(f"{where}: unknown key {raw_key!r} ignored")
-            continue
-        try:
-            values[key] = _CHECKS[key](value)
-        except _BadValueError as exc:
+    checked = check_table(table, _CHECKS, key=lambda written: _ALIASES.get(written, written))
+    for problem in checked.problems:
+        if isinstance(problem, UnknownKey):
+            warnings.append(f"{where}: unknown key {problem.written!r} ignored")
+        else:
             # The value itself is not quoted: it may be a token pasted into the wrong key.
-            warnings.append(f"{where}.{raw_key}: {exc}; the default is used")
+            warnings.append(f"{where}.{problem.written}: {problem.reason}; the default is used")
+    values = checked.values
     has_command = "command" in values
     has_url = "url" in values
     if has_command == has_url:

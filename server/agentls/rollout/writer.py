@@ -11,6 +11,7 @@ import errno
 import fcntl
 import logging
 import os
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +39,10 @@ def _describe(exc: OSError, doing: str) -> str:
     return f"could not write the session file while {doing}: {exc.strerror or exc}"
 
 
+LOCK_TRIES = 5
+LOCK_RETRY_S = 0.02
+
+
 class RolloutWriter:
     def __init__(self, path: Path, *, create: bool, secrets: Iterable[str] = ()) -> None:
         self.path = path
@@ -55,15 +60,21 @@ class RolloutWriter:
         if create:
             flags |= os.O_CREAT | os.O_EXCL
         fd = os.open(path, flags, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise SessionLockedError(
-                f"session file {path.name} is open in another agentls server; "
-                "close that window or start a new session"
-            ) from None
-        return fd
+        # A lock just released can still be held for a moment by a child process forked
+        # before the release and not yet exec'd (the descriptor is close-on-exec, not
+        # close-on-fork): a few short tries tell that apart from another server's lock.
+        for attempt in range(LOCK_TRIES):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if attempt < LOCK_TRIES - 1:
+                    time.sleep(LOCK_RETRY_S)
+        os.close(fd)
+        raise SessionLockedError(
+            f"session file {path.name} is open in another agentls server; "
+            "close that window or start a new session"
+        )
 
     def relink_if_deleted(self) -> bool:
         """Bring back a session file that was deleted under us; returns whether it was.

@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 from tests.agentls.agent.scripted_model import ScriptedModel, call_reply, check_strict, text_reply
 
-from agentls.agent.compaction import CompactionError, _Meter, compact_now
+from agentls.agent.compaction import CompactionError, _Meter
 from agentls.agent.context import AgentContext
 from agentls.agent.session import Session
-from agentls.agent.user_command import run_user_command
 from agentls.agent.workspace import Workspace
 from agentls.config.settings import ApprovalPolicy, Settings
 from agentls.history.compact import COMPACTION_PROMPT, SUMMARY_PREFIX, estimate_tokens
@@ -90,7 +89,7 @@ async def test_compacting_records_the_line_and_replaces_the_history(tmp_path: Pa
     await talk(session, model, 3)
     model.replies.append(text_reply(SUMMARY))
     events = Events()
-    outcome = await compact_now(session, events)
+    outcome = await session.compact(events)
     assert outcome.tokens_after < outcome.tokens_before
     summary_request = model.requests[-1]
     assert is_summary_request(summary_request.input) and summary_request.tools == []
@@ -120,7 +119,7 @@ async def test_a_failed_summary_changes_nothing(tmp_path: Path) -> None:
     model.replies.append(ProviderError("the server had an error", http_status=500))
     events = Events()
     with pytest.raises(CompactionError, match="the server had an error"):
-        await compact_now(session, events)
+        await session.compact(events)
     assert [e["phase"] for e in events.of("compaction")] == ["started", "failed"]
     assert session.history == before
     assert read_rollout(session.writer.path).compactions == []
@@ -140,7 +139,7 @@ async def test_a_stopped_compaction_changes_nothing(tmp_path: Path) -> None:
         events(event)
         started.set()
 
-    task = asyncio.create_task(compact_now(session, sink))
+    task = asyncio.create_task(session.compact(sink))
     await asyncio.wait_for(started.wait(), 10)
     await asyncio.sleep(0.1)  # into the summary's stream
     assert session.interrupt() is not None
@@ -231,7 +230,7 @@ async def test_resume_reads_the_model_history_lazily_from_the_compacted_line(
     session = ws.session_for_send(None)
     await talk(session, model, 2)
     model.replies.append(text_reply(SUMMARY))
-    await compact_now(session, Events())
+    await session.compact(Events())
     await talk(session, model, 1)
     expected = list(session.history)
     session.close()
@@ -254,7 +253,7 @@ async def test_a_user_command_is_one_user_message_the_model_sees(tmp_path: Path)
     ws = make_workspace(tmp_path, model)
     session = ws.session_for_send(None)
     events = Events()
-    result = await run_user_command(session, "echo from-the-user; exit 3", events)
+    result = await session.run_command("echo from-the-user; exit 3", events)
     assert result.status == "completed"
     assert model.requests == []
     done = events.of("toolCallCompleted")[0]

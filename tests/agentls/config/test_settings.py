@@ -154,3 +154,14 @@ def test_v2_settings_are_checked(tmp_path: Path) -> None:
     assert s.auto_compact_percent == 85
     assert any("auto_compact_percent" in w for w in loaded.warnings)
     assert s.mcp_servers == {"db": {"command": "x"}}
+
+
+def test_numbers_beyond_a_float_are_reported_not_raised(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("max_retries = inf\n")
+    loaded = load_settings(
+        env={"AGENTLS_HOME": str(tmp_path)}, init_options={"connectTimeoutS": 10**400}
+    )
+    assert loaded.settings.max_retries == 4
+    assert loaded.settings.connect_timeout_s == 10.0
+    assert any("'max_retries' from the config file" in w for w in loaded.warnings)
+    assert any("'connect_timeout_s' from initializationOptions" in w for w in loaded.warnings)

@@ -127,3 +127,15 @@ def test_env_and_headers_stay_out_of_the_repr() -> None:
     text = repr(configs)
     assert "tok-abcdef" not in text
     assert "key-123456" not in text
+
+
+def test_a_timeout_beyond_a_float_falls_back_to_the_default() -> None:
+    configs, warnings = parse_server_configs({"s": {"command": "x", "tool_timeout_s": 10**400}})
+    assert configs[0].tool_timeout_s == DEFAULT_TOOL_TIMEOUT_S
+    assert any("mcp_servers.s.tool_timeout_s" in w for w in warnings)
+
+
+def test_a_url_needs_a_host() -> None:
+    configs, warnings = parse_server_configs({"s": {"url": "http://"}})
+    assert configs == []
+    assert any("mcp_servers.s.url" in w and "http://" in w for w in warnings)

@@ -10,6 +10,7 @@ half-applied, and the call's output says what happened.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,22 @@ class PatchTool:
     def _read(self, path: Path) -> str | None:
         buffer = self.context.editor.buffer(path)
         return buffer.text if buffer is not None else read_disk_text(path)
+
+    async def read_ahead(self, arguments: str) -> None:
+        """Ask the editor for the files the patch names, so the plan sees its buffers."""
+        if not self.context.editor.reads_ahead:
+            return
+        paths: list[Path] = []
+
+        def note(path: Path) -> str | None:
+            paths.append(path)
+            return read_disk_text(path)
+
+        # a patch that does not apply is reported by `prepare`, on what the editor shows
+        with contextlib.suppress(ToolArgumentError, PatchError):
+            plan_from_arguments(arguments, self.context.workspace, note)
+        if paths:
+            await self.context.editor.read_ahead(paths)
 
     def prepare(self, arguments: str) -> PatchCall | ToolOutcome:
         try:

@@ -58,7 +58,17 @@ class ShellTool:
         from agentls.tools.safety import is_read_only
 
         cwd = resolve_workdir(self.context.workspace, args.workdir)
-        return ShellCall(self, args, arguments, cwd, may_change=not is_read_only(args.command, cwd))
+        read_only = is_read_only(args.command, cwd)
+        # `readOnly` lets a front end show what kind of call this is (ACP: read vs execute)
+        # without classifying the command a second time
+        return ShellCall(
+            self,
+            args,
+            arguments,
+            cwd,
+            may_change=not read_only,
+            started_fields={"readOnly": read_only},
+        )
 
 
 @dataclass

@@ -17,7 +17,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tree_sitter import Node
 
-__all__ = ["VARIABLES", "Dialect", "Word", "decode_word", "literal_word"]
+__all__ = [
+    "BASH",
+    "DYNAMIC",
+    "SH",
+    "VARIABLES",
+    "ZSH",
+    "Dialect",
+    "Word",
+    "decode_word",
+    "literal_word",
+]
 
 # Variables an argument may expand: set by the user's environment, never by the model (the
 # script cannot assign them: assignments are refused), and harmless to print or use as a
@@ -42,6 +52,14 @@ class Dialect:
     (dash, the usual ``/bin/sh``)."""
     expansions: bool
     """Whether globs, tildes and variables are read the way bash reads them."""
+
+
+BASH = Dialect(ansi_c=True, expansions=True)
+# dash (Debian's sh) has no $'...': it reads `$` and then a raw string, so a script we
+# decoded as one word could be several commands to it.
+SH = Dialect(ansi_c=False, expansions=True)
+# zsh's globs and expansions differ from bash's (glob qualifiers run code): literal words only.
+ZSH = Dialect(ansi_c=True, expansions=False)
 
 
 @dataclass(frozen=True)

@@ -3,17 +3,17 @@ run something.
 
 A program is listed only when we know every way it can write or execute: for the ones
 with such options, the full list of long options is kept so that abbreviations resolve as
-getopt would resolve them (see :mod:`agentls.tools.safety_options`). Programs without any
+getopt would resolve them (see :mod:`agentls.tools.safety.options`). Programs without any
 such option accept every option; their arguments still go through the path checks.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agentls.tools.safety_options import Options, Parsed
+from agentls.tools.safety.options import Options, Parsed
+from agentls.tools.safety.sed import sed_script_ok
 
 __all__ = ["RULES", "Rule"]
 
@@ -208,80 +208,6 @@ _SED = Options(
     short_values="efl",
     long_values=_words("expression file line-length"),
 )
-
-_SED_ADDRESS = re.compile(r"\s*(?:\d+(?:~\d+)?|\$|/(?:[^/\\\n]|\\[^\n])*/I?M?)")
-_SED_SIMPLE = frozenset("pdqQ=lnNPDhHgGxz{}")
-_SED_S_FLAGS = frozenset("gpiImM0123456789")
-
-
-def _sed_address(script: str, i: int) -> int:
-    match = _SED_ADDRESS.match(script, i)
-    if match is None:
-        return i
-    i = match.end()
-    if script.startswith(",", i):
-        following = _SED_ADDRESS.match(script, i + 1)
-        if following is None:
-            raise ValueError("range without an end")
-        i = following.end()
-    return i
-
-
-def _sed_delimited(script: str, i: int, delimiter: str, parts: int) -> int:
-    """Skips ``parts`` delimited fields of an ``s`` or ``y`` command starting at ``i``."""
-    for _ in range(parts):
-        while True:
-            if i >= len(script) or script[i] == "\n":
-                raise ValueError("unterminated command")
-            if script[i] == "\\":
-                i += 2
-                continue
-            if script[i] == delimiter:
-                i += 1
-                break
-            i += 1
-    return i
-
-
-def sed_script_ok(script: str) -> bool:
-    """Whether a sed script only prints: addresses with ``p d q = l n N ...``, ``s`` and ``y``
-    without the ``w``/``e`` flags. Anything else (``w``, ``W``, ``e``, ``r``, labels, text
-    commands) is refused rather than followed."""
-    i = 0
-    try:
-        while i < len(script):
-            if script[i] in " \t\n;":
-                i += 1
-                continue
-            i = _sed_address(script, i)
-            while i < len(script) and script[i] in " \t!":
-                i += 1
-            if i >= len(script):
-                return False
-            command = script[i]
-            i += 1
-            if command == "{":
-                continue  # a block opens; its first command follows directly
-            if command in _SED_SIMPLE:
-                if command in "qQ":
-                    while i < len(script) and script[i].isdigit():
-                        i += 1
-            elif command in "sy":
-                if i >= len(script) or script[i] in "\\\n":
-                    return False
-                i = _sed_delimited(script, i + 1, script[i], 2)
-                if command == "s":
-                    while i < len(script) and script[i] in _SED_S_FLAGS:
-                        i += 1
-            else:
-                return False
-            while i < len(script) and script[i] in " \t":
-                i += 1
-            if i < len(script) and script[i] not in ";\n}":
-                return False
-    except ValueError:
-        return False
-    return True
 
 
 def _sed_ok(parsed: Parsed) -> bool:

@@ -1,61 +1,36 @@
-"""Recognising commands that cannot change anything, so ``ask-unsafe`` need not ask.
+"""Reading a shell script with bash's own grammar, into the simple commands it runs.
 
-A false "read-only" runs something without the user's approval, while a false "unsafe"
-only costs a click, so everything here errs towards "unsafe": anything not positively
-understood is unsafe.
-
-Scripts (``bash -lc SCRIPT``) are read with bash's own grammar (tree-sitter-bash), not a
-lexer of our own: a hand-written lexer read ``$'\\''`` differently from bash and let
-``echo $'\\'' ; touch x # '`` pass as one ``echo``. The grammar gives the structure; only
-plain lists of simple commands (``;``, newline, ``&&``, ``||``, ``|``) are accepted, each
-word is decoded by bash's quoting rules (:mod:`agentls.tools.safety_words`), each program
-is checked against its rule (:mod:`agentls.tools.safety_rules`, :mod:`.safety_git`) and
-every argument against the kernel filesystems (:mod:`agentls.tools.safety_paths`).
+Scripts (``bash -lc SCRIPT``) are read with tree-sitter-bash, not a lexer of our own: a
+hand-written lexer read ``$'\\''`` differently from bash and let ``echo $'\\'' ; touch x # '``
+pass as one ``echo``. The grammar gives the structure; only plain lists of simple commands
+(``;``, newline, ``&&``, ``||``, ``|``) are accepted, and each word is decoded by bash's
+quoting rules (:mod:`.words`). Whatever is not such a list reads as ``None``, which the
+caller takes as "unsafe".
 
 Refused outright: parse errors, command and process substitution, arithmetic, ``${...}``
-with operators, subshells and groups, control flow, functions, ``eval``/``exec``/
-``source`` (not listed programs), background jobs, here-documents and here-strings,
-assignments other than a few locale settings, text the grammar skips but bash reads (an
-escaped space before ``#``), and every redirection except duplicating one standard
-descriptor onto another (``2>&1``, ``>&2``): even ``>/dev/null`` and ``< file`` are
-refused, since the grammar of redirections is where a write hides (``>&file`` writes a file)
-and those forms are easy to do without. Nothing is read-only while PATH has a relative entry,
-since ``ls`` could then be a program the repository ships.
+with operators, subshells and groups, control flow, functions, background jobs,
+here-documents and here-strings, assignments other than a few locale settings, text the
+grammar skips but bash reads (an escaped space before ``#``), and every redirection except
+duplicating one standard descriptor onto another (``2>&1``, ``>&2``): even ``>/dev/null``
+and ``< file`` are refused, since the grammar of redirections is where a write hides
+(``>&file`` writes a file) and those forms are easy to do without. (``eval``, ``exec`` and
+``source`` parse as simple commands; they are refused because no rule lists them.)
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 import re
 import threading
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agentls.tools.safety_git import git_args_ok, git_safe_env, repository_config_safe
-from agentls.tools.safety_options import Parsed, parse_options
-from agentls.tools.safety_paths import Places
-from agentls.tools.safety_rules import RULES
-from agentls.tools.safety_words import Dialect, Word, decode_word, literal_word
+from agentls.tools.safety.words import BASH, Dialect, Word, decode_word
 
 if TYPE_CHECKING:
     from tree_sitter import Node, Parser
 
-__all__ = ["git_safe_env", "is_read_only", "script_commands"]
-
-_BASH = Dialect(ansi_c=True, expansions=True)
-# dash (Debian's sh) has no $'...': it reads `$` and then a raw string, so a script we
-# decoded as one word could be several commands to it.
-_SH = Dialect(ansi_c=False, expansions=True)
-# zsh's globs and expansions differ from bash's (glob qualifiers run code): literal words only.
-_ZSH = Dialect(ansi_c=True, expansions=False)
-_SHELLS: dict[str, Dialect] = {
-    f"{prefix}{name}": dialect
-    for name, dialect in (("bash", _BASH), ("sh", _SH), ("dash", _SH), ("zsh", _ZSH))
-    for prefix in ("", "/bin/", "/usr/bin/")
-}
-_SHELL_FLAGS = frozenset({"-c", "-lc"})
+__all__ = ["script_commands", "simple_commands"]
 
 _STATEMENT_JOINERS = {"program": {";"}, "list": {"&&", "||"}, "pipeline": {"|"}}
 _ASSIGNABLE = frozenset(
@@ -123,7 +98,7 @@ def _collect(node: Node, commands: list[Node]) -> bool:
     return True
 
 
-# Nodes read as a whole (their text is decoded by safety_words), not as their children.
+# Nodes read as a whole (their text is decoded by .words), not as their children.
 _OPAQUE = frozenset(
     {"word", "number", "raw_string", "string", "ansi_c_string", "concatenation", "comment"}
     | {"simple_expansion", "expansion", "variable_name"}
@@ -201,41 +176,9 @@ def _decode_command(node: Node, script: bytes, dialect: Dialect) -> list[Word] |
     return words if words and words[0].literal else None
 
 
-def _git_ok(args: list[Word], places: Places) -> bool:
-    if not all(word.literal for word in args):
-        return False
-    ok, folders = git_args_ok([word.text for word in args])
-    if not ok or not all(places.word_ok(word, recursive=False) for word in args):
-        return False
-    # Without a known working folder the repository cannot be found; git_safe_env() is then
-    # the only guard against its config.
-    for place in places.known:
-        start = place.joinpath(*folders)
-        if not repository_config_safe(start):
-            return False
-    return True
-
-
-def _program_ok(program: str, args: list[Word], places: Places) -> bool:
-    if program == "cd":
-        return len(args) == 1 and not args[0].text.startswith("-") and places.cd(args[0])
-    if program == "git":
-        return _git_ok(args, places)
-    rule = RULES.get(program)
-    if rule is None or (rule.literal and not all(word.literal for word in args)):
-        return False
-    texts = [word.text for word in args]
-    parsed = parse_options(texts, rule.options) if rule.options else Parsed(operands=texts)
-    if parsed is None or (rule.check is not None and not rule.check(parsed)):
-        return False
-    recursive = rule.recursive is not None and rule.recursive(parsed)
-    if recursive and not places.here_ok_for_recursion():
-        return False
-    options_matter = rule.options is not None
-    return all(places.word_ok(word, recursive, options_matter) for word in args)
-
-
-def _commands(script: str, dialect: Dialect) -> list[list[Word]] | None:
+def simple_commands(script: str, dialect: Dialect) -> list[list[Word]] | None:
+    """The simple commands ``script`` runs when read by ``dialect``'s shell, each as its
+    program and arguments; ``None`` when it is anything but a plain list of them."""
     source = script.encode("utf-8", "surrogateescape")
     root = _parse(source)
     if root.has_error or not _only_blanks_between_tokens(root, source):
@@ -256,37 +199,7 @@ def script_commands(script: str) -> list[list[str]] | None:
     """The simple commands bash runs for ``script`` (program and arguments, in order), when
     it is a plain list of them whose every word is literal; ``None`` otherwise. For display
     and for checking our reading against bash's."""
-    commands = _commands(script, _BASH)
+    commands = simple_commands(script, BASH)
     if commands is None or not all(word.literal for words in commands for word in words):
         return None
     return [[word.text for word in words] for words in commands]
-
-
-@cache
-def _search_path_is_absolute(search_path: str) -> bool:
-    """Whether program names resolve outside the working folder: with ``.`` (or an empty or
-    relative entry) on PATH, ``ls`` may be a program the repository ships."""
-    return all(entry.startswith("/") for entry in search_path.split(":"))
-
-
-def is_read_only(argv: list[str], cwd: Path | None = None) -> bool:
-    """Whether ``argv`` certainly only reads (files, repository state, system facts) and
-    reads nothing of the kernel's (``/proc``, ``/sys``).
-
-    ``cwd`` is where the command will run: relative paths are resolved from it (symlinks
-    included) and git's repository config is checked there. Without it, relative paths are
-    taken to stay below an unknown folder and the repository config is not checked.
-    """
-    if not argv or not _search_path_is_absolute(os.environ.get("PATH", "")):
-        return False
-    places = Places(cwd)
-    dialect = _SHELLS.get(argv[0])
-    if dialect is not None:
-        if len(argv) != 3 or argv[1] not in _SHELL_FLAGS:
-            return False
-        commands = _commands(argv[2], dialect)
-        return commands is not None and all(
-            _program_ok(words[0].text, words[1:], places) for words in commands
-        )
-    # No shell involved: every argument reaches the program exactly as written.
-    return _program_ok(argv[0], [literal_word(arg) for arg in argv[1:]], places)

@@ -24,7 +24,7 @@ import stat
 from collections import deque
 from pathlib import Path
 
-from agentls.tools.safety_words import DYNAMIC, Word
+from agentls.tools.safety.words import DYNAMIC, Word
 
 __all__ = ["Places"]
 
