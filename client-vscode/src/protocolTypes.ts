@@ -70,11 +70,16 @@ export interface MessageCompletedEvent extends EventBase {
   text: string;
 }
 
+/**
+ * `readOnly` for a shell call (the classifier's verdict), `changes` for a patch, `mcp` for an MCP
+ * tool.
+ */
 export interface ToolCallStartedEvent extends EventBase {
   type: 'toolCallStarted';
   callId: string;
   name: string;
   arguments: string;
+  readOnly?: boolean;
   changes?: FileChange[];
   mcp?: McpCallInfo;
 }

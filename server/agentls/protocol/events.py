@@ -106,10 +106,14 @@ class MessageCompletedEvent(EventBase):
 
 
 class ToolCallStartedEvent(EventBase):
+    """`readOnly` for a shell call (the classifier's verdict), `changes` for a patch, `mcp`
+    for an MCP tool."""
+
     type: Literal[EventType.TOOL_CALL_STARTED]
     callId: str
     name: str
     arguments: str
+    readOnly: NotRequired[bool]
     changes: NotRequired[list[FileChange]]
     mcp: NotRequired[McpCallInfo]
 
