@@ -1,8 +1,23 @@
 /**
  * The agentls protocol (docs/protocol.md: version 1 and the v2 additions): methods, params, results, events.
  *
- * Plain types only, so every layer (extension, webview, tests) can share them.
+ * Plain types only, so every layer (extension, webview, tests) can share them. The event types
+ * (`AgentEvent` and the shapes it uses) are generated from the server's definition into
+ * ./protocolTypes and re-exported here.
  */
+
+import { EVENT_TYPES } from './protocolTypes';
+import type {
+  AgentEvent,
+  FileChange,
+  McpCallInfo,
+  ToolStatus,
+  TurnError,
+  TurnStatus,
+  Usage,
+} from './protocolTypes';
+
+export * from './protocolTypes';
 
 export const Methods = {
   send: 'agent/send',
@@ -36,22 +51,7 @@ export const ErrorCodes = {
   requestCancelled: -32800,
 } as const;
 
-export type TurnStatus = 'completed' | 'interrupted' | 'failed';
-export type ToolStatus = 'completed' | 'failed' | 'denied' | 'aborted';
 export type Decision = 'approve' | 'approveForSession' | 'deny' | 'abort';
-
-export interface Usage {
-  input_tokens?: number;
-  output_tokens?: number;
-  total_tokens?: number;
-  [key: string]: number | undefined;
-}
-
-export interface TurnError {
-  message: string;
-  code?: string | number;
-  httpStatus?: number;
-}
 
 /** An editor attachment of `agent/send` (v2): a file, or a selection of it. */
 export interface ContextRange {
@@ -171,20 +171,6 @@ export interface ListSessionsResult {
   nextCursor?: string;
 }
 
-/** v2: one file of an `apply_patch` call (unified diff). */
-export interface FileChange {
-  path: string;
-  kind: 'add' | 'delete' | 'update' | string;
-  movePath?: string;
-  diff: string;
-}
-
-/** Which MCP server and tool a call goes to (`toolCallStarted.mcp`). */
-export interface McpCallInfo {
-  server: string;
-  tool: string;
-}
-
 export type McpServerState = 'starting' | 'ready' | 'failed' | 'disabled';
 
 /** One configured MCP server, as `agent/mcpServers`, `agent/mcpStatus` and `initialize` tell it. */
@@ -264,106 +250,7 @@ export interface AgentCapability {
   mcp?: McpServerStatus[];
 }
 
-interface EventBase {
-  sessionId: string;
-  turnId: string;
-  seq: number;
-}
-
-export interface TurnStartedEvent extends EventBase {
-  type: 'turnStarted';
-  text: string;
-}
-export interface TextDeltaEvent extends EventBase {
-  type: 'textDelta';
-  itemId: string;
-  delta: string;
-}
-export interface MessageCompletedEvent extends EventBase {
-  type: 'messageCompleted';
-  itemId: string;
-  text: string;
-}
-export interface ToolCallStartedEvent extends EventBase {
-  type: 'toolCallStarted';
-  callId: string;
-  name: string;
-  arguments: string;
-  changes?: FileChange[];
-  /** An MCP tool's call: its server and tool. */
-  mcp?: McpCallInfo;
-}
-export interface ToolOutputDeltaEvent extends EventBase {
-  type: 'toolOutputDelta';
-  callId: string;
-  delta: string;
-}
-export interface ToolCallCompletedEvent extends EventBase {
-  type: 'toolCallCompleted';
-  callId: string;
-  status: ToolStatus;
-  exitCode?: number;
-  output: string;
-}
-export interface RetryingEvent extends EventBase {
-  type: 'retrying';
-  attempt: number;
-  delayMs: number;
-  reason: string;
-}
-export interface TurnCompletedEvent extends EventBase {
-  type: 'turnCompleted';
-  status: TurnStatus;
-  finalMessage?: string;
-  usage?: Usage;
-  error?: TurnError;
-}
-
-export interface TurnDiffEvent extends EventBase {
-  type: 'turnDiff';
-  diff: string;
-  files: { path: string; added: number; removed: number }[];
-}
-export interface TokenUsageEvent extends EventBase {
-  type: 'tokenUsage';
-  inputTokens: number;
-  outputTokens: number;
-  contextWindow?: number;
-  percent?: number;
-}
-export interface CompactionEvent extends EventBase {
-  type: 'compaction';
-  phase: 'started' | 'completed' | 'failed';
-  tokensBefore?: number;
-  tokensAfter?: number;
-}
-
-export type AgentEvent =
-  | TurnStartedEvent
-  | TextDeltaEvent
-  | MessageCompletedEvent
-  | ToolCallStartedEvent
-  | ToolOutputDeltaEvent
-  | ToolCallCompletedEvent
-  | RetryingEvent
-  | TurnCompletedEvent
-  | TurnDiffEvent
-  | TokenUsageEvent
-  | CompactionEvent;
-
-const EVENT_TYPES: ReadonlySet<string> = new Set([
-  'turnStarted',
-  'textDelta',
-  'messageCompleted',
-  'toolCallStarted',
-  'toolOutputDelta',
-  'toolCallCompleted',
-  'retrying',
-  'turnCompleted',
-  'turnDiff',
-  'tokenUsage',
-  'compaction',
-]);
+const KNOWN_EVENT_TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
 
 /** A notification from the wire is untrusted: only well-formed known events get through. */
 export function isAgentEvent(value: unknown): value is AgentEvent {
@@ -371,7 +258,7 @@ export function isAgentEvent(value: unknown): value is AgentEvent {
   const v = value as Record<string, unknown>;
   return (
     typeof v.type === 'string' &&
-    EVENT_TYPES.has(v.type) &&
+    KNOWN_EVENT_TYPES.has(v.type) &&
     typeof v.sessionId === 'string' &&
     typeof v.turnId === 'string'
   );

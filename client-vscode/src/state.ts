@@ -41,6 +41,13 @@ export interface UserEntry extends EntryBase {
   context?: ContextItem[];
   /** Typed while the turn ran and sent to it with `agent/steer`. */
   steer?: boolean;
+  /**
+   * A steering message's two confirmations, which may come in either order: this panel's
+   * `agent/steer` was accepted (`sent`), and the server's `steered` event said it joined the
+   * turn (`joined`). One entry stands for both, so the text is drawn once.
+   */
+  steerSent?: boolean;
+  steerJoined?: boolean;
 }
 
 export interface AssistantEntry extends EntryBase {
@@ -311,6 +318,39 @@ function turnEnd(
   draft.push(entry);
 }
 
+/**
+ * A steering message, confirmed by `agent/steer`'s answer (`sent`) or by the `steered` event
+ * (`joined`): the entry the other confirmation already made takes it, else a new one shows it.
+ * Text steered from elsewhere (another window, the terminal) so still shows in the turn.
+ */
+function steered(
+  draft: Draft,
+  text: string,
+  turnId: string | undefined,
+  by: 'steerSent' | 'steerJoined',
+): void {
+  const other = by === 'steerSent' ? 'steerJoined' : 'steerSent';
+  const index = draft.entries.findIndex(
+    (e) =>
+      e.kind === 'user' &&
+      e.steer === true &&
+      e.text === text &&
+      e[other] === true &&
+      e[by] !== true &&
+      (turnId === undefined || e.turnId === undefined || e.turnId === turnId),
+  );
+  const found = index >= 0 ? draft.entries[index] : undefined;
+  if (found && found.kind === 'user') {
+    const next: UserEntry = { ...found, [by]: true };
+    if (next.turnId === undefined && turnId !== undefined) next.turnId = turnId;
+    draft.replace(index, next);
+    return;
+  }
+  const user: Omit<UserEntry, 'id'> = { kind: 'user', text, steer: true, [by]: true };
+  if (turnId !== undefined) user.turnId = turnId;
+  draft.push(user);
+}
+
 function reduceEvent(state: ChatState, event: AgentEvent): ChatState {
   if (state.sessionId !== undefined && event.sessionId !== state.sessionId) return state;
   const draft = new Draft(state);
@@ -475,8 +515,16 @@ function reduceEvent(state: ChatState, event: AgentEvent): ChatState {
       if (event.phase !== 'started') delete next.compacting;
       return next;
     }
-    default:
+    case 'steered': {
+      steered(draft, event.text, turnId, 'steerJoined');
+      return draft.finish();
+    }
+    default: {
+      // every event the protocol defines has its case: a new one fails the type check here
+      const unhandled: never = event;
+      void unhandled;
       return state;
+    }
   }
 }
 
@@ -675,9 +723,7 @@ export function reduce(state: ChatState, action: Action): ChatState {
     }
     case 'userSteered': {
       const draft = new Draft(state);
-      const user: Omit<UserEntry, 'id'> = { kind: 'user', text: action.text, steer: true };
-      if (state.turnId !== undefined) user.turnId = state.turnId;
-      draft.push(user);
+      steered(draft, action.text, state.turnId, 'steerSent');
       return draft.finish();
     }
     case 'sessionList':

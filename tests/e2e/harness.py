@@ -19,6 +19,7 @@ from pygls.protocol.json_rpc import (
 from pytest_lsp import ClientServerConfig, LanguageClient
 from pytest_lsp.client import register_lsp_features
 
+from agentls.protocol import EVENTS
 from agentls.tools.procfs import list_pids, read_stat
 
 API_KEY = "sk-test-0123456789abcdef"
@@ -37,6 +38,22 @@ def agent_converter() -> Any:
     return converter
 
 
+def event_shape_errors(event: dict[str, Any]) -> list[str]:
+    """How an event differs from its shape in `agentls.protocol`: missing or unknown keys.
+
+    Every event a test receives is checked, so an emit that adds or drops a field fails the
+    end-to-end tests until the protocol (and with it the client's generated types) says so.
+    """
+    cls = EVENTS.get(event.get("type"))
+    if cls is None:
+        return [f"unknown event type {event.get('type')!r}"]
+    keys = set(event)
+    errors = [f"{event['type']} lacks {key}" for key in sorted(cls.__required_keys__ - keys)]
+    allowed = cls.__required_keys__ | cls.__optional_keys__
+    errors += [f"{event['type']} has unknown {key}" for key in sorted(keys - allowed)]
+    return errors
+
+
 def make_client() -> LanguageClient:
     client = LanguageClient(converter_factory=agent_converter)
     register_lsp_features(client)
@@ -49,6 +66,7 @@ class Agent:
     def __init__(self, client: LanguageClient) -> None:
         self.client = client
         self.events: list[dict[str, Any]] = []
+        self.shape_errors: list[str] = []
         self.sessions_changed = 0
         self.approval_requests: list[dict[str, Any]] = []
         self.approval_cancels: list[Any] = []
@@ -68,6 +86,7 @@ class Agent:
 
     def _on_event(self, params: dict[str, Any]) -> None:
         self.events.append(params)
+        self.shape_errors += event_shape_errors(params)
         self._event_arrived.set()
 
     def _on_changed(self, _params: Any) -> None:
@@ -190,6 +209,7 @@ async def stop_agent(agent: Agent) -> None:
         except Exception:
             client._server.kill()
     await asyncio.wait_for(client.stop(), 10)
+    assert not agent.shape_errors, f"events unlike agentls.protocol's: {agent.shape_errors}"
 
 
 def alive(pid: int) -> bool:

@@ -425,6 +425,43 @@ describe('turn diffs without git headers', () => {
   });
 });
 
+describe('the steered event', () => {
+  const base = (): ChatState => {
+    let state = reduce(initialState(), { type: 'userSent', text: 'long task' });
+    state = reduce(state, { type: 'event', event: ev('t1', { type: 'turnStarted', text: 'long task' }) });
+    return state;
+  };
+  const users = (state: ChatState): string[] =>
+    state.entries.flatMap((e) => (e.kind === 'user' ? [`${e.text}:${e.turnId ?? '-'}:${e.steer ? 'steer' : ''}`] : []));
+
+  test('text steered from elsewhere shows as a user message of the running turn', () => {
+    const state = reduce(base(), { type: 'event', event: ev('t1', { type: 'steered', text: 'from the terminal' }) });
+    assert.deepEqual(users(state), ['long task:t1:', 'from the terminal:t1:steer']);
+  });
+
+  test("this panel's steer is drawn once, whether its answer or the event comes first", () => {
+    const answerFirst = [
+      { type: 'userSteered', text: 'also this' } as const,
+      { type: 'event', event: ev('t1', { type: 'steered', text: 'also this' }) } as const,
+    ];
+    for (const order of [answerFirst, [...answerFirst].reverse()]) {
+      const state = order.reduce(reduce, base());
+      assert.deepEqual(users(state), ['long task:t1:', 'also this:t1:steer']);
+      const entry = state.entries.at(-1);
+      assert.ok(entry?.kind === 'user' && entry.steerSent && entry.steerJoined);
+    }
+  });
+
+  test('the same text steered twice is two messages', () => {
+    let state = base();
+    for (let i = 0; i < 2; i++) {
+      state = reduce(state, { type: 'userSteered', text: 'again' });
+      state = reduce(state, { type: 'event', event: ev('t1', { type: 'steered', text: 'again' }) });
+    }
+    assert.deepEqual(users(state), ['long task:t1:', 'again:t1:steer', 'again:t1:steer']);
+  });
+});
+
 describe('steered messages in a redrawn history', () => {
   test('a second user message of a turn is marked as added to it', () => {
     const { entries } = entriesFromHistory([

@@ -21,6 +21,7 @@ from agentls.chat.keys import Key, one_line
 from agentls.chat.mcp_servers import format_mcp_servers, mcp_label
 from agentls.chat.sessions import format_sessions, list_sessions, pick_session
 from agentls.history.view import describe_command
+from agentls.protocol.events import EventType
 
 PROMPT = "> "
 RESUME_HISTORY_LIMIT = 60  # entries redrawn on resume; the model still sees everything
@@ -94,9 +95,9 @@ class Chat:
     def _on_event(self, event: dict[str, Any]) -> None:
         if event.get("sessionId"):
             self.session_id = str(event["sessionId"])
-        if event.get("type") == "turnCompleted":
+        if event.get("type") == EventType.TURN_COMPLETED:
             self.last_status = str(event.get("status"))
-        elif event.get("type") == "toolCallStarted" and event.get("changes"):
+        elif event.get("type") == EventType.TOOL_CALL_STARTED and event.get("changes"):
             self.changes_shown.add(str(event.get("callId")))
         self.ui.event(event)
 

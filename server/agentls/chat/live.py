@@ -9,6 +9,7 @@ for the next turn; it is never mixed into the answer).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
@@ -20,6 +21,7 @@ from rich.text import Text
 
 from agentls.chat.markdown import close_open_markup, stable_prefix_length
 from agentls.chat.render import describe_tool, diff_summary, outcome_line, stop_label, usage_line
+from agentls.protocol.events import EventType
 
 MAX_OUTPUT_LINES = 40
 MAX_DIFF_LINES = 120
@@ -81,6 +83,20 @@ class LiveRenderer:
         self._patch_diffs_shown = False
         self._turn_diff: dict[str, Any] | None = None
         self._turn_started = 0.0
+        # the events this view draws; the others (`turnStarted`, `steered`) it already shows
+        # from what the user typed
+        self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {
+            EventType.TEXT_DELTA: self._on_text_delta,
+            EventType.MESSAGE_COMPLETED: self._on_message_completed,
+            EventType.TOOL_CALL_STARTED: self._on_tool_call_started,
+            EventType.TOOL_OUTPUT_DELTA: self._on_tool_output_delta,
+            EventType.TOOL_CALL_COMPLETED: self._on_tool_call_completed,
+            EventType.TURN_DIFF: self._on_turn_diff,
+            EventType.TOKEN_USAGE: self._on_token_usage,
+            EventType.COMPACTION: self._on_compaction,
+            EventType.RETRYING: self._on_retrying,
+            EventType.TURN_COMPLETED: self._on_turn_completed,
+        }
 
     # -- the live region -------------------------------------------------------------------
     def _region(self) -> RenderableType:
@@ -178,21 +194,21 @@ class LiveRenderer:
     # -- events ------------------------------------------------------------------------------
     def event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
-        handler = getattr(self, f"_on_{kind}", None)
+        handler = self._handlers.get(str(kind))
         if handler is not None:
             handler(event)
-        self._refresh(now=kind != "textDelta")
+        self._refresh(now=kind != EventType.TEXT_DELTA)
 
-    def _on_textDelta(self, event: dict[str, Any]) -> None:  # noqa: N802
+    def _on_text_delta(self, event: dict[str, Any]) -> None:
         self.status = None
         self.text += str(event.get("delta", ""))
         if stable_prefix_length(self.text):
             self._flush_text(final=False)
 
-    def _on_messageCompleted(self, event: dict[str, Any]) -> None:  # noqa: N802
+    def _on_message_completed(self, event: dict[str, Any]) -> None:
         self._flush_text()
 
-    def _on_toolCallStarted(self, event: dict[str, Any]) -> None:  # noqa: N802
+    def _on_tool_call_started(self, event: dict[str, Any]) -> None:
         self._flush_text()
         shown = describe_tool(
             str(event.get("name", "")), str(event.get("arguments", "")), event.get("mcp")
@@ -212,13 +228,13 @@ class LiveRenderer:
                 self._patch_diffs_shown = True
         self._refresh()
 
-    def _on_toolOutputDelta(self, event: dict[str, Any]) -> None:  # noqa: N802
+    def _on_tool_output_delta(self, event: dict[str, Any]) -> None:
         data = self._partial_output + str(event.get("delta", ""))
         *lines, self._partial_output = data.split("\n")
         for line in lines:
             self._output_line(line)
 
-    def _on_toolCallCompleted(self, event: dict[str, Any]) -> None:  # noqa: N802
+    def _on_tool_call_completed(self, event: dict[str, Any]) -> None:
         self._flush_output()
         code = event.get("exitCode")
         status = event.get("status")
@@ -227,10 +243,10 @@ class LiveRenderer:
         self.console.print(Text(mark, style=style))
         self.status = "stopping…" if self.stopped else "thinking…"
 
-    def _on_turnDiff(self, event: dict[str, Any]) -> None:  # noqa: N802
+    def _on_turn_diff(self, event: dict[str, Any]) -> None:
         self._turn_diff = event
 
-    def _on_tokenUsage(self, event: dict[str, Any]) -> None:  # noqa: N802
+    def _on_token_usage(self, event: dict[str, Any]) -> None:
         if isinstance(event.get("percent"), int | float):
             self.percent = float(event["percent"])
 
@@ -255,7 +271,7 @@ class LiveRenderer:
         self.console.print(line)
         self.status = "retrying…"
 
-    def _on_turnCompleted(self, event: dict[str, Any]) -> None:  # noqa: N802
+    def _on_turn_completed(self, event: dict[str, Any]) -> None:
         self._flush_text()
         self._flush_output()
         self.status = None

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from agentls.chat.mcp_servers import mcp_label
 from agentls.history.view import describe_call
+from agentls.protocol.events import EventType
 
 DIM = "\033[2m"
 BOLD = "\033[1m"
@@ -115,29 +116,29 @@ class TerminalRenderer:
 
     def event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
-        if kind == "textDelta":
+        if kind == EventType.TEXT_DELTA:
             self._write(self.out, str(event.get("delta", "")))
-        elif kind == "toolCallStarted":
+        elif kind == EventType.TOOL_CALL_STARTED:
             shown = describe_tool(
                 str(event.get("name", "")), str(event.get("arguments", "")), event.get("mcp")
             )
             self._write(self.info, self._style(f"$ {shown}", BOLD) + "\n")
             self.show_changes(list(event.get("changes") or []))
-        elif kind == "toolOutputDelta":
+        elif kind == EventType.TOOL_OUTPUT_DELTA:
             self._write(self.info, self._style(str(event.get("delta", "")), DIM))
-        elif kind == "toolCallCompleted":
+        elif kind == EventType.TOOL_CALL_COMPLETED:
             status = event.get("status")
             code = event.get("exitCode")
             mark = f"[exit {code}]" if code is not None else f"[{status}]"
             self._write(self.info, "\n" + self._style(mark, DIM) + "\n")
-        elif kind == "turnDiff":
+        elif kind == EventType.TURN_DIFF:
             self._turn_diff = event
-        elif kind == "tokenUsage" and isinstance(event.get("percent"), int | float):
+        elif kind == EventType.TOKEN_USAGE and isinstance(event.get("percent"), int | float):
             self.percent = float(event["percent"])
-        elif kind == "retrying":
+        elif kind == EventType.RETRYING:
             reason = str(event.get("reason", "")).split("; ")[0][:120]
             self.notice(f"(attempt {event.get('attempt')}: {reason})")
-        elif kind == "turnCompleted":
+        elif kind == EventType.TURN_COMPLETED:
             self._completed(event)
 
     def show_changes(self, changes: list[dict[str, Any]]) -> None:

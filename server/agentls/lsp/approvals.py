@@ -11,12 +11,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable
+from typing import Any, Protocol
 
 from agentls.agent.approvals import DECISIONS, ApprovalRequest, Decision
-
-if TYPE_CHECKING:
-    from agentls.lsp.protocol import AgentProtocol
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +26,21 @@ ACTIONS: dict[str, Decision] = {
 MESSAGE_WARNING = 2
 
 
+class RequestChannel(Protocol):
+    """What asking needs of the connection: a request out, and a way to withdraw it.
+
+    `AgentProtocol` is one; a test can pass a fake without a pygls server behind it.
+    """
+
+    def send_request_async(
+        self, method: str, params: Any | None = None, msg_id: Any = None
+    ) -> Awaitable[Any]: ...
+
+    def cancel_outgoing(self, msg_id: Any) -> None: ...
+
+
 class LspApprover:
-    def __init__(self, protocol: AgentProtocol) -> None:
+    def __init__(self, protocol: RequestChannel) -> None:
         self._protocol = protocol
         self._ids = itertools.count(1)
         self.custom_requests = False

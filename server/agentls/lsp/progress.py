@@ -6,7 +6,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from agentls.protocol.events import EventType
+
 REPORT_EVERY_S = 0.25
+# the events a `report` tells of, at most every REPORT_EVERY_S
+_REPORTED = frozenset({EventType.TEXT_DELTA, EventType.TOOL_CALL_STARTED, EventType.RETRYING})
 
 
 class TurnProgress:
@@ -25,21 +29,22 @@ class TurnProgress:
         if self._token is None:
             return
         kind = event.get("type")
-        if kind == "turnStarted":
+        if kind == EventType.TURN_STARTED:
             self._progress(
                 {"kind": "begin", "title": "agentls", "message": "thinking…", "cancellable": True}
             )
-        elif kind == "turnCompleted":
+        elif kind == EventType.TURN_COMPLETED:
             self._progress({"kind": "end", "message": str(event.get("status"))})
-        elif kind in ("textDelta", "toolCallStarted", "retrying"):
+        elif kind in _REPORTED:
             self._chars += len(str(event.get("delta", "")))
             now = time.monotonic()
             if now - self._last_report < REPORT_EVERY_S:
                 return
             self._last_report = now
-            message = {
-                "textDelta": f"answering ({self._chars} chars)",
-                "toolCallStarted": f"running {event.get('name')}",
-                "retrying": f"retrying (attempt {event.get('attempt')})",
-            }[str(kind)]
+            if kind == EventType.TEXT_DELTA:
+                message = f"answering ({self._chars} chars)"
+            elif kind == EventType.TOOL_CALL_STARTED:
+                message = f"running {event.get('name')}"
+            else:
+                message = f"retrying (attempt {event.get('attempt')})"
             self._progress({"kind": "report", "message": message})

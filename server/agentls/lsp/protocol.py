@@ -15,6 +15,10 @@ typed standard messages. What this subclass adds, each for a failure seen when p
 - `agent/event` notifications skip the attrs round trip: they are dicts already, and a turn
   sends tens of thousands of them;
 - what goes out passes an `Outbox` that bounds memory when the client stops reading.
+
+It knows nothing of the server's methods: the server hands it the names of its
+request-only methods and the callback for its `initialize` capability when it is built, so
+this module imports neither `lsp.methods` nor `lsp.server`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -34,6 +39,7 @@ from pygls.protocol.json_rpc import (
 )
 from pygls.protocol.language_server import lsp_method
 
+from agentls.lsp.encoding import pygls_send_data
 from agentls.lsp.errors import INVALID_PARAMS, INVALID_REQUEST, RpcError
 
 if TYPE_CHECKING:
@@ -77,6 +83,11 @@ class AgentProtocol(LanguageServerProtocol):
     def __init__(self, server: Any, converter: Converter) -> None:
         super().__init__(server, converter)
         self._incoming: set[Any] = set()
+        # Set by the server when it registers its methods: those that need an id (sent as
+        # notifications they would run with nobody to answer), and what `initialize`
+        # answers under `capabilities.experimental.agent`.
+        self.request_only_methods: frozenset[str] = frozenset()
+        self.agent_capability: Callable[[], dict[str, Any]] | None = None
 
     # -- reading ----------------------------------------------------------------------------
     def structure_message(self, data: dict[str, Any]) -> Any:
@@ -137,8 +148,8 @@ class AgentProtocol(LanguageServerProtocol):
     def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, Any]:
         """pygls's initialize, plus the agent's own capability."""
         result = yield from super().lsp_initialize(params)
-        extra = self._server.capabilities_extra()  # type: ignore[attr-defined]
-        result.capabilities.experimental = {"agent": extra}
+        if self.agent_capability is not None:
+            result.capabilities.experimental = {"agent": self.agent_capability()}
         return result
 
     @lsp_method(types.EXIT)
@@ -169,9 +180,7 @@ class AgentProtocol(LanguageServerProtocol):
 
     def _handle_notification(self, method_name: str, params: Any) -> None:
         """Requests sent as notifications (no id) would run with nobody to answer: dropped."""
-        from agentls.lsp.methods import AGENT_METHODS
-
-        if method_name in AGENT_METHODS:
+        if method_name in self.request_only_methods:
             logger.warning("dropped %s sent as a notification (it needs an id)", method_name)
             return
         super()._handle_notification(method_name, params)
@@ -204,14 +213,23 @@ class AgentProtocol(LanguageServerProtocol):
         super()._handle_response(msg_id, result, error)
 
     # -- writing ----------------------------------------------------------------------------
-    def send_raw(self, message: dict[str, Any]) -> None:
-        """Send a message that is already plain JSON data."""
-        if self.outbox is None:
+    def use_outbox(self, outbox: Outbox, *, framed: bool) -> None:
+        """Write through `outbox`: pygls frames each message (with `Content-Length` when
+        `framed`, i.e. over a byte stream) and writes it there."""
+        self.outbox = outbox
+        super().set_writer(outbox, include_headers=framed)
+
+    def set_writer(self, writer: Any, include_headers: bool = True) -> None:
+        """pygls's `run_websocket` installs a writer of its own when its loop starts; once
+        the connection has its outbox (bounded, in order) that one is kept."""
+        if self.outbox is not None:
             return
-        try:
-            self.outbox.send(message)
-        except Exception:
-            logger.exception("could not send %s", message.get("method", "a response"))
+        super().set_writer(writer, include_headers)
+
+    def send_raw(self, message: dict[str, Any]) -> None:
+        """Send a message that is already plain JSON data (nothing to send it on yet: dropped)."""
+        if self.outbox is not None:
+            self._send_data(message)
 
     def notify(self, method: str, params: Any | None = None) -> None:
         if params is None or isinstance(params, dict | list):
@@ -242,14 +260,14 @@ class AgentProtocol(LanguageServerProtocol):
         return future
 
     def _send_data(self, data: Any) -> None:
+        """Everything goes out here: a live delta the lagging client cannot take is dropped,
+        the rest is encoded and framed by pygls's writer (with orjson: `lsp.encoding`) and
+        written to the outbox."""
         if not data:
             return
-        if self.outbox is None:
+        outbox = self.outbox
+        if outbox is None:
             logger.error("no transport to send %s", type(data).__name__)
             return
-        try:
-            body = self._converter.unstructure(data)
-        except Exception as exc:
-            logger.exception("could not encode a message: %s", exc)
-            return
-        self.send_raw(body)
+        if outbox.admits(data):
+            pygls_send_data(self, data)

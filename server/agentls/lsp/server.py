@@ -74,6 +74,7 @@ class AgentLanguageServer(LanguageServer):
         )
         self.env: Mapping[str, str] = os.environ if env is None else env
         self.auth_token = auth_token
+        self.protocol.agent_capability = self.capabilities_extra
         self.approver = LspApprover(self.protocol)
         self.buffers = LspBuffers(self)
         # the core; it serves a folder once `initialize` has named one
@@ -96,6 +97,7 @@ class AgentLanguageServer(LanguageServer):
         methods = AgentMethods(self)
         for name, handler in AGENT_METHODS.items():
             self._feature(name, self._guard(name, handler.__get__(methods)))
+        self.protocol.request_only_methods = frozenset(AGENT_METHODS)
         self._feature(types.INITIALIZE, self._initialize, plain=True)
         self._feature(types.INITIALIZED, self._initialized, plain=True)
         self._feature(types.SHUTDOWN, self._shutdown, plain=True)

@@ -1,9 +1,10 @@
 """Connections: stdio, TCP and WebSocket, each read by pygls's own message loop.
 
-pygls reads and frames (`run_async`, `run_websocket`); what is ours is around it: a
-non-blocking writer whose backlog is bounded (`Outbox`), a reader that survives garbage
-headers and absurd lengths, the token and `Origin` checks of the network transports, one
-client at a time (a session has one writer), and an orderly end however the client goes.
+pygls reads and frames (`run_async`, `run_websocket`, `_send_data`); what is ours is around
+it: the non-blocking writer pygls writes into, whose backlog is bounded (`Outbox`), a reader
+that survives garbage headers and absurd lengths, the token and `Origin` checks of the
+network transports, one client at a time (a session has one writer), and an orderly end
+however the client goes.
 """
 
 from __future__ import annotations
@@ -107,12 +108,10 @@ def _message_loop(server: AgentLanguageServer, reader: asyncio.StreamReader) -> 
     )
 
 
-def _transport_outbox(server: AgentLanguageServer, transport: asyncio.WriteTransport) -> Outbox:
-    return Outbox(
-        transport.write,
-        transport.get_write_buffer_size,
-        default=server.protocol._serialize_message,
-    )
+def _use_transport(server: AgentLanguageServer, transport: asyncio.WriteTransport) -> None:
+    """A byte stream: pygls frames each message, the outbox writes a loop turn's at once."""
+    outbox = Outbox(transport.write, transport.get_write_buffer_size)
+    server.protocol.use_outbox(outbox, framed=True)
 
 
 async def serve_stdio(make_server: ServerFactory) -> int:
@@ -130,7 +129,7 @@ async def serve_stdio(make_server: ServerFactory) -> int:
         asyncio.streams.FlowControlMixin, os.fdopen(out_fd, "wb", 0)
     )
     server = make_server()
-    server.protocol.outbox = _transport_outbox(server, transport)
+    _use_transport(server, transport)
     try:
         return await run_connection(server, _message_loop(server, reader))
     finally:
@@ -166,7 +165,7 @@ async def serve_tcp(
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         async with busy:  # one client at a time: a session has one writer
             server = make_server()
-            server.protocol.outbox = _transport_outbox(server, writer.transport)
+            _use_transport(server, writer.transport)
             try:
                 await run_connection(server, _message_loop(server, reader))
             finally:
@@ -225,12 +224,9 @@ async def serve_ws(
         async with busy:
             server = make_server()
             sender = _WebSocketOutbox(connection)
-            server.protocol.outbox = Outbox(
-                sender.write,
-                lambda: sender.queued,
-                framed=False,
-                default=server.protocol._serialize_message,
-            )
+            # a message per frame: no header, and nothing gathered
+            outbox = Outbox(sender.write, lambda: sender.queued, gather=False)
+            server.protocol.use_outbox(outbox, framed=False)
             loop_work = run_websocket(
                 websocket=connection,
                 stop_event=threading.Event(),
@@ -238,8 +234,6 @@ async def serve_ws(
                 logger=logger,
                 error_handler=server.report_server_error,
             )
-            # run_websocket installs pygls's own writer: ours (bounded) goes back in
-            server.protocol.set_writer(_NoWriter(), include_headers=False)
             try:
                 await run_connection(server, loop_work)
             finally:
@@ -251,11 +245,3 @@ async def serve_ws(
         bound = next(iter(listener.sockets)).getsockname()
         announce(bound[0], bound[1])
         await stopping.wait()
-
-
-class _NoWriter:
-    def write(self, data: bytes) -> None:
-        raise RuntimeError("agentls writes through its Outbox")
-
-    def close(self) -> None:
-        return None
