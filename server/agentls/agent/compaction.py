@@ -38,6 +38,7 @@ from agentls.history.compact import (
     user_message_budget,
 )
 from agentls.history.repair import stateless_input
+from agentls.protocol import EventType
 from agentls.providers.context_window import (
     context_percent,
     is_context_length_error,
@@ -280,15 +281,15 @@ class Compaction:
         host = self.host
         history = host.history
         before = self.estimate()
-        emit("compaction", phase="started", reason=reason, tokensBefore=before)
+        emit(EventType.COMPACTION, phase="started", reason=reason, tokensBefore=before)
         try:
             summary = await self._summarise(history)
         except asyncio.CancelledError:
-            emit("compaction", phase="failed", reason=reason, error={"message": "stopped"})
+            emit(EventType.COMPACTION, phase="failed", reason=reason, error={"message": "stopped"})
             raise
         except (ProviderError, CompactionError) as exc:
             message = exc.message if isinstance(exc, ProviderError) else str(exc)
-            emit("compaction", phase="failed", reason=reason, error={"message": message})
+            emit(EventType.COMPACTION, phase="failed", reason=reason, error={"message": message})
             raise CompactionError(f"compaction failed: {message}") from exc
         budget = user_message_budget(self.limit)
         replacement = replacement_history(history, summary, budget_tokens=budget)
@@ -300,12 +301,12 @@ class Compaction:
         if self.window:
             fields["contextWindow"] = self.window
             fields["percent"] = context_percent(after, self.window)
-        emit("compaction", phase="completed", reason=reason, **fields)
+        emit(EventType.COMPACTION, phase="completed", reason=reason, **fields)
         # the meter, until the next response reports the real count
         meter: dict[str, Any] = {"inputTokens": after, "outputTokens": 0, "estimated": True}
         if self.window:
             meter.update(contextWindow=self.window, percent=fields["percent"])
-        emit("tokenUsage", **meter)
+        emit(EventType.TOKEN_USAGE, **meter)
         return CompactionOutcome(before, after)
 
     async def _summarise(self, history: list[Item]) -> str:

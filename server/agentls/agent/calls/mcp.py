@@ -13,6 +13,7 @@ from agentls.agent.context import AgentContext
 from agentls.agent.tools import CallScope, Tool, ToolOutcome, decide
 from agentls.config.settings import ApprovalPolicy
 from agentls.mcp import McpManager, McpTool
+from agentls.protocol import EventType
 
 DENIED_TOOL_OUTPUT = "The user denied this tool call. Do not repeat it unchanged."
 
@@ -79,5 +80,5 @@ class McpCall:
                 adapter.approved.add(adapter.name)
         result = await adapter.manager.call(adapter.name, self.arguments)
         if result.output:
-            scope.emit("toolOutputDelta", delta=result.output)
+            scope.emit(EventType.TOOL_OUTPUT_DELTA, delta=result.output)
         return ToolOutcome("failed" if result.is_error else "completed", result.output)

@@ -13,6 +13,7 @@ from agentls.agent.approvals import needs_approval
 from agentls.agent.context import AgentContext
 from agentls.agent.tools import DENIED_OUTPUT, CallScope, PreparedCall, Tool, ToolOutcome, decide
 from agentls.history.view import describe_call
+from agentls.protocol import EventType
 from agentls.tools.process import run_command
 from agentls.tools.shell import (
     SHELL_TOOL,
@@ -105,7 +106,7 @@ class ShellCall:
             args.command,
             cwd=cwd,
             timeout_s=timeout_s,
-            on_output=lambda chunk: scope.emit("toolOutputDelta", delta=chunk),
+            on_output=lambda chunk: scope.emit(EventType.TOOL_OUTPUT_DELTA, delta=chunk),
             env=context.tool_env(read_only=not asked),
             kill_grace_s=settings.kill_grace_s,
             **context.containment.run_options(approved=asked or _never_asks(context)),

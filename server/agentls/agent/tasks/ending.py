@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from agentls.agent.results import StorageError, TurnResult, TurnStatus
 from agentls.agent.tasks.control import uncancel
 from agentls.agent.tasks.events import Redact, TaskEvents
+from agentls.protocol import EventType
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ async def report_changes(host: TurnRecords, events: TaskEvents) -> None:
     """`turnDiff` when the workspace moved since the last report."""
     changes = await host.changes_so_far(events.task_id)
     if changes is not None:
-        events.emit("turnDiff", **changes)
+        events.emit(EventType.TURN_DIFF, **changes)
 
 
 async def changes_at_stop(host: TurnRecords, events: TaskEvents) -> None:
@@ -79,7 +80,7 @@ async def end_turn(
         # text the user added that no request carried stays in this turn, unanswered: it
         # must never slip into the next turn, after that turn's own message
         for text in host.take_steering():
-            events.emit("steered", text=text)
+            events.emit(EventType.STEERED, text=text)
         host.record_turn_end(turn_id, status, final_message, usage, error)
         await host.flush()
     except StorageError as exc:
@@ -93,7 +94,7 @@ async def end_turn(
         fields["usage"] = usage
     if error:
         fields["error"] = error
-    events.emit("turnCompleted", **fields)
+    events.emit(EventType.TURN_COMPLETED, **fields)
     return TurnResult(
         session_id=host.session_id,
         turn_id=turn_id,

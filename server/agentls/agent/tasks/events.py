@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agentls.agent.redaction import StreamRedactor
+from agentls.protocol import EventType
 
 logger = logging.getLogger(__name__)
 
@@ -15,9 +16,9 @@ Redact = Callable[[dict[str, Any]], dict[str, Any]]
 
 # Text the model wrote: it never saw the key (not in requests, not in tool outputs), so it
 # cannot hold it; these are most of a turn's events and need no redaction.
-MODEL_TEXT_EVENTS = frozenset({"textDelta", "messageCompleted"})
-OUTPUT_DELTA = "toolOutputDelta"
-CALL_COMPLETED = "toolCallCompleted"
+MODEL_TEXT_EVENTS = frozenset({EventType.TEXT_DELTA, EventType.MESSAGE_COMPLETED})
+OUTPUT_DELTA = EventType.TOOL_OUTPUT_DELTA
+CALL_COMPLETED = EventType.TOOL_CALL_COMPLETED
 
 
 class TaskEvents:

@@ -27,6 +27,7 @@ from agentls.agent.tools import (
 )
 from agentls.history.repair import ABORTED_OUTPUT
 from agentls.history.view import assistant_text
+from agentls.protocol import EventType
 from agentls.providers.events import (
     Completed,
     ItemDone,
@@ -120,7 +121,7 @@ class Turn:
     async def run(self) -> TurnResult:
         try:
             self.host.record_turn_start(self.id, self.text)
-            self.emit("turnStarted", text=self.text)
+            self.emit(EventType.TURN_STARTED, text=self.text)
             return await self._loop()
         except (asyncio.CancelledError, AbortRequestedError):
             uncancel()
@@ -140,7 +141,7 @@ class Turn:
         host = self.host
         for _ in range(MAX_MODEL_REQUESTS):
             for text in host.take_steering():
-                self.emit("steered", text=text)
+                self.emit(EventType.STEERED, text=text)
             items, response_id = await self._stream_response()
             calls = [item for item in items if item.get("type") == "function_call"]
             for item in items:
@@ -186,7 +187,7 @@ class Turn:
         async for event in stream_with_retries(context.model_stream, request, context.settings):
             if isinstance(event, TextDelta):
                 self.partial[event.item_id] = self.partial.get(event.item_id, "") + event.delta
-                self.emit("textDelta", itemId=event.item_id, delta=event.delta)
+                self.emit(EventType.TEXT_DELTA, itemId=event.item_id, delta=event.delta)
             elif isinstance(event, ItemDone):
                 items.append(event.item)
                 text = assistant_text(event.item)
@@ -194,19 +195,19 @@ class Turn:
                     item_id = str(event.item.get("id", ""))
                     self.partial.pop(item_id, None)
                     self.done_messages.append(event.item)
-                    self.emit("messageCompleted", itemId=item_id, text=text)
+                    self.emit(EventType.MESSAGE_COMPLETED, itemId=item_id, text=text)
             elif isinstance(event, Completed):
                 response_id = event.response_id
                 for key, value in event.usage.items():
                     self.usage[key] = self.usage.get(key, 0) + value
                 if event.usage:
-                    self.emit("tokenUsage", **self.host.usage_fields(event.usage))
+                    self.emit(EventType.TOKEN_USAGE, **self.host.usage_fields(event.usage))
             elif isinstance(event, Retry):
                 items.clear()
                 self.partial.clear()
                 self.done_messages.clear()
                 self.emit(
-                    "retrying",
+                    EventType.RETRYING,
                     attempt=event.attempt,
                     delayMs=round(event.delay_s * 1000),
                     reason=event.reason,
@@ -220,11 +221,13 @@ class Turn:
         await self.tools.read_ahead(name, arguments)
         prepared: PreparedCall | ToolOutcome = self.tools.prepare(name, arguments)
         if isinstance(prepared, ToolOutcome):
-            self.emit("toolCallStarted", callId=call_id, name=name, arguments=arguments)
+            self.emit(EventType.TOOL_CALL_STARTED, callId=call_id, name=name, arguments=arguments)
             self._complete_call(call_id, prepared)
             return
         started = prepared.started_fields
-        self.emit("toolCallStarted", callId=call_id, name=name, arguments=arguments, **started)
+        self.emit(
+            EventType.TOOL_CALL_STARTED, callId=call_id, name=name, arguments=arguments, **started
+        )
         may_change = bool(getattr(prepared, "may_change", False))
         if may_change:
             await self.host.before_change(self.id)
@@ -247,7 +250,7 @@ class Turn:
         }
         if outcome.exit_code is not None:
             fields["exitCode"] = outcome.exit_code
-        self.emit("toolCallCompleted", **fields)
+        self.emit(EventType.TOOL_CALL_COMPLETED, **fields)
 
     # -- endings ------------------------------------------------------------------------
     async def _finish_failed(self, error: dict[str, Any]) -> TurnResult:

@@ -25,6 +25,7 @@ from agentls.agent.tasks.control import uncancel
 from agentls.agent.tasks.ending import TurnRecords, changes_at_stop, end_turn, report_changes
 from agentls.agent.tasks.events import EventSink, TaskEvents
 from agentls.history.user_shell import USER_SHELL, user_shell_message
+from agentls.protocol import EventType
 from agentls.tools.process import run_command
 from agentls.tools.shell import format_result_for_model
 
@@ -61,7 +62,7 @@ class UserCommandTask:
     async def run(self) -> TurnResult:
         try:
             self.host.record_turn_opening(self.id)
-            self.events.emit("turnStarted", text=self.command)
+            self.events.emit(EventType.TURN_STARTED, text=self.command)
             await self._run_command()
             return await self._end("completed", None)
         except asyncio.CancelledError:
@@ -79,14 +80,14 @@ class UserCommandTask:
 
     def _on_output(self, chunk: str) -> None:
         self._output.append(chunk)
-        self.events.emit("toolOutputDelta", callId=self.call_id, delta=chunk)
+        self.events.emit(EventType.TOOL_OUTPUT_DELTA, callId=self.call_id, delta=chunk)
 
     async def _run_command(self) -> None:
         context = self.context
         settings = context.settings
         argv = ["bash", "-lc", self.command]
         self.events.emit(
-            "toolCallStarted",
+            EventType.TOOL_CALL_STARTED,
             callId=self.call_id,
             name=USER_SHELL,
             arguments=orjson.dumps({"command": argv}).decode(),
@@ -109,7 +110,7 @@ class UserCommandTask:
         }
         if result.exit_code is not None:
             fields["exitCode"] = result.exit_code
-        self.events.emit("toolCallCompleted", **fields)
+        self.events.emit(EventType.TOOL_CALL_COMPLETED, **fields)
         await report_changes(self.host, self.events)
 
     def _record(self, result_text: str) -> None:
@@ -123,7 +124,9 @@ class UserCommandTask:
         shown = _cut("".join(self._output))
         with contextlib.suppress(StorageError):  # the end record reports the failure
             self._record(STOPPED_RESULT + (shown or "(no output)"))
-        self.events.emit("toolCallCompleted", callId=self.call_id, status="aborted", output=shown)
+        self.events.emit(
+            EventType.TOOL_CALL_COMPLETED, callId=self.call_id, status="aborted", output=shown
+        )
 
     async def _end(self, status: TurnStatus, error: dict[str, Any] | None) -> TurnResult:
         self.finishing = True
