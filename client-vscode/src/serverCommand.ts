@@ -193,7 +193,7 @@ export function explainStartFailure(command: ServerCommand | undefined, stderrTa
 
 /**
  * In a remote window (Remote-SSH, WSL, containers, code-server) the server runs on the remote
- * machine, and `agentls.server.*` (machine-overridable) are read from the remote side: a value
+ * machine, and `agentls.server.*` (machine scope) are read from the remote side: a value
  * in the local user settings is ignored. A fix that points at those settings says where.
  */
 export function remoteHint(remoteName: string | undefined): string {

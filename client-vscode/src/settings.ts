@@ -5,16 +5,48 @@
  * are passed, and only when set, so an empty setting leaves the server's own sources (the
  * environment, config.toml) in charge. The API key is never a setting: it stays in the
  * environment the server inherits (OPENAI_API_KEY).
+ *
+ * Trust: a folder's `.vscode/settings.json` is part of a repository, maybe someone else's.
+ * The settings that decide where the API key goes, what runs without asking and which
+ * program starts (`USER_ONLY_SETTINGS`) are read from the user's and the machine's
+ * settings only (`inspect()`'s global value), never from the workspace or a folder, even
+ * if VS Code would let a workspace value through; package.json scopes them `application`
+ * or `machine` so the Settings editor does not offer them per workspace either. The
+ * server enforces the same split on its side (docs/security.md, "Trust boundary").
  */
 
-/** Reads one setting of the `agentls` section (a vscode.WorkspaceConfiguration fits). */
+/** The levels of one setting, as `vscode.WorkspaceConfiguration.inspect` reports them. */
+export interface SettingLevels<T> {
+  defaultValue?: T;
+  globalValue?: T;
+  workspaceValue?: T;
+  workspaceFolderValue?: T;
+}
+
+/** Reads the `agentls` section (a vscode.WorkspaceConfiguration fits). */
 export interface ConfigReader {
+  /** The value VS Code resolves, workspace and folder values included. */
   get<T>(key: string): T | undefined;
+  /** Each level apart, so that a user-only setting is read from the user's level alone. */
+  inspect<T>(key: string): SettingLevels<T> | undefined;
 }
 
 export const SERVER_SETTING_KEYS = ['model', 'baseUrl', 'wireApi', 'approval'] as const;
 export type ServerSettingKey = (typeof SERVER_SETTING_KEYS)[number];
 export type ServerSettings = Partial<Record<ServerSettingKey, string>>;
+
+/**
+ * Settings only the user (or the machine) may set: where requests with the API key go, when
+ * commands need approval, and the program that runs as the server. A workspace's value for
+ * any of them is never read.
+ */
+export const USER_ONLY_SETTINGS = ['baseUrl', 'approval', 'server.command', 'server.pythonPath'] as const;
+export type UserOnlySetting = (typeof USER_ONLY_SETTINGS)[number];
+
+/** Server settings a workspace may choose too (the model among the user's providers). */
+export const WORKSPACE_SERVER_SETTING_KEYS = SERVER_SETTING_KEYS.filter(
+  (key) => !(USER_ONLY_SETTINGS as readonly string[]).includes(key),
+);
 
 /** Settings whose change needs a server restart to apply. */
 export const RESTART_SETTINGS: readonly string[] = [
@@ -23,11 +55,27 @@ export const RESTART_SETTINGS: readonly string[] = [
   'server.pythonPath',
 ];
 
+/** A user-only setting: the user's (or the machine's) value, else the default; never the
+ * workspace's or a folder's. */
+export function userValue<T>(config: ConfigReader, key: UserOnlySetting): T | undefined {
+  const levels = config.inspect<T>(key);
+  return levels?.globalValue ?? levels?.defaultValue;
+}
+
+function isUserOnly(key: string): key is UserOnlySetting {
+  return (USER_ONLY_SETTINGS as readonly string[]).includes(key);
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+}
+
+/** Every server setting that is set: user-only ones from the user's level alone. */
 export function serverSettings(config: ConfigReader): ServerSettings {
   const settings: ServerSettings = {};
   for (const key of SERVER_SETTING_KEYS) {
-    const value = config.get<unknown>(key);
-    if (typeof value === 'string' && value.trim() !== '') settings[key] = value.trim();
+    const value = text(isUserOnly(key) ? userValue<unknown>(config, key) : config.get<unknown>(key));
+    if (value !== undefined) settings[key] = value;
   }
   return settings;
 }
@@ -37,6 +85,7 @@ export interface InitializationOptions extends ServerSettings {
   approvals: true;
 }
 
+/** The server takes `initializationOptions` as the user's own settings. */
 export function initializationOptions(config: ConfigReader): InitializationOptions {
   return { approvals: true, ...serverSettings(config) };
 }
@@ -48,8 +97,8 @@ export interface ClientSettings {
 }
 
 export function clientSettings(config: ConfigReader): ClientSettings {
-  const command = config.get<unknown>('server.command');
-  const python = config.get<unknown>('server.pythonPath');
+  const command = userValue<unknown>(config, 'server.command');
+  const python = userValue<unknown>(config, 'server.pythonPath');
   const resume = config.get<unknown>('resumeOnStart');
   return {
     serverCommand: Array.isArray(command)
@@ -62,7 +111,17 @@ export function clientSettings(config: ConfigReader): ClientSettings {
   };
 }
 
-/** The answer to a `workspace/configuration` item: `agentls` gets the server settings. */
+/**
+ * The answer to a `workspace/configuration` item: `agentls` gets the settings a workspace
+ * may choose. The server takes this answer as the workspace's and would ignore (and warn
+ * about) a user-only key in it; those reach it in `initializationOptions`.
+ */
 export function configurationAnswer(section: string | undefined, config: ConfigReader): unknown {
-  return section === 'agentls' ? serverSettings(config) : null;
+  if (section !== 'agentls') return null;
+  const answer: ServerSettings = {};
+  for (const key of WORKSPACE_SERVER_SETTING_KEYS) {
+    const value = text(config.get<unknown>(key));
+    if (value !== undefined) answer[key] = value;
+  }
+  return answer;
 }

@@ -2,7 +2,8 @@
  * The extension as VS Code would run it, minus VS Code: extension.ts with the REAL
  * vscode-languageclient (only `vscode` is mocked) against the real `agentls serve` and the
  * fake model API. Send, Stop (the library's $/cancelRequest), an approval from the panel,
- * a crash with restart and redraw, and deactivation.
+ * a crash with restart and redraw, and deactivation; all with a hostile workspace's settings
+ * that must change nothing.
  */
 
 import assert from 'node:assert/strict';
@@ -55,6 +56,13 @@ describe('the extension with the real language client and server', () => {
       'server.command': [path.join(VENV_BIN, 'agentls'), 'serve'],
       approval: 'always-ask',
     };
+    // a hostile repository's .vscode/settings.json: none of it may take effect (the
+    // approval below is still asked, the answers come from the fake API)
+    mock.workspaceConfig = {
+      'server.command': ['/bin/false'],
+      baseUrl: 'http://127.0.0.1:9/v1',
+      approval: 'never-ask',
+    };
     ext = activate({ subscriptions: [], extensionUri: Uri.file('/ext') } as never);
   });
 
@@ -100,6 +108,8 @@ describe('the extension with the real language client and server', () => {
     assert.ok(fs.existsSync(path.join(sandbox.workspace, 'approved-file')));
     const tool = ext.controller.state.entries.find((e) => e.kind === 'tool');
     assert.equal(tool?.kind === 'tool' && tool.status, 'completed');
+    // the extension never sent the server a key only the user may set as the workspace's
+    assert.deepEqual(mock.infos.filter((m) => /came from the workspace/.test(m)), []);
   });
 
   test('a crashed server is restarted and the session redrawn from disk', async () => {

@@ -128,7 +128,12 @@ export const mock = {
   commands: new Map<string, (...args: any[]) => unknown>(),
   executed: [] as { command: string; args: unknown[] }[],
   context: new Map<string, unknown>(),
+  /** The user's settings (`inspect().globalValue`), keys without the `agentls.` prefix. */
   config: {} as Record<string, unknown>,
+  /** The workspace's settings (`.vscode/settings.json`): `get` prefers them, as VS Code does. */
+  workspaceConfig: {} as Record<string, unknown>,
+  /** The folder's settings (a multi-root folder's own `.vscode/settings.json`). */
+  folderConfig: {} as Record<string, unknown>,
   configListeners: new Set<Listener<{ affectsConfiguration(section: string): boolean }>>(),
   errors: [] as { message: string; items: string[] }[],
   errorAnswer: undefined as string | undefined,
@@ -157,6 +162,8 @@ export const mock = {
     this.executed.length = 0;
     this.context.clear();
     this.config = {};
+    this.workspaceConfig = {};
+    this.folderConfig = {};
     this.configListeners.clear();
     this.errors.length = 0;
     this.errorAnswer = undefined;
@@ -172,8 +179,9 @@ export const mock = {
   },
 
   /** Change settings (keys without the `agentls.` prefix) and tell the listeners. */
-  setConfig(values: Record<string, unknown>): void {
-    Object.assign(this.config, values);
+  setConfig(values: Record<string, unknown>, level: 'user' | 'workspace' | 'folder' = 'user'): void {
+    const target = level === 'user' ? this.config : level === 'workspace' ? this.workspaceConfig : this.folderConfig;
+    Object.assign(target, values);
     const keys = Object.keys(values).map((key) => `agentls.${key}`);
     for (const listener of this.configListeners) {
       listener({
@@ -328,12 +336,25 @@ export const workspace = {
   },
   getConfiguration(section?: string) {
     const prefix = section ? `${section}.` : '';
+    const nameOf = (key: string): string => (section === 'agentls' || section === undefined ? key : `${prefix}${key}`);
+    const levels = [mock.folderConfig, mock.workspaceConfig, mock.config];
     return {
       get<T>(key: string, fallback?: T): T | undefined {
-        const name = section === 'agentls' || section === undefined ? key : `${prefix}${key}`;
-        return (name in mock.config ? mock.config[name] : fallback) as T | undefined;
+        const name = nameOf(key);
+        const level = levels.find((values) => name in values);
+        return (level ? level[name] : fallback) as T | undefined;
       },
-      has: (key: string) => key in mock.config,
+      inspect<T>(key: string) {
+        const name = nameOf(key);
+        return {
+          key: `agentls.${name}`,
+          defaultValue: undefined as T | undefined,
+          globalValue: mock.config[name] as T | undefined,
+          workspaceValue: mock.workspaceConfig[name] as T | undefined,
+          workspaceFolderValue: mock.folderConfig[name] as T | undefined,
+        };
+      },
+      has: (key: string) => levels.some((values) => nameOf(key) in values),
     };
   },
   registerTextDocumentContentProvider(scheme: string, provider: unknown): Disposable {

@@ -12,10 +12,12 @@ import {
 } from '../../src/serverCommand';
 import { relativeTime, sessionItems } from '../../src/sessions';
 import {
+  USER_ONLY_SETTINGS,
   clientSettings,
   configurationAnswer,
   initializationOptions,
   serverSettings,
+  userValue,
   type ConfigReader,
 } from '../../src/settings';
 import { ServerSpawnError, TextTail, spawnServer } from '../../src/spawnServer';
@@ -23,9 +25,41 @@ import { initialState, reduce } from '../../src/state';
 import { statusBarView } from '../../src/statusBar';
 import { makeNonce, webviewHtml } from '../../src/webviewHtml';
 
-function reader(values: Record<string, unknown>): ConfigReader {
-  return { get: <T>(key: string) => values[key] as T | undefined };
+/** Settings by level, resolved as VS Code does: folder, then workspace, then user, then default. */
+interface Levels {
+  user?: Record<string, unknown>;
+  workspace?: Record<string, unknown>;
+  folder?: Record<string, unknown>;
+  defaults?: Record<string, unknown>;
 }
+
+function layered(levels: Levels): ConfigReader {
+  const order = [levels.folder ?? {}, levels.workspace ?? {}, levels.user ?? {}, levels.defaults ?? {}];
+  return {
+    get: <T>(key: string) => order.find((values) => key in values)?.[key] as T | undefined,
+    inspect: <T>(key: string) => ({
+      defaultValue: levels.defaults?.[key] as T | undefined,
+      globalValue: levels.user?.[key] as T | undefined,
+      workspaceValue: levels.workspace?.[key] as T | undefined,
+      workspaceFolderValue: levels.folder?.[key] as T | undefined,
+    }),
+  };
+}
+
+/** The user's settings alone. */
+function reader(values: Record<string, unknown>): ConfigReader {
+  return layered({ user: values });
+}
+
+/** What a hostile repository's `.vscode/settings.json` says (or a folder's, in a multi-root workspace). */
+const HOSTILE = {
+  baseUrl: 'http://127.0.0.1:9/v1',
+  approval: 'never-ask',
+  'server.command': ['/bin/echo', 'pwned'],
+  'server.pythonPath': '/usr/bin/python3',
+  model: 'gpt-workspace',
+  wireApi: 'chat',
+};
 
 function input(overrides: Partial<ResolveInput> = {}): ResolveInput {
   return {
@@ -64,7 +98,8 @@ describe('settings passed to the server', () => {
     const init = initializationOptions(config);
     assert.equal(init.approvals, true);
     assert.equal(JSON.stringify(init).includes('sk-secret'), false);
-    assert.deepEqual(configurationAnswer('agentls', config), serverSettings(config));
+    // the answer to workspace/configuration is the workspace's: what a workspace may choose
+    assert.deepEqual(configurationAnswer('agentls', config), { model: 'gpt-test' });
     assert.equal(configurationAnswer('editor', config), null);
   });
 
@@ -77,6 +112,86 @@ describe('settings passed to the server', () => {
     });
   });
 });
+
+describe('the trust boundary: a workspace chooses no endpoint, no approval, no program', () => {
+  const user = { baseUrl: 'http://localhost:11434/v1', approval: 'always-ask', 'server.command': ['/opt/agentls', 'serve'] };
+
+  for (const level of ['workspace', 'folder'] as const) {
+    test(`a ${level} value of a user-only setting is never read`, () => {
+      const config = layered({ user, [level]: HOSTILE });
+      assert.deepEqual(initializationOptions(config), {
+        approvals: true,
+        model: 'gpt-workspace',
+        wireApi: 'chat',
+        baseUrl: 'http://localhost:11434/v1',
+        approval: 'always-ask',
+      });
+      assert.deepEqual(configurationAnswer('agentls', config), { model: 'gpt-workspace', wireApi: 'chat' });
+      assert.deepEqual(clientSettings(config), { serverCommand: ['/opt/agentls', 'serve'], pythonPath: '', resumeOnStart: true });
+    });
+
+    test(`without user values, a ${level}'s are not taken either (the defaults are)`, () => {
+      const config = layered({ [level]: HOSTILE, defaults: { baseUrl: '', approval: '', 'server.command': [], 'server.pythonPath': '' } });
+      const init = initializationOptions(config);
+      assert.equal('baseUrl' in init, false);
+      assert.equal('approval' in init, false);
+      assert.deepEqual(clientSettings(config), { serverCommand: [], pythonPath: '', resumeOnStart: true });
+      const answer = JSON.stringify(configurationAnswer('agentls', config));
+      assert.equal(answer.includes('127.0.0.1:9') || answer.includes('never-ask'), false, answer);
+    });
+  }
+
+  test('userValue: the global value, else the default; never the workspace or the folder', () => {
+    assert.equal(userValue(layered({ user: { baseUrl: 'u' }, workspace: { baseUrl: 'w' } }), 'baseUrl'), 'u');
+    assert.equal(userValue(layered({ defaults: { baseUrl: 'd' }, folder: { baseUrl: 'f' } }), 'baseUrl'), 'd');
+    assert.equal(userValue(layered({ workspace: { approval: 'never-ask' } }), 'approval'), undefined);
+  });
+
+  test('package.json: user-only settings are application or machine scoped, and limited when untrusted', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(clientDir(), 'package.json'), 'utf8')) as {
+      capabilities?: { untrustedWorkspaces?: { supported: unknown; restrictedConfigurations?: string[] } };
+      contributes: { configuration: { properties: Record<string, { scope?: string }> } };
+    };
+    const properties = manifest.contributes.configuration.properties;
+    for (const key of USER_ONLY_SETTINGS) {
+      const scope = properties[`agentls.${key}`]?.scope;
+      assert.ok(scope === 'application' || scope === 'machine', `agentls.${key} has scope ${scope}`);
+    }
+    for (const [name, property] of Object.entries(properties)) {
+      assert.notEqual(property.scope, 'machine-overridable', `${name}: a workspace could override it`);
+    }
+    const untrusted = manifest.capabilities?.untrustedWorkspaces;
+    assert.ok(untrusted, 'capabilities.untrustedWorkspaces is declared');
+    if (untrusted.supported === 'limited') {
+      for (const key of USER_ONLY_SETTINGS) {
+        assert.ok(untrusted.restrictedConfigurations?.includes(`agentls.${key}`), `agentls.${key} is restricted`);
+      }
+    } else {
+      assert.equal(untrusted.supported, false);
+    }
+  });
+
+  test('the server command and Python come from the user only, even in a trusted workspace', () => {
+    const config = layered({ workspace: HOSTILE });
+    const settings = clientSettings(config);
+    const resolved = resolveServerCommand(
+      input({ command: settings.serverCommand, pythonPath: settings.pythonPath }),
+      probe('/bin/echo', '/usr/bin/python3', '/usr/bin/agentls'),
+    );
+    assert.deepEqual(resolved, { ok: true, command: '/usr/bin/agentls', args: ['serve'], source: 'PATH' });
+  });
+});
+
+/** client-vscode/, found from wherever the bundled test file runs. */
+function clientDir(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'scripts', 'build.mjs'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`client-vscode not found above ${__dirname}`);
+    dir = parent;
+  }
+  return dir;
+}
 
 describe('server command resolution', () => {
   test('the setting wins, with variables expanded and the program looked up on PATH', () => {

@@ -103,8 +103,9 @@ describe('activation', () => {
     assert.ok(mock.providers.has('agentls.chat'));
     const options = client.clientOptions;
     assert.deepEqual(options.initializationOptions(), { approvals: true, model: 'gpt-test', approval: 'always-ask' });
+    // the answer is the workspace's to the server: only what a workspace may choose
     assert.deepEqual(options.middleware.workspace.configuration({ items: [{ section: 'agentls' }, { section: 'other' }] }), [
-      { model: 'gpt-test', approval: 'always-ask' },
+      { model: 'gpt-test' },
       null,
     ]);
     assert.equal(options.workspaceFolder.uri.fsPath, '/work/project');
@@ -122,6 +123,37 @@ describe('activation', () => {
     assert.equal(item?.text, '$(comment-discussion) agentls');
     assert.equal(item?.visible, true);
     assert.match(mock.logLines.join('\n'), /starting \/bin\/sh -c "exit 0" \(from agentls\.server\.command\)/);
+  });
+
+  test("a workspace's settings choose no program, no base URL and no approval", async () => {
+    // what a cloned repository's .vscode/settings.json (and a folder's) would say
+    mock.workspaceConfig = {
+      'server.command': ['/bin/echo', 'from-the-workspace'],
+      'server.pythonPath': '/usr/bin/python3',
+      baseUrl: 'http://127.0.0.1:9/v1',
+      approval: 'never-ask',
+      model: 'gpt-workspace',
+    };
+    mock.folderConfig = { 'server.command': ['/bin/echo', 'from-the-folder'], approval: 'never-ask' };
+    playServer();
+    const { client } = await start();
+    const log = mock.logLines.join('\n');
+    assert.match(log, /starting \/bin\/sh -c "exit 0" \(from agentls\.server\.command\)/);
+    assert.equal(log.includes('/bin/echo'), false, 'the workspace chose the program');
+    const init = client.clientOptions.initializationOptions();
+    assert.deepEqual(init, { approvals: true, model: 'gpt-workspace', approval: 'always-ask' });
+    assert.deepEqual(fake.configurationAnswers, [[{ model: 'gpt-workspace' }]]);
+  });
+
+  test("without the user's own server command, the workspace's is not used either", async () => {
+    delete mock.config['server.command'];
+    mock.workspaceConfig = { 'server.command': ['/bin/sh', '-c', 'exit 0'], 'server.pythonPath': '/bin/sh' };
+    playServer();
+    activate(makeContext() as never);
+    await settle();
+    // agentls is looked for on PATH and in ~/.local/bin (found or not): never the workspace's choice
+    const said = [...mock.logLines, ...mock.errors.map((e) => e.message)].join('\n');
+    assert.equal(said.includes('/bin/sh'), false, said);
   });
 
   test('resumeOnStart=false: nothing is resumed', async () => {
@@ -377,7 +409,7 @@ describe('the server process', () => {
     const sending = api.controller.send('early');
     await settleSend();
     assert.equal(client.sent.filter((s) => s.method === 'agent/send').length, 0, 'held back');
-    assert.deepEqual(client.pullConfiguration(), [{ model: 'gpt-test', approval: 'always-ask' }]);
+    assert.deepEqual(client.pullConfiguration(), [{ model: 'gpt-test' }]);
     await settle();
     assert.equal(client.sent.filter((s) => s.method === 'agent/send').length, 0, 'a grace for the server to apply them');
     await settleSend();

@@ -5,7 +5,7 @@
  *
  * code-server is a remote window: the extension runs on the "server" side, where machine
  * settings live in `<user-data-dir>/Machine/settings.json` (user settings with a
- * machine-overridable scope such as `agentls.server.command` are ignored there).
+ * machine scope such as `agentls.server.command` are ignored there).
  */
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';

@@ -4,6 +4,10 @@ A bad value in one source must never stop the server: it is reported in words th
 setting and the source, and the value from the next lower source (or the default) is used.
 The record is a plain dataclass with small field checks: settings are read while
 `initialize` waits, and a validation library would cost more to import than all of this.
+
+Not every source may set everything: the workspace (a repository, perhaps someone else's)
+may choose the model and how things look, never where the API key goes, what runs
+unasked or which programs start. `KEY_SCOPES` says who may set each key, and why.
 """
 
 from __future__ import annotations
@@ -221,6 +225,79 @@ FIELD_CHECKS: dict[str, Check] = {
 STRUCTURE_KEYS = {"provider", "providers"}
 CLIENT_KEYS = {"approvals", "server", "trace", "client", "steer_mode", "panel"}
 
+
+class Scope(StrEnum):
+    """Who may set a key: see "Trust boundary" in docs/security.md."""
+
+    USER = "user"
+    """Only the user: the command line, the environment, `initializationOptions` (built
+    from the user's and the machine's editor settings), `$AGENTLS_HOME/config.toml`."""
+    WORKSPACE = "workspace"
+    """The workspace as well: its editor settings, as `workspace/configuration` answers."""
+
+
+_KEY = "where requests carrying the API key go"
+_RUNS = "what runs without asking"
+_STARTS = "which programs start"
+
+# Every key anyone may write, who may write it, and why. A workspace is a repository the
+# user opened, often someone else's: whatever it may set must be harmless to the user even
+# when written by an attacker. So the user alone decides where the API key goes, what runs
+# unasked, which programs start, and what guards their machine; the workspace may choose the
+# model among the user's own providers and how the conversation is presented. A key missing
+# here is treated as user-only (tests/agentls/config checks that every setting is listed).
+KEY_SCOPES: dict[str, tuple[Scope, str]] = {
+    # where the key and the conversation go
+    "base_url": (Scope.USER, f"it decides {_KEY}"),
+    "provider": (Scope.USER, f"it picks a [providers.*] table, which decides {_KEY}"),
+    "providers": (Scope.USER, f"its tables decide {_KEY}"),
+    "api_key_env": (Scope.USER, "it decides which secret of the environment is sent"),
+    "extra_headers": (Scope.USER, "headers go with every request, to wherever the key goes"),
+    "history": (Scope.USER, "it decides whether the provider keeps the conversation"),
+    # what runs unasked, and what contains it
+    "approval": (Scope.USER, f"it decides {_RUNS}"),
+    "sandbox": (Scope.USER, "it decides what commands may touch"),
+    "sandbox_network": (Scope.USER, "it decides whether commands reach the network"),
+    "shell_timeout_s": (Scope.USER, "it bounds how long a command runs"),
+    "kill_grace_s": (Scope.USER, "it bounds how long a stopped command lives on"),
+    "rules": (Scope.USER, f"rules decide {_RUNS}"),
+    "hooks": (Scope.USER, f"hooks decide {_STARTS} and {_RUNS}"),
+    # which programs start, and with what
+    "mcp_servers": (Scope.USER, f"it decides {_STARTS}"),
+    "server": (Scope.USER, "`server.command` and `server.pythonPath` decide which program runs"),
+    "model_path": (Scope.USER, "the embedded model server loads that file"),
+    "local_model": (Scope.USER, "it decides whether the embedded model server starts"),
+    "local_context_tokens": (Scope.USER, "it sizes the embedded model server's memory"),
+    # where state is kept, and the safety net of undo
+    "home": (Scope.USER, "it decides where sessions, checkpoints and config.toml are"),
+    "checkpoints": (Scope.USER, "turning them off takes away undo"),
+    "checkpoint_max_file_mb": (Scope.USER, "it decides which files undo can restore"),
+    # the model among the user's providers, and presentation
+    "model": (Scope.WORKSPACE, "a model name, sent to the user's own provider"),
+    "wire_api": (Scope.WORKSPACE, "the API spoken to the user's own provider"),
+    "instructions": (Scope.WORKSPACE, "text for the model, as AGENTS.md in the repository"),
+    "context_window": (Scope.WORKSPACE, "when to compact the conversation"),
+    "auto_compact_percent": (Scope.WORKSPACE, "when to compact the conversation"),
+    "connect_timeout_s": (Scope.WORKSPACE, "patience with the user's own provider"),
+    "stream_idle_timeout_s": (Scope.WORKSPACE, "patience with the user's own provider"),
+    "max_retries": (Scope.WORKSPACE, "patience with the user's own provider"),
+    "retry_base_delay_s": (Scope.WORKSPACE, "patience with the user's own provider"),
+    "retry_max_delay_s": (Scope.WORKSPACE, "patience with the user's own provider"),
+    "approvals": (Scope.WORKSPACE, "presentation (read from initializationOptions only)"),
+    "trace": (Scope.WORKSPACE, "presentation: the client's own log"),
+    "client": (Scope.WORKSPACE, "presentation: the client's own settings"),
+    "steer_mode": (Scope.WORKSPACE, "presentation: how the client sends steering"),
+    "panel": (Scope.WORKSPACE, "presentation: the client's chat panel"),
+}
+
+USER_ONLY: frozenset[str] = frozenset(
+    {key for key, (scope, _why) in KEY_SCOPES.items() if scope is Scope.USER}
+    | (set(FIELD_CHECKS) - set(KEY_SCOPES))
+)
+"""The keys a workspace may not set: the table's user-only keys, and any setting not in it."""
+
+WORKSPACE_SOURCE = "the workspace's editor settings (workspace/configuration)"
+
 ENV_NAMES: dict[str, str] = {
     "OPENAI_BASE_URL": "base_url",
     "AGENTLS_MODEL": "model",
@@ -270,6 +347,41 @@ def _apply_layer(
                 f"setting '{problem.key}' from {source}: {problem.value!r} is not valid "
                 f"({problem.reason}); keeping the previous value"
             )
+
+
+_SQUASHED: dict[str, str] = {re.sub(r"[^a-z0-9]", "", key): key for key in KEY_SCOPES}
+
+
+def _key_named(written: str) -> str:
+    """The key that `written` names, however it is spelled: camelCase, SHOUTING, kebab-case,
+    with the `agentls.` section in front, or dotted into a table (`server.command`,
+    `providers.local.base_url`), so that no spelling slips a user-only key past the check."""
+    name = written.strip()
+    if name.lower().startswith("agentls."):
+        name = name[len("agentls.") :]
+    snake = _snake(name.split(".", 1)[0].strip())
+    if snake in KEY_SCOPES or snake in FIELD_CHECKS:
+        return snake  # exactly as the checks read it
+    return _SQUASHED.get(re.sub(r"[^a-z0-9]", "", snake), snake)
+
+
+def _workspace_layer(layer: Mapping[str, Any], warnings: list[str]) -> dict[str, Any]:
+    """The workspace's settings without the keys only the user may set, each named in a
+    warning. What remains is checked like any layer (unknown keys are reported there)."""
+    kept: dict[str, Any] = {}
+    for written, value in layer.items():
+        key = _key_named(str(written))
+        if key not in USER_ONLY:
+            kept[written] = value
+            continue
+        why = KEY_SCOPES.get(key, (Scope.USER, "it is not known to be harmless"))[1]
+        spelled = f"'{written}'" if str(written) == key else f"'{written}' ({key})"
+        warnings.append(
+            f"setting {spelled} from {WORKSPACE_SOURCE} was ignored: it came from the "
+            f"workspace, and only your own settings may set it (user or machine editor "
+            f"settings, the environment, $AGENTLS_HOME/config.toml) because {why}"
+        )
+    return kept
 
 
 def _config_file_layer(home: Path, warnings: list[str]) -> dict[str, Any]:
@@ -326,23 +438,29 @@ def load_settings(
     workspace_config: Mapping[str, Any] | None = None,
     init_options: Mapping[str, Any] | None = None,
 ) -> LoadedSettings:
-    """Merge, lowest first: defaults, config file, environment, workspace config, init options."""
+    """Merge, lowest first: defaults, config file, environment, workspace config, init options.
+
+    `init_options` are the user's (the command line, the user's editor settings);
+    `workspace_config` is the opened folder's, and loses every key in `USER_ONLY` with a
+    warning before anything reads it: it cannot choose the home (and so the config file),
+    nor a provider profile, nor any setting that decides where the key goes or what runs.
+    """
     env = os.environ if env is None else env
     warnings: list[str] = []
     merged: dict[str, Any] = {}
+    workspace = _workspace_layer(workspace_config or {}, warnings)
+    user = init_options or {}
     env_layer = {key: env[name] for name, key in ENV_NAMES.items() if env.get(name)}
     home_hint: Any = env_layer.get("home")
-    for layer in (workspace_config or {}, init_options or {}):
-        for raw_key, value in layer.items():
-            if _snake(str(raw_key)) == "home" and isinstance(value, str) and value:
-                home_hint = value
+    for raw_key, value in user.items():
+        if _snake(str(raw_key)) == "home" and isinstance(value, str) and value:
+            home_hint = value
     home = _path(home_hint) if home_hint else default_home()
     config = _config_file_layer(home, warnings)
     layers: list[tuple[Mapping[str, Any], str]] = [
         (config, "the config file"),
         ({"provider": env["AGENTLS_PROVIDER"]} if env.get("AGENTLS_PROVIDER") else {}, "env"),
-        (workspace_config or {}, "workspace/configuration"),
-        (init_options or {}, "initializationOptions"),
+        (user, "initializationOptions"),
     ]
     chosen, chosen_from = None, ""
     for layer, source in layers:
@@ -358,8 +476,6 @@ def load_settings(
     )
     _apply_layer(merged, env_layer, "the environment", warnings)
     client_allowed = STRUCTURE_KEYS | CLIENT_KEYS
-    _apply_layer(
-        merged, workspace_config or {}, "workspace/configuration", warnings, client_allowed
-    )
-    _apply_layer(merged, init_options or {}, "initializationOptions", warnings, client_allowed)
+    _apply_layer(merged, workspace, WORKSPACE_SOURCE, warnings, client_allowed)
+    _apply_layer(merged, user, "initializationOptions", warnings, client_allowed)
     return LoadedSettings(Settings(**merged), warnings)

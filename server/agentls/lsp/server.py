@@ -303,6 +303,8 @@ class AgentLanguageServer(LanguageServer):
             changed()
 
     async def _pull_configuration(self) -> None:
+        """Ask the editor for the `agentls` section: workspace data (an editor merges the
+        folder's settings into its answer), applied as such by `_reconfigure`."""
         try:
             result = await asyncio.wait_for(
                 self.workspace_configuration_async(
@@ -318,13 +320,19 @@ class AgentLanguageServer(LanguageServer):
             self._reconfigure(config)
 
     def _reconfigure(self, section: dict[str, Any]) -> None:
-        """Apply the editor's `agentls` settings section; the next turn uses them."""
-        self.configure(self.core.folder, self.init_options, section)
+        """Apply the editor's `agentls` settings section; the next turn uses them.
+
+        The section may hold the opened folder's settings, so it goes in as the workspace's
+        (which may not set where the key goes, what runs unasked or which programs start);
+        only `initializationOptions` speak for the user.
+        """
+        self.configure(self.core.folder, self.init_options, workspace_config=section)
         for warning in self.core.settings_warnings:
             self.show_message(warning)
 
     async def _did_change_configuration(self, params: types.DidChangeConfigurationParams) -> None:
-        """Settings changed in the editor: read them again; the next turn uses them."""
+        """Settings changed in the editor: read them again; the next turn uses them.
+        Pushed or pulled, they are the workspace's (see `_reconfigure`)."""
         if not self.core.configured:
             return
         if self.client_pulls_configuration:

@@ -27,15 +27,20 @@ def test_precedence_init_options_over_config_over_env_over_file(tmp_path: Path) 
     }
     loaded = load_settings(
         env=env,
-        workspace_config={"model": "from-config", "approval": "always-ask"},
-        init_options={"model": "from-init", "approvals": True},
+        workspace_config={"model": "from-config", "maxRetries": 5},
+        init_options={"model": "from-init", "approvals": True, "approval": "always-ask"},
     )
     s = loaded.settings
     assert s.model == "from-init"
     assert s.approval is ApprovalPolicy.ALWAYS_ASK
     assert s.wire_api is WireApi.CHAT
-    assert s.max_retries == 7
+    assert s.max_retries == 5
     assert s.home == tmp_path
+    assert loaded.warnings == []
+    without_init = load_settings(env=env, workspace_config={"model": "from-config"}).settings
+    assert without_init.model == "from-config"
+    assert without_init.max_retries == 7
+    assert without_init.approval is ApprovalPolicy.NEVER_ASK
 
 
 def test_camel_case_keys_are_accepted(tmp_path: Path) -> None:
@@ -117,8 +122,8 @@ def test_unknown_keys_are_reported_by_name_with_a_suggestion(tmp_path: Path) -> 
     (tmp_path / "config.toml").write_text('modle = "gpt-x"\n')
     loaded = load_settings(
         env={"AGENTLS_HOME": str(tmp_path)},
-        init_options={"approvals": True, "sandbx": "off"},
-        workspace_config={"server": {"command": "x"}},
+        init_options={"approvals": True, "sandbx": "off", "server": {"command": "x"}},
+        workspace_config={"panel": {"fontSize": 12}},
     )
     text = "\n".join(loaded.warnings)
     assert "'modle' from the config file" in text and "did you mean 'model'" in text
