@@ -223,7 +223,9 @@ FIELD_CHECKS: dict[str, Check] = {
 # Keys that are not settings but are understood where they appear: the profile choice,
 # the profiles themselves, and what editors put in `initializationOptions` or their section.
 STRUCTURE_KEYS = {"provider", "providers"}
-CLIENT_KEYS = {"approvals", "server", "trace", "client", "steer_mode", "panel"}
+# read by the front end itself, not settings: the LSP client's feature flags and the network
+# transports' token (`initializationOptions.authToken`)
+CLIENT_KEYS = {"approvals", "server", "trace", "client", "steer_mode", "panel", "auth_token"}
 
 
 class Scope(StrEnum):

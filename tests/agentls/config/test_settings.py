@@ -170,3 +170,10 @@ def test_numbers_beyond_a_float_are_reported_not_raised(tmp_path: Path) -> None:
     assert loaded.settings.connect_timeout_s == 10.0
     assert any("'max_retries' from the config file" in w for w in loaded.warnings)
     assert any("'connect_timeout_s' from initializationOptions" in w for w in loaded.warnings)
+
+
+def test_the_transport_token_is_not_reported_as_an_unknown_setting(tmp_path: Path) -> None:
+    loaded = load_settings(
+        env={"AGENTLS_HOME": str(tmp_path)}, init_options={"authToken": "t0ken-value"}
+    )
+    assert not any("auth" in warning.lower() for warning in loaded.warnings), loaded.warnings
