@@ -26,12 +26,8 @@ from agentls.agent.results import StorageError, TurnInProgressError, TurnResult
 from agentls.agent.tools import Tool, ToolBox
 from agentls.agent.turn import EventSink, Turn, TurnControl, prepare
 from agentls.config.settings import HistoryMode, WireApi
-from agentls.history.repair import (
-    ABORTED_OUTPUT,
-    StatelessInput,
-    function_call_output,
-    server_side_input,
-)
+from agentls.history.items import function_call_output
+from agentls.history.repair import ABORTED_OUTPUT, StatelessInput, server_side_input
 from agentls.history.validate import drop_invalid
 from agentls.history.view import render_history
 from agentls.providers.events import ModelRequest, ProviderError

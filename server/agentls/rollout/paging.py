@@ -30,10 +30,11 @@ from typing import IO, Any
 
 import orjson
 
+from agentls.history.items import assistant_text, user_text
 from agentls.history.repair import pending_call_ids
 from agentls.history.user_shell import title_text
 from agentls.history.validate import item_problem
-from agentls.history.view import assistant_text, render_history
+from agentls.history.view import render_history
 from agentls.rollout.reader import (
     BOM,
     NO_REPLACEMENT,
@@ -58,7 +59,6 @@ from agentls.rollout.records import (
     compacted_replacement,
     rolled_back_first,
 )
-from agentls.rollout.store import user_text
 
 Item = dict[str, Any]
 

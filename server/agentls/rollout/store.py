@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from agentls.history.items import message_text, user_text
+from agentls.history.user_shell import title_text
 from agentls.rollout.paths import (
     SESSION_SUFFIX,
     WorkspaceLayout,
@@ -47,18 +49,6 @@ class SessionSummary:
             "turns": self.turns,
             "oneShot": self.one_shot,
         }
-
-
-def user_text(item: dict[str, Any]) -> str | None:
-    if item.get("type") != "message" or item.get("role") != "user":
-        return None
-    content = item.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [p.get("text", "") for p in content if isinstance(p, dict)]
-        return "".join(str(p) for p in parts)
-    return None
 
 
 _MARKED = (b'"session_renamed"', b'"turns_rolled_back"')
@@ -127,8 +117,6 @@ def _summarize(path: Path, session_id: str, stat: os.stat_result) -> SessionSumm
         if record.get("type") == "response_item":
             text = user_text(payload)
             if text:
-                from agentls.history.user_shell import title_text
-
                 title = " ".join(title_text(text).split())[:_TITLE_LENGTH]
                 break
     updated = timestamp(datetime.fromtimestamp(stat.st_mtime, UTC))
@@ -236,19 +224,10 @@ def matches(summary: SessionSummary, query: str) -> bool:
         payload = record.get("payload") if isinstance(record, dict) else None
         if not isinstance(payload, dict) or record.get("type") != "response_item":
             continue
-        text = user_text(payload) or _message_text(payload)
+        text = user_text(payload) or message_text(payload)
         if text and wanted in text.casefold():
             return True
     return False
-
-
-def _message_text(item: dict[str, Any]) -> str | None:
-    if item.get("type") != "message":
-        return None
-    content = item.get("content")
-    if isinstance(content, list):
-        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return content if isinstance(content, str) else None
 
 
 def move_to_trash(layout: WorkspaceLayout, path: Path) -> Path:
