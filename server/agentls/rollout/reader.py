@@ -95,6 +95,57 @@ def decode_line(line: bytes | memoryview) -> tuple[str, dict[str, Any]] | str:
     return (kind if isinstance(kind, str) else "", payload)
 
 
+def decode_at(offset: int, line: bytes) -> tuple[str, dict[str, Any]] | str:
+    """`decode_line` for a line read at `offset` of a file: the first may carry a BOM."""
+    if offset == 0 and line.startswith(BOM):
+        line = line[len(BOM) :]
+    return decode_line(line)
+
+
+@dataclass
+class Line:
+    """A rollout line that can be used: where it starts, its type and its payload."""
+
+    offset: int
+    kind: str
+    payload: dict[str, Any]
+
+
+class LineDecoder:
+    """Decodes the lines of one read of a file, collecting warnings as `parse_rollout` words
+    them, but naming byte offsets: counting lines would mean reading everything.
+
+    `size` is where the read ends and `ends_clean` whether a newline is there: an undecodable
+    last line without it is a torn one (a crash mid-write), anything else a damaged one.
+    """
+
+    def __init__(self, size: int, ends_clean: bool) -> None:
+        self.size = size
+        self.ends_clean = ends_clean
+        self.warnings: list[tuple[int, str]] = []
+        self.torn_tail = False
+
+    def decode(self, offset: int, line: bytes) -> Line | None:
+        is_last = offset + len(line) >= self.size
+        if offset == 0 and line.startswith(BOM):
+            line = line[len(BOM) :]
+        if is_blank(line):
+            return None
+        decoded = decode_line(line)
+        if isinstance(decoded, str):
+            if decoded == NOT_JSON and is_last and not self.ends_clean:
+                self.torn_tail = True
+                self.warnings.append((offset, f"byte {offset}: {TORN}; skipped"))
+            else:
+                self.warnings.append((offset, f"byte {offset}: {decoded}; skipped"))
+            return None
+        kind, payload = decoded
+        if kind == COMPACTED and compacted_replacement(payload) is None:
+            self.warnings.append((offset, f"byte {offset}: {NO_REPLACEMENT}; skipped"))
+            return None
+        return Line(offset, kind, payload)
+
+
 def parse_rollout(data: bytes) -> Rollout:
     out = Rollout()
     if data.startswith(BOM):
