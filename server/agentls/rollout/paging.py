@@ -26,26 +26,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
-
 from agentls.history.items import assistant_text, user_text
 from agentls.history.repair import pending_call_ids
 from agentls.history.user_shell import title_text
 from agentls.history.validate import item_problem
 from agentls.history.view import render_history
-from agentls.rollout.blocks import (
-    backward_lines,
-    file_end,
-    forward_lines,
-    lines_with,
-    search_back,
-)
+from agentls.rollout.blocks import backward_lines, file_end, forward_lines, search_back
 from agentls.rollout.reader import (
     Line,
     LineDecoder,
     bulk_load,
     decode_at,
-    decode_line,
 )
 from agentls.rollout.records import (
     COMPACTED,
@@ -57,11 +48,11 @@ from agentls.rollout.records import (
     TOOL_CALL_COMPLETED,
     TURN_ABORTED,
     TURN_COMPLETED,
-    TURN_CONTEXT,
     TURN_STARTED,
     compacted_replacement,
     rolled_back_first,
 )
+from agentls.rollout.rules import Rules, Unwinder, covering_rollback
 
 Item = dict[str, Any]
 
@@ -70,7 +61,6 @@ LOOKAHEAD_LIMIT = 1024 * 1024  # how far past a page to look for its calls' outp
 _MARKER = b'"compacted"'
 _RENAMED = b'"session_renamed"'
 TURN_SEARCH_LIMIT = 8 * 1024 * 1024  # how far before a page to look for its turn's start
-_ROLLED_BACK = b'"turns_rolled_back"'
 _CURSOR_PREFIX = "h1:"
 
 
@@ -154,14 +144,16 @@ class _Marks:
 
 
 def _find_marks(fh: IO[bytes], end: int) -> _Marks:
-    """The last compaction and the last rename, in one pass over the blocks before `end`."""
+    """The last compaction still in force and the last rename, in one pass over the blocks
+    before `end`."""
     found = _Marks()
 
     def compaction(start: int, stop: int, line: bytes) -> bool:
         decoded = decode_at(start, line)
         if isinstance(decoded, tuple) and decoded[0] == COMPACTED:
             replacement = compacted_replacement(decoded[1])
-            if replacement is not None:
+            # a compaction inside a rolled-back stretch is gone with it: look further back
+            if replacement is not None and covering_rollback(fh, stop, end) is None:
                 found.compaction = (start, stop, replacement)
                 return True
         return False
@@ -196,8 +188,8 @@ def _tail(
     turns and calls without output can only follow the last turn end: a turn answers its
     calls before it ends, and resume repairs before a new turn starts; so the repair's part
     ends at that turn end. Lines of rolled-back turns are passed over: reading backwards, a
-    `turns_rolled_back` record comes before them, and they end at its first turn's start;
-    `skipping` names that turn when `end` itself lies in such a stretch.
+    `turns_rolled_back` record comes before them (`rules.Unwinder`); `skipping` names the
+    first turn of the rollback whose stretch holds `end`, if any.
     """
     lines: list[Line] = []
     entries = 0
@@ -209,18 +201,12 @@ def _tail(
     pending: list[str] = []
     page_turn: str | None = None
     page_turn_known = limit == 0
+    unwinder = Unwinder(skipping)
     for offset, raw in backward_lines(fh, end):
         line = decoder.decode(offset, raw)
-        if line is None:
+        if line is None or not unwinder.live(line):
             continue
         payload = line.payload
-        if skipping is not None:
-            if line.kind == EVENT_MSG and payload.get("type") == TURN_STARTED:
-                skipping = None if payload.get("turn_id") == skipping else skipping
-            continue
-        if line.kind == EVENT_MSG and (first := rolled_back_first(payload)) is not None:
-            skipping = first
-            continue
         if not page_turn_known and line.kind == EVENT_MSG:
             boundary = payload.get("type")
             if boundary == TURN_STARTED:
@@ -352,9 +338,9 @@ def load_model_history(view: ResumeView, *, to_end: bool = False) -> ModelHistor
     never compacted): meant for the first request after resume, in a worker thread. Lines
     already reported in `view.warnings` are not reported again.
     """
-    items = list(view.replacement_history or [])
-    state: tuple[str, int] | None = None
-    starts: dict[str, int] = {}  # where each turn's items start, for a rollback
+    model = _ModelLedger(list(view.replacement_history or []))
+    rules = Rules(model)
+    items = model.items
     with view.path.open("rb") as fh, bulk_load():
         if to_end:
             end, ends_clean = file_end(fh)
@@ -365,28 +351,48 @@ def load_model_history(view: ResumeView, *, to_end: bool = False) -> ModelHistor
             line = decoder.decode(offset, raw)
             if line is None:
                 continue
-            if line.kind == RESPONSE_ITEM:
+            kind = line.kind
+            if kind == RESPONSE_ITEM:
                 items.append(line.payload)
-            elif line.kind == TURN_CONTEXT or (
-                line.kind == EVENT_MSG and line.payload.get("type") == TURN_STARTED
-            ):
-                starts.setdefault(str(line.payload.get("turn_id")), len(items))
-            elif line.kind == EVENT_MSG and (first := rolled_back_first(line.payload)):
-                if first in starts:
-                    del items[starts[first] :]
-                    state = None
-            elif line.kind == STATE:
+            elif kind == STATE:
                 response_id = line.payload.get("previous_response_id")
-                state = (response_id, len(items)) if isinstance(response_id, str) else None
-            elif line.kind == COMPACTED:
-                items = compacted_replacement(line.payload) or []
-                state = None
+                model.chain = (response_id, len(items)) if isinstance(response_id, str) else None
+            elif rules.feed(line):
+                items = model.items  # a rollback or a compaction may have changed the list
     return ModelHistory(
         items=items,
-        response_chain=state,
+        response_chain=model.chain,
         pending_calls=pending_call_ids(items),
         warnings=[text for at, text in sorted(decoder.warnings) if at not in view.skipped_offsets],
     )
+
+
+class _ModelLedger:
+    """The model's history as `load_model_history` builds it, for the rules to act on.
+
+    A mark is the list with its length then: a compaction starts a new list and leaves the
+    old one alone, so a rollback reaching back past a compaction returns to the old list.
+    `chain` is the stored response chain (previous_response_id, items it covers).
+    """
+
+    __slots__ = ("chain", "items")
+
+    def __init__(self, items: list[Item]) -> None:
+        self.items = items
+        self.chain: tuple[str, int] | None = None
+
+    def mark(self) -> tuple[list[Item], int]:
+        return self.items, len(self.items)
+
+    def cut(self, mark: tuple[list[Item], int]) -> None:
+        items, length = mark
+        del items[length:]
+        self.items = items
+        self.chain = None
+
+    def compact(self, offset: int, replacement: list[Item]) -> None:
+        self.items = list(replacement)
+        self.chain = None
 
 
 def history_page(path: Path, cursor: str, limit: int) -> tuple[list[dict[str, Any]], str | None]:
@@ -401,7 +407,7 @@ def history_page(path: Path, cursor: str, limit: int) -> tuple[list[dict[str, An
         if end > size or not _at_line_boundary(fh, end, size):
             raise ValueError("history cursor does not point into this session")
         decoder = LineDecoder(size, ends_clean)
-        undone = _undone_at(fh, end, size)
+        undone = covering_rollback(fh, end, size)
         lines, page_start, _, _, page_turn = _tail(
             fh, end, decoder, limit, size, repair=False, skipping=undone
         )
@@ -419,33 +425,6 @@ def _at_line_boundary(fh: IO[bytes], offset: int, size: int) -> bool:
         return True
     fh.seek(offset - 1)
     return b"\n" in fh.read(2)
-
-
-def _undone_at(fh: IO[bytes], end: int, size: int) -> str | None:
-    """The first turn of a rollback, written after `end`, whose stretch holds `end`.
-
-    A cursor handed out before an undo may point into what it rolled back. Found by a byte
-    search of what follows the cursor; of nested stretches the later record is the outer one.
-    """
-    fh.seek(end)
-    data = fh.read(size - end)
-    covering: str | None = None
-    for start, stop in lines_with(data, _ROLLED_BACK):
-        decoded = decode_line(data[start:stop])
-        first = rolled_back_first(decoded[1]) if isinstance(decoded, tuple) else None
-        if first is not None and not _starts_in(data, first, start):
-            covering = first
-    return covering
-
-
-def _starts_in(data: bytes, turn_id: str, end: int) -> bool:
-    """Whether the `turn_started` line of `turn_id` is in `data` before `end`."""
-    for start, stop in lines_with(data, orjson.dumps(turn_id), end=end):
-        decoded = decode_line(data[start:stop])
-        payload = decoded[1] if isinstance(decoded, tuple) else {}
-        if payload.get("type") == TURN_STARTED and payload.get("turn_id") == turn_id:
-            return True
-    return False
 
 
 def _turn_end_after(fh: IO[bytes], end: int, size: int, decoder: LineDecoder) -> list[Line]:

@@ -26,6 +26,7 @@ from agentls.rollout.paths import (
 )
 from agentls.rollout.reader import decode_line
 from agentls.rollout.records import SESSION_RENAMED, TURNS_ROLLED_BACK, timestamp
+from agentls.rollout.rules import rolled_back_count
 
 _TITLE_SCAN_BYTES = 256 * 1024
 _TITLE_LENGTH = 80
@@ -94,8 +95,8 @@ def _summarize(path: Path, session_id: str, stat: os.stat_result) -> SessionSumm
             for payload in _marked_lines(whole):
                 if payload.get("type") == SESSION_RENAMED and isinstance(payload.get("title"), str):
                     renamed = payload["title"]
-                elif isinstance(payload.get("turn_ids"), list):
-                    undone += len(payload["turn_ids"])
+                elif payload.get("type") == TURNS_ROLLED_BACK:
+                    undone += rolled_back_count(payload)
     turns = max(0, turns - undone)
     title = ""
     created = ""

@@ -11,7 +11,6 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentls.agent.undo import scan_turns
 from agentls.history.items import summary_message
 from agentls.history.view import render_history
 from agentls.rollout.paging import history_page, load_model_history, open_resume
@@ -19,6 +18,7 @@ from agentls.rollout.paths import WorkspaceLayout
 from agentls.rollout.reader import build_model_history, parse_rollout
 from agentls.rollout.records import encode_line
 from agentls.rollout.store import SessionStore
+from agentls.rollout.turns import scan_turns
 
 META = {"id": "sess", "timestamp": "2026-11-29T00:00:00.000Z", "cwd": "/w"}
 
