@@ -31,11 +31,11 @@ from bench.rpc import LspClient, RpcError, ServerGone, wait_for
 from fixtures.fake_api import FakeModelAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.agentls.rollout.reference_reader import parse_rollout
 from tests.e2e.harness import API_KEY, server_env
 
 from agentls.lsp.methods import AGENT_METHODS as REGISTERED
 from agentls.rollout.paths import WorkspaceLayout
-from agentls.rollout.reader import parse_rollout
 
 # every method the server registers: the fuzzer follows the server, never a copy of its list
 AGENT_METHODS = list(REGISTERED)

@@ -10,13 +10,15 @@ whole at that point, not at resume.
 Why reading from the end rather than a sidecar index: the rollout stays the only truth, as
 with the session list (`store.py`). An index written next to it can be stale after a crash
 or missing for files from older versions, and would need the same recovery code anyway.
-The one pass that may cover the whole file is the search for the last `compacted` line,
-a byte search (no JSON parsing) backwards from the end that stops at the first hit; for a
-session that was never compacted it reads every byte once, at memchr speed.
+The one pass that may cover the whole file is the search for the last `compacted` line
+and the last rename, a byte search (no JSON parsing, `blocks.search_back`) backwards from
+the end that stops once both are found; for a session never compacted nor renamed it reads
+every byte once, at memchr speed.
 
-Lines are judged by `reader.decode_line`, so this reader skips exactly what `parse_rollout`
+Lines are judged by `reader.LineDecoder`, so these readers skip exactly what every reader
 skips (corrupt lines, a torn last line, blank lines, a BOM); warnings name byte offsets
-instead of line numbers, since counting lines would mean reading everything.
+instead of line numbers, since counting lines would mean reading everything. Rollbacks and
+compactions apply as `rules.py` says.
 """
 
 from __future__ import annotations

@@ -10,6 +10,11 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.agentls.rollout.reference_reader import (
+    build_model_history,
+    model_response_chain,
+    parse_rollout,
+)
 
 from agentls.history.items import summary_message
 from agentls.history.repair import pending_call_ids
@@ -22,7 +27,6 @@ from agentls.rollout.paging import (
     load_model_history,
     open_resume,
 )
-from agentls.rollout.reader import build_model_history, model_response_chain, parse_rollout
 from agentls.rollout.records import compacted_payload, encode_line
 
 Item = dict[str, Any]
