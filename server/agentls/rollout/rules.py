@@ -126,22 +126,27 @@ class Unwinder:
     """The rollback rule for a walker reading from the end.
 
     Going backwards, a walker meets a rollback record before the lines it takes out; they
-    reach back to its first turn's start. `skipping` names that turn while in such a
-    stretch (a walker that starts inside one, say at an old cursor, sets it up front).
+    reach back to its first turn's start, its `turn_context` and `turn_started` lines, so
+    the stretch ends at the first line before those. `skipping` names that turn while in
+    such a stretch (a walker that starts inside one, say at an old cursor, sets it up front).
     """
 
-    __slots__ = ("skipping",)
+    __slots__ = ("_at_start", "skipping")
 
     def __init__(self, skipping: str | None = None) -> None:
         self.skipping = skipping
+        self._at_start = False  # the skipped turn's start lines are being passed
 
     def live(self, line: Line) -> bool:
         """Whether `line`, met going backwards, still counts."""
-        skipping = self.skipping
-        if skipping is not None:
-            if turn_opened(line.kind, line.payload) == skipping:
-                self.skipping = None
-            return False
+        if self.skipping is not None:
+            if turn_opened(line.kind, line.payload) == self.skipping:
+                self._at_start = True
+                return False
+            if not self._at_start:
+                return False
+            self.skipping = None
+            self._at_start = False
         if line.kind == EVENT_MSG and (first := rolled_back_first(line.payload)) is not None:
             self.skipping = first
             return False
