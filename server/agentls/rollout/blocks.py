@@ -148,21 +148,29 @@ def lines_with(data: bytes, marker: bytes, end: int | None = None) -> Iterator[t
         hit = data.find(marker, stop, end)
 
 
-def line_blocks(fh: IO[bytes], first: bytes = b"", block: int = LIST_BLOCK) -> Iterator[bytes]:
-    """The rest of the file, after `first` (already read from it), in blocks of whole lines.
+def line_blocks(
+    fh: IO[bytes], start: int, end: int | None = None, block: int = BLOCK, first: bytes = b""
+) -> Iterator[tuple[int, bytes]]:
+    """(offset, block) of whole lines from `start` to `end` (None: the end of the file).
 
-    Every block but the last ends with a newline; the last one may end in a line without
-    its newline (a torn line, or a last line not ended yet).
+    `first` is what was already read from `start` on. Every block but the last ends with a
+    newline; the last one may end in a line without its newline (a torn line, a last line
+    not ended yet, or one `end` cuts). Memory stays within about two blocks.
     """
-    data = first if first else fh.read(block)
-    while data:
-        cut = data.rfind(b"\n") + 1
-        chunk = fh.read(block)
+    pos = start + len(first)
+    fh.seek(pos)
+    data = first
+    base = start
+    while True:
+        chunk = fh.read(block if end is None else min(block, end - pos)) if end != pos else b""
         if not chunk:
-            yield data
+            if data:
+                yield base, data
             return
+        pos += len(chunk)
+        data = data + chunk if data else chunk
+        cut = data.rfind(b"\n") + 1
         if cut:
-            yield data[:cut]
-            data = data[cut:] + chunk
-        else:
-            data += chunk
+            yield base, data[:cut]
+            base += cut
+            data = data[cut:]

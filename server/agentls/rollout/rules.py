@@ -26,8 +26,8 @@ from typing import IO, Any, Generic, Protocol, TypeVar
 
 import orjson
 
-from agentls.rollout.blocks import lines_with
-from agentls.rollout.reader import Line, decode_line
+from agentls.rollout.blocks import line_blocks, lines_with
+from agentls.rollout.reader import Line, decode_at
 from agentls.rollout.records import (
     COMPACTED,
     EVENT_MSG,
@@ -157,24 +157,30 @@ def covering_rollback(fh: IO[bytes], at: int, end: int) -> str | None:
     """The first turn of a rollback, written between `at` and `end`, whose stretch holds
     `at` (that turn started before `at`); None when no rollback reaches back over `at`.
 
-    Found by a byte search of what follows `at`; of nested stretches the later record is
-    the outer one (an inner one can only name turns the outer one names too).
+    Found by a byte search of what follows `at`, block by block; the turns' starts are only
+    looked for when there are rollbacks. Of nested stretches the later record is the outer
+    one (an inner one can only name turns the outer one names too).
     """
-    fh.seek(at)
-    data = fh.read(end - at)
+    rollbacks: list[tuple[int, str]] = []
+    for offset, block in line_blocks(fh, at, end):
+        for start, stop in lines_with(block, _ROLLED_BACK):
+            decoded = decode_at(offset + start, block[start:stop])
+            first = rolled_back_first(decoded[1]) if isinstance(decoded, tuple) else None
+            if first is not None:
+                rollbacks.append((offset + start, first))
     covering: str | None = None
-    for start, stop in lines_with(data, _ROLLED_BACK):
-        decoded = decode_line(data[start:stop])
-        first = rolled_back_first(decoded[1]) if isinstance(decoded, tuple) else None
-        if first is not None and not _opens_before(data, first, start):
+    for record, first in rollbacks:
+        if not _opens_between(fh, at, record, first):
             covering = first
     return covering
 
 
-def _opens_before(data: bytes, turn_id: str, end: int) -> bool:
-    """Whether a line of `data` before `end` starts turn `turn_id`."""
-    for start, stop in lines_with(data, orjson.dumps(turn_id), end=end):
-        decoded = decode_line(data[start:stop])
-        if isinstance(decoded, tuple) and turn_opened(*decoded) == turn_id:
-            return True
+def _opens_between(fh: IO[bytes], start: int, end: int, turn_id: str) -> bool:
+    """Whether a line between `start` and `end` starts turn `turn_id`."""
+    needle = orjson.dumps(turn_id)
+    for offset, block in line_blocks(fh, start, end):
+        for begin, stop in lines_with(block, needle):
+            decoded = decode_at(offset + begin, block[begin:stop])
+            if isinstance(decoded, tuple) and turn_opened(*decoded) == turn_id:
+                return True
     return False

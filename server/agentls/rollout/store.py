@@ -17,7 +17,7 @@ import orjson
 
 from agentls.history.items import message_text, user_text
 from agentls.history.user_shell import title_text
-from agentls.rollout.blocks import line_blocks, lines_with
+from agentls.rollout.blocks import LIST_BLOCK, line_blocks, lines_with
 from agentls.rollout.paths import (
     SESSION_SUFFIX,
     WorkspaceLayout,
@@ -89,7 +89,7 @@ def _summarize(path: Path, session_id: str, stat: os.stat_result) -> SessionSumm
     turns = 0
     with path.open("rb") as fh:
         head = fh.read(_TITLE_SCAN_BYTES)
-        for block in line_blocks(fh, head):
+        for _, block in line_blocks(fh, 0, None, LIST_BLOCK, head):
             whole = _whole(block)
             turns += whole.count(_TURN_STARTED)
             for payload in _marked_lines(whole):

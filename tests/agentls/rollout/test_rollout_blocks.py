@@ -103,6 +103,13 @@ def test_line_blocks_are_whole_lines(
     data = b"\n".join(lines) + (b"\n" if ended and lines else b"")
     fh = io.BytesIO(data)
     head = fh.read(first)
-    blocks = list(line_blocks(fh, head, block))
-    assert b"".join(blocks) == data
-    assert all(b and b.endswith(b"\n") for b in blocks[:-1])
+    blocks = list(line_blocks(fh, 0, None, block, head))
+    assert b"".join(b for _, b in blocks) == data
+    assert all(b and b.endswith(b"\n") for _, b in blocks[:-1])
+    assert all(data[offset:].startswith(b) for offset, b in blocks)
+    # a stretch in the middle, from a line start to any end
+    for start in [0, *(i + 1 for i, c in enumerate(data) if c == 0x0A)]:
+        for end in range(start, len(data) + 1):
+            found = list(line_blocks(fh, start, end, block))
+            assert b"".join(b for _, b in found) == data[start:end]
+            assert all(b.endswith(b"\n") for _, b in found[:-1])
