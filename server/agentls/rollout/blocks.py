@@ -134,6 +134,46 @@ def search_back(fh: IO[bytes], end: int, judges: Mapping[bytes, Judge], block: i
         pos = begin
 
 
+def search_forward(
+    fh: IO[bytes], start: int, end: int, marker: bytes, block: int = LIST_BLOCK
+) -> Iterator[tuple[int, int, bytes]]:
+    """The lines holding `marker` from `start` (a line start) to `end`, in order, each once,
+    as `line_at` gives them. Only the hits' lines are assembled; the blocks themselves are
+    searched as read, without copying (this pass often finds nothing).
+    """
+    keep = len(marker) - 1
+    overlap = b""
+    after = start  # the lines before this were given already
+    pos = start
+    while pos < end:
+        fh.seek(pos)
+        chunk = fh.read(min(block, end - pos))
+        if not chunk:
+            return
+        # a marker split between the previous block and this one
+        hits = [pos - len(overlap) + hit for hit in _finds(overlap + chunk[:keep], marker)]
+        hits += [pos + hit for hit in _finds(chunk, marker)]
+        for hit in hits:
+            if hit >= after:
+                found = line_at(fh, hit, end)
+                after = found[1]
+                yield found
+        # the last bytes read, for a marker split at the next seam (blocks may be tiny)
+        tail = chunk if len(chunk) >= keep else overlap + chunk
+        overlap = tail[len(tail) - keep :] if keep else b""
+        pos += len(chunk)
+
+
+def _finds(data: bytes, marker: bytes) -> list[int]:
+    """Where `marker` starts in `data`, in order."""
+    found: list[int] = []
+    hit = data.find(marker)
+    while hit >= 0:
+        found.append(hit)
+        hit = data.find(marker, hit + 1)
+    return found
+
+
 def lines_with(data: bytes, marker: bytes, end: int | None = None) -> Iterator[tuple[int, int]]:
     """(start, stop) of each line of `data` holding `marker` before `end`, in order, each
     line once; `data[start:stop]` is the line, without its newline.

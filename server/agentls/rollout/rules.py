@@ -26,13 +26,14 @@ from typing import IO, Any, Generic, Protocol, TypeVar
 
 import orjson
 
-from agentls.rollout.blocks import line_blocks, lines_with
+from agentls.rollout.blocks import search_forward
 from agentls.rollout.reader import Line, decode_at
 from agentls.rollout.records import (
     COMPACTED,
     EVENT_MSG,
     TURN_CONTEXT,
     TURN_STARTED,
+    TURNS_ROLLED_BACK,
     compacted_replacement,
     rolled_back_first,
 )
@@ -99,7 +100,8 @@ class Rules(Generic[M]):
             if event == TURN_STARTED:
                 self._opened(payload)
                 return False
-            first = rolled_back_first(payload)
+            # most lines are other events: judged without a call (this runs per line)
+            first = rolled_back_first(payload) if event == TURNS_ROLLED_BACK else None
             if first is None:
                 return False
             mark = self._starts.get(first)
@@ -147,10 +149,14 @@ class Unwinder:
                 return False
             self.skipping = None
             self._at_start = False
-        if line.kind == EVENT_MSG and (first := rolled_back_first(line.payload)) is not None:
-            self.skipping = first
-            return False
-        return True
+        # most lines are not rollbacks: judged without a call (this runs per line)
+        if line.kind != EVENT_MSG or line.payload.get("type") != TURNS_ROLLED_BACK:
+            return True
+        first = rolled_back_first(line.payload)
+        if first is None:
+            return True
+        self.skipping = first
+        return False
 
 
 def covering_rollback(fh: IO[bytes], at: int, end: int) -> str | None:
@@ -162,12 +168,11 @@ def covering_rollback(fh: IO[bytes], at: int, end: int) -> str | None:
     one (an inner one can only name turns the outer one names too).
     """
     rollbacks: list[tuple[int, str]] = []
-    for offset, block in line_blocks(fh, at, end):
-        for start, stop in lines_with(block, _ROLLED_BACK):
-            decoded = decode_at(offset + start, block[start:stop])
-            first = rolled_back_first(decoded[1]) if isinstance(decoded, tuple) else None
-            if first is not None:
-                rollbacks.append((offset + start, first))
+    for start, _, line in search_forward(fh, at, end, _ROLLED_BACK):
+        decoded = decode_at(start, line)
+        first = rolled_back_first(decoded[1]) if isinstance(decoded, tuple) else None
+        if first is not None:
+            rollbacks.append((start, first))
     covering: str | None = None
     for record, first in rollbacks:
         if not _opens_between(fh, at, record, first):
@@ -177,10 +182,8 @@ def covering_rollback(fh: IO[bytes], at: int, end: int) -> str | None:
 
 def _opens_between(fh: IO[bytes], start: int, end: int, turn_id: str) -> bool:
     """Whether a line between `start` and `end` starts turn `turn_id`."""
-    needle = orjson.dumps(turn_id)
-    for offset, block in line_blocks(fh, start, end):
-        for begin, stop in lines_with(block, needle):
-            decoded = decode_at(offset + begin, block[begin:stop])
-            if isinstance(decoded, tuple) and turn_opened(*decoded) == turn_id:
-                return True
+    for begin, _, line in search_forward(fh, start, end, orjson.dumps(turn_id)):
+        decoded = decode_at(begin, line)
+        if isinstance(decoded, tuple) and turn_opened(*decoded) == turn_id:
+            return True
     return False

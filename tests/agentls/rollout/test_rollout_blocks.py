@@ -17,6 +17,7 @@ from agentls.rollout.blocks import (
     line_blocks,
     lines_with,
     search_back,
+    search_forward,
 )
 
 _LINES = st.lists(st.text(alphabet="ab\"xy'", max_size=12).map(str.encode), min_size=0, max_size=12)
@@ -86,6 +87,27 @@ def test_search_back_judges_each_line_once_newest_first(
     for marker, starts in judged.items():
         holding = [offset for offset, line in reversed(_split(data)) if marker in line]
         assert starts == holding[: accept + 1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(st.sampled_from([b"x", b'"m"', b'a"m"b"m"', b"yy", b'"n"', b""]), max_size=10),
+    block=st.integers(1, 9),
+)
+def test_search_forward_finds_each_line_once_in_order(lines: list[bytes], block: int) -> None:
+    data = b"\n".join(lines)
+    fh = io.BytesIO(data)
+    for start, _ in _split(data):
+        for end in range(start, len(data) + 1):
+            found = list(search_forward(fh, start, end, b'"m"', block))
+            # lines are read no further than `end`
+            cut = [(offset, data[offset:end].split(b"\n")[0]) for offset, _ in _split(data)]
+            expected = [
+                (offset, min(end, offset + len(line) + 1), line)
+                for offset, line in cut
+                if start <= offset < end and b'"m"' in line
+            ]
+            assert found == expected
 
 
 def test_lines_with_each_line_once_and_before_an_end() -> None:
