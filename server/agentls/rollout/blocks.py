@@ -36,6 +36,14 @@ def file_end(fh: IO[bytes]) -> tuple[int, bool]:
     return size, fh.read(1) == b"\n"
 
 
+def at_line_boundary(fh: IO[bytes], offset: int, size: int) -> bool:
+    """A line starts at `offset`, or one ends there (a last line without its newline yet)."""
+    if offset in (0, size):
+        return True
+    fh.seek(offset - 1)
+    return b"\n" in fh.read(2)
+
+
 def backward_lines(
     fh: IO[bytes], end: int, start: int = 0, block: int = BLOCK
 ) -> Iterator[tuple[int, bytes]]:

@@ -28,12 +28,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from agentls.history.items import assistant_text, user_text
+from agentls.history.items import Item, assistant_text, user_text
 from agentls.history.repair import pending_call_ids
 from agentls.history.user_shell import title_text
 from agentls.history.validate import item_problem
 from agentls.history.view import render_history
-from agentls.rollout.blocks import backward_lines, file_end, forward_lines, search_back
+from agentls.rollout.blocks import (
+    at_line_boundary,
+    backward_lines,
+    file_end,
+    forward_lines,
+    search_back,
+)
 from agentls.rollout.reader import (
     Line,
     LineDecoder,
@@ -55,8 +61,6 @@ from agentls.rollout.records import (
     rolled_back_first,
 )
 from agentls.rollout.rules import Rules, Unwinder, covering_rollback
-
-Item = dict[str, Any]
 
 HEAD_LIMIT = 4 * 1024 * 1024  # the title is in the first turn; do not hunt for it further
 LOOKAHEAD_LIMIT = 1024 * 1024  # how far past a page to look for its calls' outputs
@@ -406,7 +410,7 @@ def history_page(path: Path, cursor: str, limit: int) -> tuple[list[dict[str, An
     limit = max(1, limit)
     with path.open("rb") as fh:
         size, ends_clean = file_end(fh)
-        if end > size or not _at_line_boundary(fh, end, size):
+        if end > size or not at_line_boundary(fh, end, size):
             raise ValueError("history cursor does not point into this session")
         decoder = LineDecoder(size, ends_clean)
         undone = covering_rollback(fh, end, size)
@@ -419,14 +423,6 @@ def history_page(path: Path, cursor: str, limit: int) -> tuple[list[dict[str, An
         lines.sort(key=lambda ln: ln.offset)
     entries = _render(lines, page_start if page_start is not None else 0, page_turn)
     return entries, encode_history_cursor(page_start) if page_start is not None else None
-
-
-def _at_line_boundary(fh: IO[bytes], offset: int, size: int) -> bool:
-    """A line starts at `offset`, or one ends there (a last line without its newline yet)."""
-    if offset in (0, size):
-        return True
-    fh.seek(offset - 1)
-    return b"\n" in fh.read(2)
 
 
 def _turn_end_after(fh: IO[bytes], end: int, size: int, decoder: LineDecoder) -> list[Line]:

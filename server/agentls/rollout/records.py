@@ -1,4 +1,8 @@
-"""The rollout line format: the Codex CLI's envelope, one JSON object per line."""
+"""The rollout line format: the Codex CLI's envelope, one JSON object per line.
+
+Also the readers of the two payloads that reach back (`rolled_back_first`,
+`compacted_replacement`); what those lines do to earlier ones is `rules.py`'s.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ LINE_TYPES: Final = frozenset(
 )
 
 # `{turn_ids}`: those turns (the first and every later one) are out of the conversation;
-# the lines from the first one's `turn_started` up to this record no longer count.
+# the lines from the first one's start up to this record no longer count (rules.py).
 TURNS_ROLLED_BACK: Final = "turns_rolled_back"
 # `{title}`: the session's title from here on.
 SESSION_RENAMED: Final = "session_renamed"

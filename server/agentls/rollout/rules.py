@@ -26,6 +26,7 @@ from typing import IO, Any, Generic, Protocol, TypeVar
 
 import orjson
 
+from agentls.history.items import Item
 from agentls.rollout.blocks import search_forward
 from agentls.rollout.reader import Line, decode_at
 from agentls.rollout.records import (
@@ -38,7 +39,6 @@ from agentls.rollout.records import (
     rolled_back_first,
 )
 
-Item = dict[str, Any]
 M = TypeVar("M")
 
 _ROLLED_BACK = b'"turns_rolled_back"'
