@@ -97,31 +97,31 @@ class Rules(Generic[M]):
         payload = line.payload
         if kind == EVENT_MSG:
             event = payload.get("type")
-            if event == TURN_STARTED:
-                self._opened(payload)
-                return False
-            # most lines are other events: judged without a call (this runs per line)
-            first = rolled_back_first(payload) if event == TURNS_ROLLED_BACK else None
-            if first is None:
-                return False
-            mark = self._starts.get(first)
-            if mark is not None:
-                self._ledger.cut(mark)
-            return True
-        if kind == TURN_CONTEXT:
-            self._opened(payload)
-            return False
-        if kind == COMPACTED:
-            replacement = compacted_replacement(payload)
-            if replacement is not None:
-                self._ledger.compact(line.offset, replacement)
-            return True
-        return False
-
-    def _opened(self, payload: dict[str, Any]) -> None:
+            if event != TURN_STARTED:
+                # most lines are other events: judged without a call (this runs per line)
+                return event == TURNS_ROLLED_BACK and self._roll_back(payload)
+        elif kind != TURN_CONTEXT:
+            return kind == COMPACTED and self._compact(line)
+        # a turn's start: its first line is where a rollback of it goes back to
         turn_id = str(payload.get("turn_id"))
         if turn_id not in self._starts:
             self._starts[turn_id] = self._ledger.mark()
+        return False
+
+    def _roll_back(self, payload: dict[str, Any]) -> bool:
+        first = rolled_back_first(payload)
+        if first is None:
+            return False  # not a usable rollback: an ordinary event
+        mark = self._starts.get(first)
+        if mark is not None:
+            self._ledger.cut(mark)
+        return True
+
+    def _compact(self, line: Line) -> bool:
+        replacement = compacted_replacement(line.payload)
+        if replacement is not None:
+            self._ledger.compact(line.offset, replacement)
+        return True
 
 
 class Unwinder:
