@@ -40,10 +40,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.agentls.rollout.reference_reader import read_rollout
 from tests.e2e.harness import process_tree
 
 from agentls.rollout.paths import WorkspaceLayout
-from agentls.rollout.reader import read_rollout
 from bench.agent import API_KEY, Agent, server_env, start_agent
 from bench.fake_proc import FakeAPIProcess
 from bench.procs import kill_all, start_time, still_alive, tool_processes

@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from agentls.history.items import summary_message
 from agentls.rollout.paths import WorkspaceLayout
 from agentls.rollout.records import (
     COMPACTED,
@@ -37,7 +38,6 @@ from agentls.rollout.records import (
     TURN_STARTED,
     compacted_payload,
     encode_line,
-    summary_message,
     timestamp,
 )
 

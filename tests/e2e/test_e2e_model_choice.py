@@ -6,10 +6,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from fixtures.fake_api import FakeModelAPI
+from tests.agentls.rollout.reference_reader import read_rollout
 from tests.e2e.harness import Agent
 
 from agentls.rollout.paths import WorkspaceLayout
-from agentls.rollout.reader import read_rollout
 
 
 async def test_a_local_server_s_only_model_is_used_and_recorded(

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from fixtures.fake_api import FakeModelAPI
 from pygls.exceptions import JsonRpcException
+from tests.agentls.rollout.reference_reader import read_rollout
 from tests.e2e.conftest import Starter
 from tests.e2e.harness import server_env, wait_until
 
 from agentls.rollout.paths import WorkspaceLayout
-from agentls.rollout.reader import read_rollout
 
 
 @pytest.fixture

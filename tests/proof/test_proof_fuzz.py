@@ -6,8 +6,10 @@ loop in a background thread, so the hypothesis tests are plain synchronous funct
 - Every request gets exactly one answer, a result or a JSON-RPC error that is not -32603;
   the server never dies and never writes outside AGENTLS_HOME and the workspace (the rest
   of the temporary tree, including the server's cwd, HOME and TMPDIR, is snapshotted).
-- `parse_rollout` never raises on a real rollout cut at every byte or corrupted at random,
-  and gives back every line that was left intact.
+- `parse_rollout` (the reference reader) never raises on a real rollout cut at every byte
+  or corrupted at random, and gives back every line that was left intact; on the corrupted
+  files the server's own readers (resume, the model history, the turn scan, the session
+  list) never raise either, and the panel and the model history match the reference's.
 - A server resumes a corrupted file (a few examples: each needs its own server) with what
   was intact, and the next send is accepted by the strict fake.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -31,11 +34,18 @@ from bench.rpc import LspClient, RpcError, ServerGone, wait_for
 from fixtures.fake_api import FakeModelAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.agentls.rollout.reference_reader import parse_rollout
+from tests.agentls.rollout.walkers import (
+    by_paging,
+    by_reference,
+    by_session_list,
+    by_turn_scan,
+    session_file,
+)
 from tests.e2e.harness import API_KEY, server_env
 
 from agentls.lsp.methods import AGENT_METHODS as REGISTERED
 from agentls.rollout.paths import WorkspaceLayout
-from agentls.rollout.reader import parse_rollout
 
 # every method the server registers: the fuzzer follows the server, never a copy of its list
 AGENT_METHODS = list(REGISTERED)
@@ -667,6 +677,18 @@ def test_random_corruptions_never_raise(real_rollout: RealRollout) -> None:
         rollout = parse_rollout(corrupted)
         # whatever was left intact comes back, in order (flips that still parse may add)
         assert is_subsequence(intact_items(lines), rollout.items)
+        # the server's readers take the same file without raising, and agree on what the
+        # panel shows (one page: a duplicated line may pair calls across pages otherwise)
+        # and on what the model sees
+        with tempfile.TemporaryDirectory() as folder:
+            path = session_file(Path(folder), corrupted)
+            reference = by_reference(corrupted)
+            paged = by_paging(path, 1 << 30)
+            assert paged.entries == reference.entries
+            assert paged.model == reference.model
+            assert paged.torn == reference.torn
+            by_turn_scan(corrupted)
+            by_session_list(path)
 
     one()
 

@@ -28,12 +28,8 @@ from agentls.agent.tasks import EventSink, TaskControl, TaskEvents, prepare
 from agentls.agent.tasks.turn import Turn
 from agentls.agent.tools import Tool, ToolBox
 from agentls.config.settings import HistoryMode, WireApi
-from agentls.history.repair import (
-    ABORTED_OUTPUT,
-    StatelessInput,
-    function_call_output,
-    server_side_input,
-)
+from agentls.history.items import function_call_output
+from agentls.history.repair import ABORTED_OUTPUT, StatelessInput, server_side_input
 from agentls.history.validate import drop_invalid
 from agentls.history.view import render_history
 from agentls.providers.events import ModelRequest, ProviderError

@@ -23,15 +23,11 @@ panel, which reads the whole rollout, still shows the call with its output.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import orjson
 
+from agentls.history.items import Item, summary_message, user_text
 from agentls.history.repair import stateless_input
-from agentls.rollout.records import summary_message
-from agentls.rollout.store import user_text
-
-Item = dict[str, Any]
 
 BYTES_PER_TOKEN = 4
 USER_MESSAGES_MAX_TOKENS = 20_000

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from agentls.history.items import Item, function_call_output
+
 ABORTED_OUTPUT = "aborted"
-
-Item = dict[str, Any]
-
-
-def function_call_output(call_id: str, output: str) -> Item:
-    return {"type": "function_call_output", "call_id": call_id, "output": output}
 
 
 def pending_call_ids(items: list[Item]) -> list[str]:

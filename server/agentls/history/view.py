@@ -7,32 +7,17 @@ from typing import Any
 
 import orjson
 
-from agentls.history.repair import ABORTED_OUTPUT
-from agentls.history.user_shell import user_shell_entry
-from agentls.rollout.records import (
+from agentls.history.items import (
     TOOL_CALL_COMPLETED,
     TURN_ABORTED,
     TURN_COMPLETED,
     TURN_STARTED,
+    Item,
+    assistant_text,
+    user_text,
 )
-from agentls.rollout.store import user_text
-
-Item = dict[str, Any]
-
-
-def assistant_text(item: Item) -> str | None:
-    if item.get("type") != "message" or item.get("role") != "assistant":
-        return None
-    content = item.get("content")
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        return None
-    return "".join(
-        str(part.get("text", ""))
-        for part in content
-        if isinstance(part, dict) and part.get("type") in ("output_text", "text", "refusal")
-    )
+from agentls.history.repair import ABORTED_OUTPUT
+from agentls.history.user_shell import user_shell_entry
 
 
 def describe_command(argv: list[str]) -> str:

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentls.history.items import assistant_text, user_text
 from agentls.history.repair import ABORTED_OUTPUT
-from agentls.history.view import assistant_text
 from agentls.providers.events import (
     Completed,
     ItemDone,
@@ -23,7 +23,6 @@ from agentls.providers.events import (
     TextDelta,
 )
 from agentls.providers.sse import StreamingClient, decode_event, stream_cut
-from agentls.rollout.store import user_text
 
 Message = dict[str, Any]
 

@@ -10,38 +10,41 @@ whole at that point, not at resume.
 Why reading from the end rather than a sidecar index: the rollout stays the only truth, as
 with the session list (`store.py`). An index written next to it can be stale after a crash
 or missing for files from older versions, and would need the same recovery code anyway.
-The one pass that may cover the whole file is the search for the last `compacted` line,
-a byte search (no JSON parsing) backwards from the end that stops at the first hit; for a
-session that was never compacted it reads every byte once, at memchr speed.
+The one pass that may cover the whole file is the search for the last `compacted` line
+and the last rename, a byte search (no JSON parsing, `blocks.search_back`) backwards from
+the end that stops once both are found; for a session never compacted nor renamed it reads
+every byte once, at memchr speed.
 
-Lines are judged by `reader.decode_line`, so this reader skips exactly what `parse_rollout`
+Lines are judged by `reader.LineDecoder`, so these readers skip exactly what every reader
 skips (corrupt lines, a torn last line, blank lines, a BOM); warnings name byte offsets
-instead of line numbers, since counting lines would mean reading everything.
+instead of line numbers, since counting lines would mean reading everything. Rollbacks and
+compactions apply as `rules.py` says.
 """
 
 from __future__ import annotations
 
 import base64
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
-
+from agentls.history.items import Item, assistant_text, user_text
 from agentls.history.repair import pending_call_ids
 from agentls.history.user_shell import title_text
 from agentls.history.validate import item_problem
-from agentls.history.view import assistant_text, render_history
+from agentls.history.view import render_history
+from agentls.rollout.blocks import (
+    at_line_boundary,
+    backward_lines,
+    file_end,
+    forward_lines,
+    search_back,
+)
 from agentls.rollout.reader import (
-    BOM,
-    NO_REPLACEMENT,
-    NOT_JSON,
-    TORN,
+    Line,
+    LineDecoder,
     bulk_load,
-    decode_line,
-    is_blank,
+    decode_at,
 )
 from agentls.rollout.records import (
     COMPACTED,
@@ -53,22 +56,17 @@ from agentls.rollout.records import (
     TOOL_CALL_COMPLETED,
     TURN_ABORTED,
     TURN_COMPLETED,
-    TURN_CONTEXT,
     TURN_STARTED,
     compacted_replacement,
     rolled_back_first,
 )
-from agentls.rollout.store import user_text
+from agentls.rollout.rules import Rules, Unwinder, covering_rollback
 
-Item = dict[str, Any]
-
-BLOCK = 256 * 1024
 HEAD_LIMIT = 4 * 1024 * 1024  # the title is in the first turn; do not hunt for it further
 LOOKAHEAD_LIMIT = 1024 * 1024  # how far past a page to look for its calls' outputs
 _MARKER = b'"compacted"'
 _RENAMED = b'"session_renamed"'
 TURN_SEARCH_LIMIT = 8 * 1024 * 1024  # how far before a page to look for its turn's start
-_ROLLED_BACK = b'"turns_rolled_back"'
 _CURSOR_PREFIX = "h1:"
 
 
@@ -112,110 +110,6 @@ class ModelHistory:
     warnings: list[str]
 
 
-@dataclass
-class _Line:
-    offset: int
-    kind: str
-    payload: dict[str, Any]
-
-
-# --------------------------------------------------------------------------- raw lines
-
-
-def _backward_lines(fh: IO[bytes], end: int, start: int = 0) -> Iterator[tuple[int, bytes]]:
-    """(offset, line) from `end` back to `start`, newest first, reading block by block.
-
-    A line longer than a block is assembled from its pieces without re-copying it per block.
-    The first line yielded is whatever follows the last newline before `end` (empty when
-    `end` is a line start).
-    """
-    pos = end
-    pieces: list[bytes] = []  # the line being assembled, newest piece first
-    while pos > start:
-        begin = max(start, pos - BLOCK)
-        fh.seek(begin)
-        chunk = fh.read(pos - begin)
-        hi = len(chunk)
-        cut = chunk.rfind(b"\n", 0, hi)
-        while cut >= 0:
-            piece = chunk[cut + 1 : hi]
-            if pieces:
-                pieces.append(piece)
-                piece = b"".join(reversed(pieces))
-                pieces = []
-            yield begin + cut + 1, piece
-            hi = cut
-            cut = chunk.rfind(b"\n", 0, hi)
-        pieces.append(chunk[:hi])
-        pos = begin
-    pieces.reverse()
-    yield start, b"".join(pieces)
-
-
-def _forward_lines(fh: IO[bytes], start: int, end: int) -> Iterator[tuple[int, bytes]]:
-    """(offset, line) from `start` to `end`; the last one may lack its newline."""
-    fh.seek(start)
-    pos = start
-    rest = b""
-    while pos < end:
-        chunk = fh.read(min(BLOCK, end - pos))
-        if not chunk:
-            break
-        data = rest + chunk if rest else chunk
-        base = pos - len(rest)
-        pos += len(chunk)
-        begin = 0
-        cut = data.find(b"\n")
-        while cut >= 0:
-            yield base + begin, data[begin:cut]
-            begin = cut + 1
-            cut = data.find(b"\n", begin)
-        rest = data[begin:]
-    if rest:
-        yield pos - len(rest), rest
-
-
-class _Decoder:
-    """Turns raw lines into records, collecting warnings the way `parse_rollout` words them."""
-
-    def __init__(self, size: int, ends_clean: bool) -> None:
-        self.size = size
-        self.ends_clean = ends_clean
-        self.warnings: list[tuple[int, str]] = []
-        self.torn_tail = False
-
-    def decode(self, offset: int, line: bytes) -> _Line | None:
-        is_last = offset + len(line) >= self.size
-        if offset == 0 and line.startswith(BOM):
-            line = line[len(BOM) :]
-        if is_blank(line):
-            return None
-        decoded = decode_line(line)
-        if isinstance(decoded, str):
-            if decoded == NOT_JSON and is_last and not self.ends_clean:
-                self.torn_tail = True
-                self.warnings.append((offset, f"byte {offset}: {TORN}; skipped"))
-            else:
-                self.warnings.append((offset, f"byte {offset}: {decoded}; skipped"))
-            return None
-        kind, payload = decoded
-        if kind == COMPACTED and compacted_replacement(payload) is None:
-            self.warnings.append((offset, f"byte {offset}: {NO_REPLACEMENT}; skipped"))
-            return None
-        return _Line(offset, kind, payload)
-
-    def texts(self) -> list[str]:
-        return [text for _, text in sorted(self.warnings)]
-
-
-def _file_end(fh: IO[bytes]) -> tuple[int, bool]:
-    size = os.fstat(fh.fileno()).st_size
-    if size == 0:
-        return 0, True
-    fh.seek(size - 1)
-    return size, fh.read(1) == b"\n"
-
-
 # --------------------------------------------------------------------------- the ends
 
 
@@ -227,11 +121,11 @@ def _makes_entry(item: Item) -> bool:
     return kind == "message" and (user_text(item) is not None or assistant_text(item) is not None)
 
 
-def _head(fh: IO[bytes], size: int, decoder: _Decoder) -> tuple[dict[str, Any] | None, str]:
+def _head(fh: IO[bytes], size: int, decoder: LineDecoder) -> tuple[dict[str, Any] | None, str]:
     """session_meta and the title (the first user message the API would accept)."""
     meta: dict[str, Any] | None = None
     end = min(size, HEAD_LIMIT)
-    for offset, raw in _forward_lines(fh, 0, end):
+    for offset, raw in forward_lines(fh, 0, end):
         if offset + len(raw) == end < size:
             break  # a line the limit cut in two, not a damaged one
         line = decoder.decode(offset, raw) if raw else None
@@ -246,51 +140,53 @@ def _head(fh: IO[bytes], size: int, decoder: _Decoder) -> tuple[dict[str, Any] |
     return meta, ""
 
 
-def _last_compaction(fh: IO[bytes], end: int) -> tuple[int, int, list[Item]] | None:
-    """(line start, line end, replacement) of the last usable `compacted` line."""
-    pos = end
-    overlap = b""
-    while pos > 0:
-        begin = max(0, pos - BLOCK)
-        fh.seek(begin)
-        chunk = fh.read(pos - begin) + overlap
-        hit = chunk.rfind(_MARKER)
-        while hit >= 0:
-            found = _compaction_at(fh, begin + hit, end)
-            if found is not None:
-                return found
-            hit = chunk.rfind(_MARKER, 0, hit)
-        overlap = chunk[: len(_MARKER) - 1]
-        pos = begin
-    return None
+@dataclass
+class _Marks:
+    """What resume finds by a byte search from the end: the last usable `compacted` line
+    (its start, its end, the history it stands for) and the title of the last rename."""
+
+    compaction: tuple[int, int, list[Item]] | None = None
+    title: str | None = None
 
 
-def _compaction_at(fh: IO[bytes], at: int, end: int) -> tuple[int, int, list[Item]] | None:
-    """The compaction on the line holding byte `at`, if that line is one."""
-    start = next(_backward_lines(fh, at))[0]
-    for offset, raw in _forward_lines(fh, start, end):
-        line_end = min(end, offset + len(raw) + 1)
-        if offset == 0 and raw.startswith(BOM):
-            raw = raw[len(BOM) :]
-        decoded = decode_line(raw)
+def _find_marks(fh: IO[bytes], end: int) -> _Marks:
+    """The last compaction still in force and the last rename, in one pass over the blocks
+    before `end`."""
+    found = _Marks()
+
+    def compaction(start: int, stop: int, line: bytes) -> bool:
+        decoded = decode_at(start, line)
         if isinstance(decoded, tuple) and decoded[0] == COMPACTED:
             replacement = compacted_replacement(decoded[1])
-            if replacement is not None:
-                return start, line_end, replacement
-        return None
-    return None
+            # a compaction inside a rolled-back stretch is gone with it: look further back
+            if replacement is not None and covering_rollback(fh, stop, end) is None:
+                found.compaction = (start, stop, replacement)
+                return True
+        return False
+
+    def renamed(start: int, stop: int, line: bytes) -> bool:
+        decoded = decode_at(start, line)
+        if isinstance(decoded, tuple) and decoded[1].get("type") == SESSION_RENAMED:
+            title = decoded[1].get("title")
+            if isinstance(title, str) and title.strip():
+                found.title = title
+                return True
+        return False
+
+    search_back(fh, end, {_MARKER: compaction, _RENAMED: renamed})
+    return found
 
 
 def _tail(
     fh: IO[bytes],
     end: int,
-    decoder: _Decoder,
+    decoder: LineDecoder,
     limit: int,
     model_start: int,
     *,
     repair: bool,
     skipping: str | None = None,
-) -> tuple[list[_Line], int | None, list[str], list[str], str | None]:
+) -> tuple[list[Line], int | None, list[str], list[str], str | None]:
     """Read back from `end` until the panel and the crash repair have what they need.
 
     Returns (lines newest first, where the panel's page starts or None when nothing is
@@ -298,10 +194,10 @@ def _tail(
     turns and calls without output can only follow the last turn end: a turn answers its
     calls before it ends, and resume repairs before a new turn starts; so the repair's part
     ends at that turn end. Lines of rolled-back turns are passed over: reading backwards, a
-    `turns_rolled_back` record comes before them, and they end at its first turn's start;
-    `skipping` names that turn when `end` itself lies in such a stretch.
+    `turns_rolled_back` record comes before them (`rules.Unwinder`); `skipping` names the
+    first turn of the rollback whose stretch holds `end`, if any.
     """
-    lines: list[_Line] = []
+    lines: list[Line] = []
     entries = 0
     page_start: int | None = None
     more_older = False
@@ -311,18 +207,12 @@ def _tail(
     pending: list[str] = []
     page_turn: str | None = None
     page_turn_known = limit == 0
-    for offset, raw in _backward_lines(fh, end):
+    unwinder = Unwinder(skipping)
+    for offset, raw in backward_lines(fh, end):
         line = decoder.decode(offset, raw)
-        if line is None:
+        if line is None or not unwinder.live(line):
             continue
         payload = line.payload
-        if skipping is not None:
-            if line.kind == EVENT_MSG and payload.get("type") == TURN_STARTED:
-                skipping = None if payload.get("turn_id") == skipping else skipping
-            continue
-        if line.kind == EVENT_MSG and (first := rolled_back_first(payload)) is not None:
-            skipping = first
-            continue
         if not page_turn_known and line.kind == EVENT_MSG:
             boundary = payload.get("type")
             if boundary == TURN_STARTED:
@@ -367,7 +257,7 @@ def _tail(
     return lines, page_start, started, pending, page_turn
 
 
-def _render(lines: list[_Line], start: int, turn_id: str | None = None) -> list[dict[str, Any]]:
+def _render(lines: list[Line], start: int, turn_id: str | None = None) -> list[dict[str, Any]]:
     """Panel entries of the lines (oldest first) from `start` on; `turn_id` is open there."""
     items: list[Item] = []
     events: list[Item] = []
@@ -379,29 +269,6 @@ def _render(lines: list[_Line], start: int, turn_id: str | None = None) -> list[
         elif ln.kind == EVENT_MSG:
             events.append({**ln.payload, "_item_index": len(items)})
     return render_history(items, events, turn_id)
-
-
-def _last_title(fh: IO[bytes], end: int) -> str | None:
-    """The title of the last `session_renamed` record, found by a byte search from the end."""
-    pos = end
-    overlap = b""
-    while pos > 0:
-        begin = max(0, pos - BLOCK)
-        fh.seek(begin)
-        chunk = fh.read(pos - begin) + overlap
-        hit = chunk.rfind(_RENAMED)
-        while hit >= 0:
-            start = next(_backward_lines(fh, begin + hit))[0]
-            raw = next(_forward_lines(fh, start, end), (start, b""))[1]
-            decoded = decode_line(raw)
-            if isinstance(decoded, tuple) and decoded[1].get("type") == SESSION_RENAMED:
-                title = decoded[1].get("title")
-                if isinstance(title, str) and title.strip():
-                    return title
-            hit = chunk.rfind(_RENAMED, 0, hit)
-        overlap = chunk[: len(_RENAMED) - 1]
-        pos = begin
-    return None
 
 
 def encode_history_cursor(offset: int) -> str:
@@ -434,13 +301,14 @@ def open_resume(path: Path, history_limit: int) -> ResumeView:
     """
     limit = max(0, history_limit)
     with path.open("rb") as fh:
-        size, ends_clean = _file_end(fh)
-        head_decoder = _Decoder(size, ends_clean)
+        size, ends_clean = file_end(fh)
+        head_decoder = LineDecoder(size, ends_clean)
         meta, title = _head(fh, size, head_decoder)
-        title = _last_title(fh, size) or title
-        compaction = _last_compaction(fh, size)
+        marks = _find_marks(fh, size)
+        title = marks.title or title
+        compaction = marks.compaction
         model_start = compaction[1] if compaction else 0
-        decoder = _Decoder(size, ends_clean)
+        decoder = LineDecoder(size, ends_clean)
         lines, page_start, unfinished, pending, page_turn = _tail(
             fh, size, decoder, limit, model_start, repair=True
         )
@@ -476,41 +344,61 @@ def load_model_history(view: ResumeView, *, to_end: bool = False) -> ModelHistor
     never compacted): meant for the first request after resume, in a worker thread. Lines
     already reported in `view.warnings` are not reported again.
     """
-    items = list(view.replacement_history or [])
-    state: tuple[str, int] | None = None
-    starts: dict[str, int] = {}  # where each turn's items start, for a rollback
+    model = _ModelLedger(list(view.replacement_history or []))
+    rules = Rules(model)
+    items = model.items
     with view.path.open("rb") as fh, bulk_load():
         if to_end:
-            end, ends_clean = _file_end(fh)
+            end, ends_clean = file_end(fh)
         else:
             end, ends_clean = view.size, not view.torn_tail
-        decoder = _Decoder(end, ends_clean)
-        for offset, raw in _forward_lines(fh, view.model_start, end):
+        decoder = LineDecoder(end, ends_clean)
+        for offset, raw in forward_lines(fh, view.model_start, end):
             line = decoder.decode(offset, raw)
             if line is None:
                 continue
-            if line.kind == RESPONSE_ITEM:
+            kind = line.kind
+            if kind == RESPONSE_ITEM:
                 items.append(line.payload)
-            elif line.kind == TURN_CONTEXT or (
-                line.kind == EVENT_MSG and line.payload.get("type") == TURN_STARTED
-            ):
-                starts.setdefault(str(line.payload.get("turn_id")), len(items))
-            elif line.kind == EVENT_MSG and (first := rolled_back_first(line.payload)):
-                if first in starts:
-                    del items[starts[first] :]
-                    state = None
-            elif line.kind == STATE:
+            elif kind == STATE:
                 response_id = line.payload.get("previous_response_id")
-                state = (response_id, len(items)) if isinstance(response_id, str) else None
-            elif line.kind == COMPACTED:
-                items = compacted_replacement(line.payload) or []
-                state = None
+                model.chain = (response_id, len(items)) if isinstance(response_id, str) else None
+            elif rules.feed(line):
+                items = model.items  # a rollback or a compaction may have changed the list
     return ModelHistory(
         items=items,
-        response_chain=state,
+        response_chain=model.chain,
         pending_calls=pending_call_ids(items),
         warnings=[text for at, text in sorted(decoder.warnings) if at not in view.skipped_offsets],
     )
+
+
+class _ModelLedger:
+    """The model's history as `load_model_history` builds it, for the rules to act on.
+
+    A mark is the list with its length then: a compaction starts a new list and leaves the
+    old one alone, so a rollback reaching back past a compaction returns to the old list.
+    `chain` is the stored response chain (previous_response_id, items it covers).
+    """
+
+    __slots__ = ("chain", "items")
+
+    def __init__(self, items: list[Item]) -> None:
+        self.items = items
+        self.chain: tuple[str, int] | None = None
+
+    def mark(self) -> tuple[list[Item], int]:
+        return self.items, len(self.items)
+
+    def cut(self, mark: tuple[list[Item], int]) -> None:
+        items, length = mark
+        del items[length:]
+        self.items = items
+        self.chain = None
+
+    def compact(self, offset: int, replacement: list[Item]) -> None:
+        self.items = list(replacement)
+        self.chain = None
 
 
 def history_page(path: Path, cursor: str, limit: int) -> tuple[list[dict[str, Any]], str | None]:
@@ -521,11 +409,11 @@ def history_page(path: Path, cursor: str, limit: int) -> tuple[list[dict[str, An
     end = decode_history_cursor(cursor)
     limit = max(1, limit)
     with path.open("rb") as fh:
-        size, ends_clean = _file_end(fh)
-        if end > size or not _at_line_boundary(fh, end, size):
+        size, ends_clean = file_end(fh)
+        if end > size or not at_line_boundary(fh, end, size):
             raise ValueError("history cursor does not point into this session")
-        decoder = _Decoder(size, ends_clean)
-        undone = _undone_at(fh, end, size)
+        decoder = LineDecoder(size, ends_clean)
+        undone = covering_rollback(fh, end, size)
         lines, page_start, _, _, page_turn = _tail(
             fh, end, decoder, limit, size, repair=False, skipping=undone
         )
@@ -537,56 +425,9 @@ def history_page(path: Path, cursor: str, limit: int) -> tuple[list[dict[str, An
     return entries, encode_history_cursor(page_start) if page_start is not None else None
 
 
-def _at_line_boundary(fh: IO[bytes], offset: int, size: int) -> bool:
-    """A line starts at `offset`, or one ends there (a last line without its newline yet)."""
-    if offset in (0, size):
-        return True
-    fh.seek(offset - 1)
-    return b"\n" in fh.read(2)
-
-
-def _undone_at(fh: IO[bytes], end: int, size: int) -> str | None:
-    """The first turn of a rollback, written after `end`, whose stretch holds `end`.
-
-    A cursor handed out before an undo may point into what it rolled back. Found by a byte
-    search of what follows the cursor; of nested stretches the later record is the outer one.
-    """
-    fh.seek(end)
-    data = fh.read(size - end)
-    if _ROLLED_BACK not in data:
-        return None
-    covering: str | None = None
-    hit = data.find(_ROLLED_BACK)
-    while hit >= 0:
-        start = data.rfind(b"\n", 0, hit) + 1
-        stop = data.find(b"\n", hit)
-        stop = len(data) if stop < 0 else stop
-        decoded = decode_line(data[start:stop])
-        first = rolled_back_first(decoded[1]) if isinstance(decoded, tuple) else None
-        if first is not None and not _starts_in(data[:start], first):
-            covering = first
-        hit = data.find(_ROLLED_BACK, stop)
-    return covering
-
-
-def _starts_in(data: bytes, turn_id: str) -> bool:
-    """Whether the `turn_started` line of `turn_id` is in `data`."""
-    needle = orjson.dumps(turn_id)
-    hit = data.find(needle)
-    while hit >= 0:
-        start = data.rfind(b"\n", 0, hit) + 1
-        stop = data.find(b"\n", hit)
-        decoded = decode_line(data[start : len(data) if stop < 0 else stop])
-        payload = decoded[1] if isinstance(decoded, tuple) else {}
-        if payload.get("type") == TURN_STARTED and payload.get("turn_id") == turn_id:
-            return True
-        hit = data.find(needle, hit + 1)
-    return False
-
-
-def _turn_end_after(fh: IO[bytes], end: int, size: int, decoder: _Decoder) -> list[_Line]:
+def _turn_end_after(fh: IO[bytes], end: int, size: int, decoder: LineDecoder) -> list[Line]:
     """The end of the turn the page stops in, when no entry comes between (its outcome)."""
-    for offset, raw in _forward_lines(fh, end, min(size, end + LOOKAHEAD_LIMIT)):
+    for offset, raw in forward_lines(fh, end, min(size, end + LOOKAHEAD_LIMIT)):
         line = decoder.decode(offset, raw)
         if line is None:
             continue
@@ -602,8 +443,8 @@ def _turn_end_after(fh: IO[bytes], end: int, size: int, decoder: _Decoder) -> li
 
 
 def _outputs_after(
-    fh: IO[bytes], end: int, size: int, lines: list[_Line], decoder: _Decoder
-) -> list[_Line]:
+    fh: IO[bytes], end: int, size: int, lines: list[Line], decoder: LineDecoder
+) -> list[Line]:
     """Outputs (and their completion events) of the page's calls that were written later.
 
     A call's output usually follows it within its turn; a call cut off by a crash gets its
@@ -618,11 +459,11 @@ def _outputs_after(
     for ln in lines:
         if ln.kind == RESPONSE_ITEM and ln.payload.get("type") == "function_call_output":
             waiting.discard(ln.payload.get("call_id"))
-    found: list[_Line] = []
+    found: list[Line] = []
     if not waiting:
         return found
     statuses = set(waiting)
-    for offset, raw in _forward_lines(fh, end, min(size, end + LOOKAHEAD_LIMIT)):
+    for offset, raw in forward_lines(fh, end, min(size, end + LOOKAHEAD_LIMIT)):
         line = decoder.decode(offset, raw)
         if line is None:
             continue

@@ -1,4 +1,8 @@
-"""The rollout line format: the Codex CLI's envelope, one JSON object per line."""
+"""The rollout line format: the Codex CLI's envelope, one JSON object per line.
+
+Also the readers of the two payloads that reach back (`rolled_back_first`,
+`compacted_replacement`); what those lines do to earlier ones is `rules.py`'s.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,14 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
+
+# The turn and tool events are read by the history view as well: their names live in the
+# leaf both packages import, and are part of the line format here too.
+from agentls.history.items import TOOL_CALL_COMPLETED as TOOL_CALL_COMPLETED
+from agentls.history.items import TURN_ABORTED as TURN_ABORTED
+from agentls.history.items import TURN_COMPLETED as TURN_COMPLETED
+from agentls.history.items import TURN_STARTED as TURN_STARTED
+from agentls.history.items import summary_message
 
 SESSION_META: Final = "session_meta"
 TURN_CONTEXT: Final = "turn_context"
@@ -18,12 +30,8 @@ LINE_TYPES: Final = frozenset(
     {SESSION_META, TURN_CONTEXT, RESPONSE_ITEM, EVENT_MSG, STATE, COMPACTED}
 )
 
-TURN_STARTED: Final = "turn_started"
-TURN_COMPLETED: Final = "turn_completed"
-TURN_ABORTED: Final = "turn_aborted"
-TOOL_CALL_COMPLETED: Final = "tool_call_completed"
 # `{turn_ids}`: those turns (the first and every later one) are out of the conversation;
-# the lines from the first one's `turn_started` up to this record no longer count.
+# the lines from the first one's start up to this record no longer count (rules.py).
 TURNS_ROLLED_BACK: Final = "turns_rolled_back"
 # `{title}`: the session's title from here on.
 SESSION_RENAMED: Final = "session_renamed"
@@ -58,10 +66,6 @@ def encode_line(line_type: str, payload: dict[str, Any], moment: datetime | None
 def compacted_payload(message: str, replacement_history: list[dict[str, Any]]) -> dict[str, Any]:
     """The payload of a `compacted` line: the summary and the history that replaces the past."""
     return {"message": message, "replacement_history": replacement_history}
-
-
-def summary_message(text: str) -> dict[str, Any]:
-    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
 
 
 def compacted_replacement(payload: dict[str, Any]) -> list[dict[str, Any]] | None:

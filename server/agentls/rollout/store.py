@@ -15,13 +15,18 @@ from typing import Any
 
 import orjson
 
+from agentls.history.items import message_text, user_text
+from agentls.history.user_shell import title_text
+from agentls.rollout.blocks import LIST_BLOCK, line_blocks, lines_with
 from agentls.rollout.paths import (
     SESSION_SUFFIX,
     WorkspaceLayout,
     ensure_private_dir,
     session_id_from_file_name,
 )
+from agentls.rollout.reader import decode_line
 from agentls.rollout.records import SESSION_RENAMED, TURNS_ROLLED_BACK, timestamp
+from agentls.rollout.rules import rolled_back_count
 
 _TITLE_SCAN_BYTES = 256 * 1024
 _TITLE_LENGTH = 80
@@ -49,66 +54,49 @@ class SessionSummary:
         }
 
 
-def user_text(item: dict[str, Any]) -> str | None:
-    if item.get("type") != "message" or item.get("role") != "user":
-        return None
-    content = item.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [p.get("text", "") for p in content if isinstance(p, dict)]
-        return "".join(str(p) for p in parts)
-    return None
-
-
 _MARKED = (b'"session_renamed"', b'"turns_rolled_back"')
+_TURN_STARTED = b'"turn_started"'
 
 
-def _marked_lines(chunk: bytes) -> list[dict[str, Any]]:
-    """Payloads of the renames and rollbacks in whole lines of `chunk` (a byte search first)."""
-    found: list[dict[str, Any]] = []
+def _marked_lines(block: bytes) -> list[dict[str, Any]]:
+    """Payloads of the renames and rollbacks among the lines of `block`, in order."""
+    found: list[tuple[int, dict[str, Any]]] = []
     for marker in _MARKED:
-        hit = chunk.find(marker)
-        while hit >= 0:
-            start = chunk.rfind(b"\n", 0, hit) + 1
-            end = chunk.find(b"\n", hit)
-            end = len(chunk) if end < 0 else end
-            try:
-                record = orjson.loads(chunk[start:end])
-            except orjson.JSONDecodeError:
-                record = None
-            payload = record.get("payload") if isinstance(record, dict) else None
-            if isinstance(payload, dict) and payload.get("type") in (
+        for start, stop in lines_with(block, marker):
+            decoded = decode_line(block[start:stop])
+            if isinstance(decoded, tuple) and decoded[1].get("type") in (
                 SESSION_RENAMED,
                 TURNS_ROLLED_BACK,
             ):
-                found.append({**payload, "_at": start})
-            hit = chunk.find(marker, end)
-    found.sort(key=lambda p: int(p["_at"]))
-    return found
+                found.append((start, decoded[1]))
+    found.sort(key=lambda hit: hit[0])
+    return [payload for _, payload in found]
+
+
+def _whole(block: bytes) -> bytes:
+    """`block` without a last line that is cut off: readers skip a torn last line."""
+    cut = block.rfind(b"\n") + 1
+    if cut == len(block) or not isinstance(decode_line(block[cut:]), str):
+        return block
+    return block[:cut]
 
 
 def _summarize(path: Path, session_id: str, stat: os.stat_result) -> SessionSummary:
+    """Title, dates and turn count from a byte search of the file: only the head and the
+    renames and rollbacks are parsed, so listing many long sessions stays cheap."""
     renamed: str | None = None
     undone = 0
+    turns = 0
     with path.open("rb") as fh:
         head = fh.read(_TITLE_SCAN_BYTES)
-        data, rest = head, b""
-        turns = 0
-        while data:
-            cut = data.rfind(b"\n") + 1
-            whole, rest = (data[:cut], data[cut:]) if cut else (b"", data)
-            turns += whole.count(b'"turn_started"')
+        for _, block in line_blocks(fh, 0, None, LIST_BLOCK, head):
+            whole = _whole(block)
+            turns += whole.count(_TURN_STARTED)
             for payload in _marked_lines(whole):
                 if payload.get("type") == SESSION_RENAMED and isinstance(payload.get("title"), str):
                     renamed = payload["title"]
-                elif isinstance(payload.get("turn_ids"), list):
-                    undone += len(payload["turn_ids"])
-            chunk = fh.read(1 << 20)
-            if not chunk:
-                turns += rest.count(b'"turn_started"')
-                break
-            data = rest + chunk
+                elif payload.get("type") == TURNS_ROLLED_BACK:
+                    undone += rolled_back_count(payload)
     turns = max(0, turns - undone)
     title = ""
     created = ""
@@ -127,8 +115,6 @@ def _summarize(path: Path, session_id: str, stat: os.stat_result) -> SessionSumm
         if record.get("type") == "response_item":
             text = user_text(payload)
             if text:
-                from agentls.history.user_shell import title_text
-
                 title = " ".join(title_text(text).split())[:_TITLE_LENGTH]
                 break
     updated = timestamp(datetime.fromtimestamp(stat.st_mtime, UTC))
@@ -236,19 +222,10 @@ def matches(summary: SessionSummary, query: str) -> bool:
         payload = record.get("payload") if isinstance(record, dict) else None
         if not isinstance(payload, dict) or record.get("type") != "response_item":
             continue
-        text = user_text(payload) or _message_text(payload)
+        text = user_text(payload) or message_text(payload)
         if text and wanted in text.casefold():
             return True
     return False
-
-
-def _message_text(item: dict[str, Any]) -> str | None:
-    if item.get("type") != "message":
-        return None
-    content = item.get("content")
-    if isinstance(content, list):
-        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return content if isinstance(content, str) else None
 
 
 def move_to_trash(layout: WorkspaceLayout, path: Path) -> Path:

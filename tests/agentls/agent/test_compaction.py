@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from tests.agentls.agent.scripted_model import ScriptedModel, call_reply, check_strict, text_reply
+from tests.agentls.rollout.reference_reader import build_model_history, read_rollout
 
 from agentls.agent.compaction import CompactionError, _Meter
 from agentls.agent.context import AgentContext
@@ -21,7 +22,6 @@ from agentls.history.compact import COMPACTION_PROMPT, SUMMARY_PREFIX, estimate_
 from agentls.history.user_shell import parse_user_shell, user_shell_entry, user_shell_text
 from agentls.providers.events import Completed, ModelEvent, ModelRequest, ProviderError
 from agentls.rollout.paths import WorkspaceLayout
-from agentls.rollout.reader import build_model_history, read_rollout
 
 SUMMARY = "Handoff: the user talks about parts; continue with the next part."
 

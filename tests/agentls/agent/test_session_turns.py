@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from tests.agentls.agent.scripted_model import ScriptedModel, call_reply, check_strict, text_reply
+from tests.agentls.rollout.reference_reader import read_rollout
 
 from agentls.agent.approvals import ApprovalRequest, Decision
 from agentls.agent.context import AgentContext
@@ -18,7 +19,6 @@ from agentls.agent.workspace import SessionNotFoundError, Workspace
 from agentls.config.settings import ApprovalPolicy, Settings
 from agentls.providers.events import ProviderError
 from agentls.rollout.paths import WorkspaceLayout
-from agentls.rollout.reader import read_rollout
 from agentls.tools.process import process_group_alive
 
 

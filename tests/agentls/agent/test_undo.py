@@ -10,12 +10,13 @@ from typing import Any
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.agentls.rollout.reference_reader import build_model_history, parse_rollout
 
+from agentls.history.items import summary_message
 from agentls.history.view import render_history
 from agentls.rollout.paging import history_page, load_model_history, open_resume
 from agentls.rollout.paths import WorkspaceLayout
-from agentls.rollout.reader import build_model_history, parse_rollout
-from agentls.rollout.records import encode_line, summary_message
+from agentls.rollout.records import encode_line
 from agentls.rollout.store import SessionStore
 from agentls.rollout.turns import scan_turns
 

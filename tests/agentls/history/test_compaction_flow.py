@@ -25,6 +25,7 @@ from agentls.history.compact import (
     summary_from_output,
     user_message_budget,
 )
+from agentls.history.items import summary_message
 from agentls.history.repair import stateless_input
 from agentls.providers.chat import to_messages
 from agentls.providers.context_window import is_context_length_error
@@ -35,7 +36,6 @@ from agentls.rollout.records import (
     SESSION_META,
     compacted_payload,
     encode_line,
-    summary_message,
 )
 
 Item = dict[str, Any]

@@ -26,8 +26,8 @@ from agentls.history.compact import (
     summary_text,
     user_message_budget,
 )
+from agentls.history.items import user_text
 from agentls.history.repair import pending_call_ids
-from agentls.rollout.store import user_text
 
 Item = dict[str, Any]
 

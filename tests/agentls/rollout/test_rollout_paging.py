@@ -10,7 +10,13 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.agentls.rollout.reference_reader import (
+    build_model_history,
+    model_response_chain,
+    parse_rollout,
+)
 
+from agentls.history.items import summary_message
 from agentls.history.repair import pending_call_ids
 from agentls.history.view import render_history
 from agentls.rollout.paging import (
@@ -21,8 +27,7 @@ from agentls.rollout.paging import (
     load_model_history,
     open_resume,
 )
-from agentls.rollout.reader import build_model_history, model_response_chain, parse_rollout
-from agentls.rollout.records import compacted_payload, encode_line, summary_message
+from agentls.rollout.records import compacted_payload, encode_line
 
 Item = dict[str, Any]
 META = {"id": "sess", "timestamp": "2026-11-29T00:00:00.000Z", "cwd": "/w"}

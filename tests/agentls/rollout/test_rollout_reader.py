@@ -1,14 +1,15 @@
 from pathlib import Path
 
 import orjson
-
-from agentls.rollout.reader import (
+from tests.agentls.rollout.reference_reader import (
     build_model_history,
     model_response_chain,
     parse_rollout,
     read_rollout,
 )
-from agentls.rollout.records import compacted_payload, encode_line, summary_message
+
+from agentls.history.items import summary_message
+from agentls.rollout.records import compacted_payload, encode_line
 
 
 def _lines() -> bytes:

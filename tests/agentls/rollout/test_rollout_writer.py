@@ -3,8 +3,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from tests.agentls.rollout.reference_reader import read_rollout
 
-from agentls.rollout.reader import read_rollout
 from agentls.rollout.writer import RolloutWriter, SessionLockedError
 
 

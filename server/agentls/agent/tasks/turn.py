@@ -25,8 +25,8 @@ from agentls.agent.tools import (
     ToolBox,
     ToolOutcome,
 )
+from agentls.history.items import assistant_text
 from agentls.history.repair import ABORTED_OUTPUT
-from agentls.history.view import assistant_text
 from agentls.protocol import EventType
 from agentls.providers.events import (
     Completed,
