@@ -401,6 +401,8 @@ def repository_config_safe(
     repository git uses, as git finds it, and in the submodules it would look into.
     ``chdirs`` are the ``-C`` folders among ``location``, ``named`` the absolute paths the
     options and assignments name."""
+    if not os.path.isdir(cwd):
+        return True  # git cannot start there (the `cd` before it failed)
     try:
         found = find_repository(
             str(cwd), location, chdirs=chdirs, assignments=assignments, named=named

@@ -219,6 +219,7 @@ _QUERY = [
     "--show-toplevel",
 ]
 _NOT_A_REPOSITORY = b"not a git repository"
+_NO_SUCH_FOLDER = b"cannot change to"  # a `-C` folder that is not there: git stops first
 _NO_WORK_TREE = b"must be run in a work tree"
 
 
@@ -232,7 +233,7 @@ def _ask_git(
         raise RepositoryUnknownError("git could not be run")
     lines = done.stdout.decode("utf-8", "surrogateescape").splitlines()
     if done.returncode != 0:
-        if _NOT_A_REPOSITORY in done.stderr and not lines:
+        if (_NOT_A_REPOSITORY in done.stderr or _NO_SUCH_FOLDER in done.stderr) and not lines:
             return None
         # `--show-toplevel` comes last: without a work tree (a bare repository, or inside
         # the git dir) git prints the rest and stops there.

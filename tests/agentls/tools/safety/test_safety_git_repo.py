@@ -551,3 +551,13 @@ def test_git_init_and_clone_are_asked(workspace: Path, tmp_path: Path) -> None:
     assert not is_read_only(["git", "clone", str(workspace), "copy"], tmp_path)
     assert not is_read_only(["git", "worktree", "add", "x"], workspace)
     assert not is_read_only(["git", "submodule", "update"], workspace)
+
+
+def test_folders_git_cannot_enter_need_no_question(workspace: Path) -> None:
+    # git stops before it reads any config; the `cd` that fails leaves bash where it was,
+    # and that place is checked as usual.
+    assert is_read_only(["git", "-C", "missing", "status"], workspace)
+    assert is_read_only(sh("cd missing; git status"), workspace)
+    assert is_read_only(sh("cd missing && git status"), workspace)
+    _git(workspace, "config", "core.fsmonitor", "touch x")
+    assert not is_read_only(sh("cd missing; git status"), workspace)
