@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import uuid
 from pathlib import Path
 
+import pytest
 from fixtures.fake_api import FakeModelAPI, HttpError
 from tests.e2e.conftest import Starter
 from tests.e2e.harness import API_KEY, Agent, pids_with_marker, server_env, wait_until
@@ -103,3 +105,135 @@ async def test_a_key_printed_in_pieces_never_reaches_the_editor(
     assert API_KEY not in shown and API_KEY[:9] not in shown
     assert "[redacted]" in shown and "done" in shown
     assert api.rejected == []
+
+
+# --------------------------------------------------------------------------------------------
+# Programs a repository names never run unasked, sandbox or not; the state home and a new
+# `.git` are out of a command's reach
+# --------------------------------------------------------------------------------------------
+
+SANDBOX_ON_AND_OFF = pytest.mark.parametrize(
+    "options", [{}, {"sandbox": "off"}], ids=["sandboxed", "sandbox-off"]
+)
+IDENTITY = ["-c", "user.name=t", "-c", "user.email=t@t"]
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *IDENTITY, *args], cwd=cwd, check=True, capture_output=True)
+
+
+def _repository_with_a_decoy(workspace: Path, marker: Path, scratch: Path) -> None:
+    """The workspace, a clean repository, vendors `vendor/lib`: a bare repository behind an
+    empty `.git/`, whose diffs go through a program that leaves ``marker``."""
+    _git(workspace, "init", "-q")
+    (workspace / "a.txt").write_text("one\n")
+    _git(workspace, "add", "a.txt")
+    _git(workspace, "commit", "-qm", "one")
+    source = scratch / "lib-source"
+    source.mkdir()
+    _git(source, "init", "-q")
+    for text in ("int x;\n", "int y;\n"):
+        (source / "lib.c").write_text(text)
+        _git(source, "add", "lib.c")
+        _git(source, "commit", "-qm", text)
+    lib = workspace / "vendor" / "lib"
+    lib.parent.mkdir()
+    _git(scratch, "clone", "-q", "--bare", str(source), str(lib))
+    (lib / "info" / "attributes").write_text("* diff=evil\n")
+    _git(lib, "config", "diff.evil.textconv", f"touch {marker}; cat")
+    (lib / ".git").mkdir()
+
+
+def _last_output(agent: Agent) -> str:
+    completed = [e for e in agent.events if e["type"] == "toolCallCompleted"]
+    return str(completed[-1]["output"])
+
+
+@SANDBOX_ON_AND_OFF
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git -C vendor/lib log -p",
+        "cd vendor/lib && git log -p",
+        "GIT_DIR=vendor/lib git log -p",
+        "git --git-dir=vendor/lib log -p",
+        "git -C vendor/lib status",
+    ],
+)
+async def test_a_vendored_repositorys_program_is_asked_for(
+    options: dict[str, str],
+    command: str,
+    start: Starter,
+    api: FakeModelAPI,
+    workspace: Path,
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "pwned"
+    _repository_with_a_decoy(workspace, marker, tmp_path)
+    agent = await start(init_options=options)  # ask-unsafe
+    agent.decide = lambda _p: {"decision": "deny"}
+    await agent.send("run: git log --oneline")  # the workspace's own, clean: unasked
+    assert agent.approval_requests == []
+    await agent.send(f"run: {command}")
+    assert len(agent.approval_requests) == 1
+    assert not marker.exists()
+    # The control: approved, git does run the repository's program (where it may write).
+    if options:
+        agent.decide = lambda _p: {"decision": "approve"}
+        await agent.send("run: git -C vendor/lib log -p")
+        assert marker.exists()
+
+
+@SANDBOX_ON_AND_OFF
+async def test_a_dot_git_made_by_an_approved_command_plants_nothing(
+    options: dict[str, str], start: Starter, api: FakeModelAPI, workspace: Path, tmp_path: Path
+) -> None:
+    marker = tmp_path / "pwned"
+    agent = await start(init_options=options)
+    await agent.send(f"run: git init -q sub && git -C sub config core.fsmonitor 'touch {marker}'")
+    assert len(agent.approval_requests) == 1  # git init is asked
+    assert (workspace / "sub" / ".git" / "config").is_file()
+    agent.decide = lambda _p: {"decision": "deny"}
+    (workspace / "sub" / "f").write_text("x\n")
+    await agent.send("run: git -C sub status")
+    await agent.send("run: cd sub && git status --short")
+    assert len(agent.approval_requests) == 3
+    assert not marker.exists()
+
+
+async def test_the_state_home_is_hidden_from_approved_commands(
+    start: Starter, api: FakeModelAPI, home: Path, workspace: Path
+) -> None:
+    # The home inside the workspace: an approved command could otherwise plant the
+    # config.toml the next start reads.
+    state = workspace / ".agentls"
+    env = server_env(home, api.base_url)
+    env["AGENTLS_HOME"] = str(state)
+    agent = await start(env=env, init_options=NEVER)
+    await agent.send("hello")  # a session: the home now holds its files
+    before = sorted(path.relative_to(state) for path in state.rglob("*"))
+    assert before
+    for script in (
+        "echo 'sandbox = \"off\"' > .agentls/config.toml",
+        'echo x > "$AGENTLS_HOME/planted"',
+        "mv .agentls .old && mkdir .agentls && echo x > .agentls/config.toml",
+    ):
+        result = await agent.send(f"run: {script}")
+        assert result["status"] == "completed"
+        assert "Read-only file system" in _last_output(agent) or "busy" in _last_output(agent)
+    await agent.send("run: ls -A .agentls; echo listed")
+    assert _last_output(agent).strip() == "listed"
+    assert not (state / "config.toml").exists()
+    assert not (state / "planted").exists()
+    assert not (workspace / ".old").exists()
+
+
+async def test_the_state_home_in_the_temp_folder_is_out_of_reach(
+    start: Starter, api: FakeModelAPI, home: Path
+) -> None:
+    # The tests' home is under /tmp, which approved commands may write.
+    agent = await start(init_options=NEVER)
+    await agent.send("hello")
+    await agent.send('run: echo x > "$AGENTLS_HOME/config.toml"')
+    assert "Read-only file system" in _last_output(agent)
+    assert not (home / "config.toml").exists()

@@ -69,5 +69,6 @@ class Containment:
                 workspace=self.workspace,
                 sandbox_network=self.settings.sandbox_network,
                 approved=approved,
+                state_home=self.settings.home,
             )
         }

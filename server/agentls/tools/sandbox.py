@@ -15,7 +15,16 @@ environment nor the reaper can be reached.
 Filesystem: the whole tree is bound read-only; ``workspace-write`` binds its writable roots
 (the workspace and the temp folder) writable again, except each root's top-level ``.git``,
 which stays read-only (as the Codex CLI does): a command that could write ``.git/config``
-or hooks could make a later, unasked ``git status`` run a program of its choice.
+or hooks could make a later, unasked ``git status`` run a program of its choice. (A
+``.git`` the command creates, or one deeper in the tree, is not protected here: the
+classifier reads every git config each time before a git command runs unasked.)
+
+The state home (``$AGENTLS_HOME``: settings, sessions, the server's token) is hidden
+behind an empty read-only tmpfs, in every mode: a command could otherwise read the token or
+plant a ``config.toml`` the next start reads. Where it cannot be hidden (it holds the
+workspace or the working folder) it is bound read-only instead. Inside a writable root,
+every folder from the root down to it is made a mount point too: a mount point cannot be
+renamed, so a command cannot move the real home aside and create a fake one at its path.
 """
 
 from __future__ import annotations
@@ -54,6 +63,8 @@ class SandboxPolicy:
     mode: SandboxMode
     network: bool
     writable_roots: tuple[Path, ...] = ()
+    hidden: tuple[Path, ...] = ()
+    """Folders no command may read or change (the state home), in any mode."""
 
 
 @dataclass(frozen=True)
@@ -73,25 +84,33 @@ def temp_roots() -> tuple[Path, ...]:
 
 
 def command_policy(
-    sandbox: str, *, workspace: Path, sandbox_network: bool, approved: bool
+    sandbox: str,
+    *,
+    workspace: Path,
+    sandbox_network: bool,
+    approved: bool,
+    state_home: Path | None = None,
 ) -> SandboxPolicy:
     """The policy for one command, from the ``sandbox`` and ``sandbox_network`` settings.
 
     ``approved``: the user approved this command, or approvals are off (``never-ask``).
     Commands that run unasked (classified read-only) run read-only and offline whatever
     the settings say, so a misclassified command still cannot write or phone home.
+    ``state_home`` (``settings.home``) is hidden from every sandboxed command.
     """
+    hidden = (Path(os.path.abspath(state_home)),) if state_home is not None else ()
     if sandbox == "off":
         return SandboxPolicy(mode="off", network=True)
     if not approved:
-        return SandboxPolicy(mode="read-only", network=False)
+        return SandboxPolicy(mode="read-only", network=False, hidden=hidden)
     if sandbox == "read-only":
-        return SandboxPolicy(mode="read-only", network=sandbox_network)
+        return SandboxPolicy(mode="read-only", network=sandbox_network, hidden=hidden)
     if sandbox == "workspace-write":
         return SandboxPolicy(
             mode="workspace-write",
             network=sandbox_network,
             writable_roots=(workspace, *temp_roots()),
+            hidden=hidden,
         )
     raise ValueError(f"unknown sandbox mode: {sandbox!r}")
 
@@ -115,18 +134,66 @@ def _existing_real(paths: tuple[Path, ...]) -> list[str]:
     return sorted(real, key=lambda path: (path.count("/"), path))
 
 
-def _filesystem_args(policy: SandboxPolicy) -> list[str]:
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def _depth(path: str) -> int:
+    return path.rstrip("/").count("/")
+
+
+# (where, bwrap arguments): mounts are made parents first, so that a child's mount is not
+# hidden by its parent's.
+_Mount = tuple[str, list[str]]
+
+
+def _hidden_mounts(hidden: str, roots: list[str], cwd: str) -> list[_Mount]:
+    """Keeps ``hidden`` (the state home) out of a command's sight and reach."""
+    real = os.path.realpath(hidden)
+    holders = [root for root in roots if _inside(real, root)]
+    if real == "/":
+        return []
+    if not os.path.isdir(real):
+        if os.path.lexists(real) or not holders:
+            # A file is bound read-only where it could be written; a missing folder outside
+            # the writable roots cannot be created by the command.
+            return [(real, ["--ro-bind", real, real])] if holders else []
+        # Created now, so that it can be mounted over: the command could create it, and
+        # the server would read what it put there at the next start.
+        os.makedirs(real, mode=0o700, exist_ok=True)
+    mounts: list[_Mount] = []
+    if holders:
+        # A mount point cannot be renamed: without these, `mv` of a folder above the home
+        # would move the real one aside, and a fake could be created at its path.
+        root = max(holders, key=_depth)
+        folder = os.path.dirname(real)
+        while _inside(folder, root) and folder != root:
+            mounts.append((folder, ["--bind", folder, folder]))
+            folder = os.path.dirname(folder)
+    if any(_inside(place, real) for place in (*roots, cwd)):
+        # It holds what the command works in: it cannot be hidden, only kept read-only
+        # (what is writable inside it is bound again after it).
+        if holders:
+            mounts.append((real, ["--ro-bind", real, real]))
+        return mounts
+    mounts.append((real, ["--tmpfs", real, "--remount-ro", real]))
+    return mounts
+
+
+def _filesystem_args(policy: SandboxPolicy, cwd: str = "/") -> list[str]:
     args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    if policy.mode != "workspace-write":
-        return args
-    roots = _existing_real(policy.writable_roots)
-    for root in roots:
-        args += ["--bind", root, root]
+    roots = _existing_real(policy.writable_roots) if policy.mode == "workspace-write" else []
+    mounts: list[_Mount] = [(root, ["--bind", root, root]) for root in roots]
     for root in roots:
         git = os.path.join(root, ".git")
         if os.path.lexists(git):
             # A worktree's `.git` is a file; a symlinked one is bound at its target.
-            args += ["--ro-bind", git, git]
+            mounts.append((git, ["--ro-bind", git, git]))
+    real_cwd = os.path.realpath(cwd)
+    for folder in policy.hidden:
+        mounts += _hidden_mounts(str(folder), roots, real_cwd)
+    for _where, mount in sorted(mounts, key=lambda item: _depth(item[0])):
+        args += mount
     return args
 
 
@@ -160,7 +227,7 @@ def _command_line(
     ]
     if not policy.network:
         args.append("--unshare-net")
-    args += _filesystem_args(policy)
+    args += _filesystem_args(policy, os.path.abspath(cwd))
     args += ["--chdir", os.path.abspath(cwd)]
     if info_fd is not None:
         args += ["--info-fd", str(info_fd)]

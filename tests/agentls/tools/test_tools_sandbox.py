@@ -474,6 +474,147 @@ def test_git_metadata_stays_read_only(workspace: Path, env: dict[str, str]) -> N
     assert run(["git", "status", "--short"], workspace, policy, env=env).exit_code == 0
 
 
+@pytest.mark.usefixtures("needs_sandbox")
+def test_a_dot_git_created_by_one_command_is_read_only_for_the_next(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    # Creating it cannot be told from any other write (`git init` is asked, being no
+    # read-only command); once it exists, no later command can plant a program in it, and
+    # what it holds is read by the classifier before any unasked git command.
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    policy = write_policy(fresh)
+    assert run(["git", "init", "-q"], fresh, policy, env=env).exit_code == 0
+    result = sh("echo '[core] fsmonitor = evil' >> .git/config", fresh, policy, env=env)
+    assert result.exit_code != 0
+    assert "evil" not in (fresh / ".git" / "config").read_text()
+
+
+def _state(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "server-token").write_text("the-token\n")
+    (folder / "config.toml").write_text('model = "mine"\n')
+    return folder
+
+
+def _home_policy(workspace: Path, home: Path, approved: bool = True) -> SandboxPolicy:
+    return command_policy(
+        "workspace-write",
+        workspace=workspace,
+        sandbox_network=False,
+        approved=approved,
+        state_home=home,
+    )
+
+
+def _assert_untouched(home: Path) -> None:
+    assert sorted(path.name for path in home.iterdir()) == ["config.toml", "server-token"]
+    assert (home / "config.toml").read_text() == 'model = "mine"\n'
+
+
+ATTACKS = {
+    "read the token": "cat {home}/server-token",
+    "list it": "ls -A {home} | grep .",
+    "plant a config": "echo 'sandbox = \"off\"' > {home}/config.toml",
+    "add a file": "touch {home}/new",
+    "rename it away": "mv {home} {home}.old && mkdir {home} && echo x > {home}/config.toml",
+    "rename its parent away": (
+        "mv {parent} {parent}.old && mkdir -p {home} && echo x > {home}/config.toml"
+    ),
+    "replace it by a link": "rm -rf {home} && ln -s /tmp {home}",
+}
+
+
+@pytest.mark.usefixtures("needs_sandbox")
+@pytest.mark.parametrize("where", ["in the workspace", "in the temp folder"])
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_the_state_home_is_out_of_reach(
+    where: str, attack: str, workspace: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
+    base = workspace if where == "in the workspace" else tmp_path
+    home = _state(base / "deep" / "agentls-state")
+    script = ATTACKS[attack].format(home=home, parent=home.parent)
+    for approved in (True, False):
+        result = sh(script, workspace, _home_policy(workspace, home, approved), env=env)
+        assert result.exit_code != 0, result.output
+        assert "the-token" not in result.output
+        _assert_untouched(home)
+    # The control: without the home in the policy, the same command succeeds.
+    assert sh(script, workspace, write_policy(workspace), env=env).exit_code == 0
+
+
+@pytest.mark.usefixtures("needs_sandbox")
+def test_a_missing_state_home_cannot_be_created_by_a_command(
+    workspace: Path, env: dict[str, str]
+) -> None:
+    home = workspace / "state" / "agentls"
+    result = sh(
+        f"mkdir -p {home} && echo x > {home}/config.toml",
+        workspace,
+        _home_policy(workspace, home),
+        env=env,
+    )
+    assert result.exit_code != 0
+    assert home.is_dir() and not any(home.iterdir())
+
+
+@pytest.mark.usefixtures("needs_sandbox")
+def test_a_state_home_holding_the_workspace_is_read_only(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    # It cannot be hidden (the command works inside it): it is read-only, but the
+    # workspace inside it stays writable.
+    home = _state(tmp_path / "agentls-home")
+    workspace = home / "project"
+    workspace.mkdir()
+    policy = _home_policy(workspace, home)
+    assert sh("echo x > made.txt", workspace, policy, env=env).exit_code == 0
+    assert (workspace / "made.txt").exists()
+    result = sh(f"echo x > {home}/config.toml; touch {home}/new", workspace, policy, env=env)
+    assert result.exit_code != 0
+    assert sorted(p.name for p in home.iterdir()) == ["config.toml", "project", "server-token"]
+    assert (home / "config.toml").read_text() == 'model = "mine"\n'
+
+
+@pytest.mark.usefixtures("needs_sandbox")
+def test_a_state_home_outside_the_writable_roots_is_hidden(
+    workspace: Path, env: dict[str, str]
+) -> None:
+    home = Path.home() / f".agentls-test-{uuid.uuid4().hex}"
+    _state(home)
+    try:
+        policy = _home_policy(workspace, home, approved=False)
+        result = sh(f"cat {home}/server-token", workspace, policy, env=env)
+        assert result.exit_code != 0
+        assert "the-token" not in result.output
+    finally:
+        for path in home.iterdir():
+            path.unlink()
+        home.rmdir()
+
+
+def test_the_state_home_mounts(workspace: Path, tmp_path: Path) -> None:
+    home = _state(workspace / "a" / "b" / "state")
+    argv = wrap(["ls"], cwd=workspace, policy=_home_policy(workspace, home))
+    joined = " ".join(argv)
+    real = os.path.realpath(workspace)
+    # Every folder from the workspace down to the home is a mount point (cannot be
+    # renamed), then the home is an empty read-only tmpfs; all after the workspace's bind.
+    chain = [f"--bind {real}/a {real}/a", f"--bind {real}/a/b {real}/a/b"]
+    hide = f"--tmpfs {real}/a/b/state --remount-ro {real}/a/b/state"
+    positions = [joined.index(part) for part in [f"--bind {real} {real}", *chain, hide]]
+    assert positions == sorted(positions)
+    read_only = wrap(["ls"], cwd=workspace, policy=_home_policy(workspace, home, False))
+    assert hide in " ".join(read_only)
+    assert "--bind" not in read_only
+    assert (
+        command_policy(
+            "off", workspace=workspace, sandbox_network=True, approved=True, state_home=home
+        ).hidden
+        == ()
+    )
+
+
 @pytest.fixture
 def loopback_server() -> Iterator[int]:
     server = socket.socket()

@@ -6,8 +6,9 @@ understood is unsafe.
 
 A command is either a program with its arguments or a shell running a script; a script is
 first read into its simple commands (:mod:`.script`). Each program is then checked against
-its rule (:mod:`.rules`; git by :mod:`.git_args` and the repository's config by
-:mod:`.git_config`) and every argument against the kernel filesystems (:mod:`.paths`).
+its rule (:mod:`.rules`; git by :mod:`.git_args`, and the config of the repository git
+will use, found by git itself, by :mod:`.git_config`) and every argument against the
+kernel filesystems (:mod:`.paths`).
 Nothing is read-only while PATH has a relative entry, since ``ls`` could then be a program
 the repository ships.
 """
@@ -18,12 +19,12 @@ import os
 from functools import cache
 from pathlib import Path
 
-from agentls.tools.safety.git_args import git_args_ok
-from agentls.tools.safety.git_config import repository_config_safe
+from agentls.tools.safety.git_args import GitCall, git_args_ok
+from agentls.tools.safety.git_config import config_setting_safe, repository_config_safe
 from agentls.tools.safety.options import Parsed, parse_options
 from agentls.tools.safety.paths import Places
 from agentls.tools.safety.rules import RULES
-from agentls.tools.safety.script import simple_commands
+from agentls.tools.safety.script import GIT_LOCATION_VARIABLES, simple_commands
 from agentls.tools.safety.words import BASH, SH, ZSH, Dialect, Word, literal_word
 
 __all__ = ["is_read_only"]
@@ -36,30 +37,65 @@ _SHELLS: dict[str, Dialect] = {
 _SHELL_FLAGS = frozenset({"-c", "-lc"})
 
 
-def _git_ok(args: list[Word], places: Places) -> bool:
-    """git gets its own check: what it runs depends on the repository's config as much as
-    on its arguments."""
-    if not all(word.literal for word in args):
+def _git_ok(args: list[Word], places: Places, assignments: dict[str, Word]) -> bool:
+    """git gets its own check: what it runs depends on the config of the repository it
+    uses as much as on its arguments."""
+    if not all(word.literal for word in (*args, *assignments.values())):
         return False
-    ok, folders = git_args_ok([word.text for word in args])
-    if not ok or not all(places.word_ok(word, recursive=False) for word in args):
+    call = git_args_ok([word.text for word in args])
+    if call is None or not all(config_setting_safe(key, value) for key, value in call.config):
         return False
-    # Without a known working folder the repository cannot be found; git_safe_env() is then
-    # the only guard against its config.
-    for place in places.known:
-        start = place.joinpath(*folders)
-        if not repository_config_safe(start):
+    if not all(places.word_ok(word, recursive=False) for word in (*args, *assignments.values())):
+        return False
+    env = {name: word.text for name, word in assignments.items()}
+    named = [call.git_dir, call.work_tree, env.get("GIT_DIR"), env.get("GIT_WORK_TREE")]
+    if not places.known:
+        # Without a known working folder the repository cannot be found: only plain `-C`
+        # is let through, with git_safe_env() the only guard against the config.
+        return not any(named)
+    return all(_repository_ok(call, env, place, places) for place in places.known)
+
+
+def _repository_ok(call: GitCall, env: dict[str, str], place: Path, places: Places) -> bool:
+    """From ``place``: the folders the options name stay out of the kernel's filesystems
+    (the work tree is read whole, so it must not be ``/`` either), and the repository git
+    finds there runs nothing."""
+    start = str(place)
+    for folder in call.chdirs:
+        located = places.locate(start, folder)
+        if located is None:
             return False
-    return True
+        start = located
+    named: list[str] = []
+    for value, whole_tree in (
+        (call.git_dir, False),
+        (env.get("GIT_DIR"), False),
+        (call.work_tree, True),
+        (env.get("GIT_WORK_TREE"), True),
+    ):
+        if value is None:
+            continue
+        located = places.locate(start, value)
+        if located is None or (whole_tree and located == "/"):
+            return False
+        named.append(located)
+    return repository_config_safe(
+        place, call.location, call.chdirs, assignments=env, named=tuple(named)
+    )
 
 
-def _program_ok(program: str, args: list[Word], places: Places) -> bool:
+def _program_ok(
+    program: str, args: list[Word], places: Places, assignments: dict[str, Word] | None = None
+) -> bool:
     """One simple command: ``cd`` moves the places later paths are resolved from, the rest
     must be listed, pass their rule's options and name nothing in the kernel filesystems."""
+    assignments = assignments or {}
+    if program == "git":
+        return _git_ok(args, places, assignments)
+    if GIT_LOCATION_VARIABLES & assignments.keys():
+        return False
     if program == "cd":
         return len(args) == 1 and not args[0].text.startswith("-") and places.cd(args[0])
-    if program == "git":
-        return _git_ok(args, places)
     rule = RULES.get(program)
     if rule is None or (rule.literal and not all(word.literal for word in args)):
         return False
@@ -86,8 +122,10 @@ def is_read_only(argv: list[str], cwd: Path | None = None) -> bool:
     reads nothing of the kernel's (``/proc``, ``/sys``).
 
     ``cwd`` is where the command will run: relative paths are resolved from it (symlinks
-    included) and git's repository config is checked there. Without it, relative paths are
-    taken to stay below an unknown folder and the repository config is not checked.
+    included) and git's repository is found from there, as git finds it, and its config
+    checked. Without it (for display only: the server always passes one), relative paths
+    are taken to stay below an unknown folder, git is judged by its arguments, and options
+    that name a repository are refused.
     """
     if not argv or not _search_path_is_absolute(os.environ.get("PATH", "")):
         return False
@@ -98,7 +136,7 @@ def is_read_only(argv: list[str], cwd: Path | None = None) -> bool:
             return False
         commands = simple_commands(argv[2], dialect)
         return commands is not None and all(
-            _program_ok(words[0].text, words[1:], places) for words in commands
+            _program_ok(c.words[0].text, c.words[1:], places, c.assignments) for c in commands
         )
     # No shell involved: every argument reaches the program exactly as written.
     return _program_ok(argv[0], [literal_word(arg) for arg in argv[1:]], places)

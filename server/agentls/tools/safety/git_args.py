@@ -2,22 +2,44 @@
 
 Only a fixed list of subcommands passes, each without the options that write a file or run
 a program (matched as git's parse-options matches them: by any unambiguous prefix), and
-``git branch`` / ``git remote`` only in their listing forms. Arguments are not the whole
-story: the repository's own config can make a reading command run a program, which
-:mod:`.git_config` checks.
+``git branch`` / ``git remote`` only in their listing forms. Before the subcommand, the
+options that choose the repository (``-C``, ``--git-dir``, ``--work-tree``) and ``-c`` are
+read out, for the caller to find the repository git will use and to check every setting
+it will read (:mod:`.git_repo`, :mod:`.git_config`): arguments are not the whole story,
+since the repository's own config can make a reading command run a program.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from agentls.tools.safety.options import Options, parse_options
 
-__all__ = ["git_args_ok"]
+__all__ = ["GitCall", "git_args_ok"]
 
 # Options before the subcommand that cannot inject configuration or programs (git reads
 # these by exact name, no abbreviations).
 _GLOBAL_FLAGS = frozenset(
     {"--no-pager", "-P", "--no-optional-locks", "--literal-pathspecs", "--no-replace-objects"}
 )
+# Options before the subcommand that take a value and say where the repository is.
+_LOCATION_OPTIONS = ("--git-dir", "--work-tree")
+
+
+@dataclass(frozen=True)
+class GitCall:
+    """What the options before the subcommand say about the repository git will use."""
+
+    location: tuple[str, ...] = ()
+    """``-C``, ``--git-dir``, ``--work-tree`` and ``-c`` as given, in order, each as one
+    word (``--git-dir=X``): to be passed to the git that finds the repository."""
+    chdirs: tuple[str, ...] = ()
+    """The ``-C`` folders, in order (each relative to the one before)."""
+    git_dir: str | None = None
+    work_tree: str | None = None
+    config: tuple[tuple[str, str | None], ...] = ()
+    """``-c`` settings: name, and value (``None`` for a bare name, which means true)."""
+
 
 # Long options that write a file or run a program, in any subcommand we allow; git's
 # parse-options accepts unambiguous prefixes, so these are matched as such.
@@ -113,28 +135,66 @@ def _remote_ok(args: list[str]) -> bool:
     return all(arg in ("-v", "--verbose") for arg in args)
 
 
-def git_args_ok(args: list[str]) -> tuple[bool, list[str]]:
-    """Whether ``git <args>`` is a read-only invocation, and the ``-C`` folders it uses."""
-    folders: list[str] = []
+def _global_options(args: list[str]) -> tuple[GitCall, int] | None:
+    """The options before the subcommand, and where the subcommand is; ``None`` for an
+    option that may inject a program or that we do not know."""
+    location: list[str] = []
+    chdirs: list[str] = []
+    config: list[tuple[str, str | None]] = []
+    values: dict[str, str] = {}
     i = 0
     while i < len(args) and args[i].startswith("-"):
-        if args[i] in _GLOBAL_FLAGS:
+        arg = args[i]
+        name, equals, value = arg.partition("=")
+        if arg in _GLOBAL_FLAGS:
             i += 1
-        elif args[i] == "-C" and i + 1 < len(args):
-            folders.append(args[i + 1])
+            continue
+        if arg in ("-C", "-c", *_LOCATION_OPTIONS):
+            if i + 1 >= len(args):
+                return None
+            name, value = arg, args[i + 1]
             i += 2
+        elif equals and name in _LOCATION_OPTIONS:
+            i += 1
         else:
-            return False, folders
+            return None
+        if name == "-C":
+            chdirs.append(value)
+            location += ["-C", value]
+        elif name == "-c":
+            key, has_value, setting = value.partition("=")
+            config.append((key, setting if has_value else None))
+            location += ["-c", value]
+        else:
+            values[name] = value
+            location.append(f"{name}={value}")
+    call = GitCall(
+        location=tuple(location),
+        chdirs=tuple(chdirs),
+        git_dir=values.get("--git-dir"),
+        work_tree=values.get("--work-tree"),
+        config=tuple(config),
+    )
+    return call, i
+
+
+def git_args_ok(args: list[str]) -> GitCall | None:
+    """What ``git <args>`` says about its repository, when it is a read-only invocation;
+    ``None`` when it may write or run something whatever the repository."""
+    found = _global_options(args)
+    if found is None:
+        return None
+    call, i = found
     if i >= len(args):
-        return False, folders
+        return None
     subcommand, rest = args[i], args[i + 1 :]
     if any("%G" in arg for arg in rest):
-        return False, folders  # signature placeholders in a format run gpg
+        return None  # signature placeholders in a format run gpg
     if subcommand == "branch":
-        return _branch_ok(rest), folders
-    if subcommand == "remote":
-        return _remote_ok(rest), folders
-    options = _SUBCOMMANDS.get(subcommand)
-    if options is None:
-        return False, folders
-    return parse_options(rest, options) is not None, folders
+        ok = _branch_ok(rest)
+    elif subcommand == "remote":
+        ok = _remote_ok(rest)
+    else:
+        options = _SUBCOMMANDS.get(subcommand)
+        ok = options is not None and parse_options(rest, options) is not None
+    return call if ok else None

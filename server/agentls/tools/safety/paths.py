@@ -110,7 +110,7 @@ class Places:
         """The places whose absolute location is known."""
         return [Path(place) for place in sorted(self._dirs) if place.startswith("/")]
 
-    def _locate(self, place: str, text: str) -> str | None:
+    def locate(self, place: str, text: str) -> str | None:
         """Where ``text`` leads from ``place``: the real path, or the lexical one when the
         place is unknown; ``None`` when it may touch a kernel filesystem."""
         joined = posixpath.join(place, text)
@@ -130,7 +130,7 @@ class Places:
             return False
         moved: set[str] = set()
         for place in self._dirs:
-            location = self._locate(place, target.text)
+            location = self.locate(place, target.text)
             if location is None:
                 return False
             moved.add(location)
@@ -139,7 +139,7 @@ class Places:
 
     def _text_ok(self, text: str, recursive: bool) -> bool:
         for place in self._dirs:
-            location = self._locate(place, text)
+            location = self.locate(place, text)
             if location is None:
                 return False
             if recursive and (location == "/" or location.startswith("..")):

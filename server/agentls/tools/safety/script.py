@@ -9,7 +9,8 @@ caller takes as "unsafe".
 
 Refused outright: parse errors, command and process substitution, arithmetic, ``${...}``
 with operators, subshells and groups, control flow, functions, background jobs,
-here-documents and here-strings, assignments other than a few locale settings, text the
+here-documents and here-strings, assignments other than a few locale settings (and
+``GIT_DIR`` / ``GIT_WORK_TREE`` before ``git``, which its check reads), text the
 grammar skips but bash reads (an escaped space before ``#``), and every redirection except
 duplicating one standard descriptor onto another (``2>&1``, ``>&2``): even ``>/dev/null``
 and ``< file`` are refused, since the grammar of redirections is where a write hides
@@ -22,6 +23,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -30,7 +32,7 @@ from agentls.tools.safety.words import BASH, Dialect, Word, decode_word
 if TYPE_CHECKING:
     from tree_sitter import Node, Parser
 
-__all__ = ["script_commands", "simple_commands"]
+__all__ = ["SimpleCommand", "script_commands", "simple_commands"]
 
 _STATEMENT_JOINERS = {"program": {";"}, "list": {"&&", "||"}, "pipeline": {"|"}}
 _ASSIGNABLE = frozenset(
@@ -38,6 +40,18 @@ _ASSIGNABLE = frozenset(
     | {"TZ", "NO_COLOR", "COLUMNS"}
 )
 _PLAIN_VALUE = re.compile(r"[A-Za-z0-9_.@:+-]*")
+# Where git finds its repository: allowed before `git` only, and checked by git's own rule.
+# No `~` or `:` (bash expands a tilde after either in an assignment).
+GIT_LOCATION_VARIABLES = frozenset({"GIT_DIR", "GIT_WORK_TREE"})
+_PATH_VALUE = re.compile(r"[A-Za-z0-9_.@+/,=-]+")
+
+
+@dataclass
+class SimpleCommand:
+    """One simple command: its words (program first) and the variables assigned before it."""
+
+    words: list[Word]
+    assignments: dict[str, Word] = field(default_factory=dict)
 
 
 @cache
@@ -138,28 +152,37 @@ def _separated(script: bytes, before: Node, after: Node) -> bool:
     return bool(gap) and not gap.strip(b" \t")
 
 
-def _assignment_ok(node: Node, dialect: Dialect) -> bool:
-    name = node.child_by_field_name("name")
+def _assignment(node: Node, dialect: Dialect) -> tuple[str, Word] | None:
+    """The name and value of an assignment before a command, if it is one we allow."""
+    name_node = node.child_by_field_name("name")
     value = node.child_by_field_name("value")
-    if name is None or (name.text or b"").decode() not in _ASSIGNABLE:
-        return False
+    name = (name_node.text or b"").decode() if name_node is not None else ""
+    if name not in _ASSIGNABLE and name not in GIT_LOCATION_VARIABLES:
+        return None
     if value is None:
-        return True
+        return None if name in GIT_LOCATION_VARIABLES else (name, Word("", None))
     word = decode_word(value, dialect)
-    return word is not None and word.literal and _PLAIN_VALUE.fullmatch(word.text) is not None
+    pattern = _PATH_VALUE if name in GIT_LOCATION_VARIABLES else _PLAIN_VALUE
+    if word is None or not word.literal or pattern.fullmatch(word.text) is None:
+        return None
+    return name, word
 
 
-def _decode_command(node: Node, script: bytes, dialect: Dialect) -> list[Word] | None:
-    """The program and arguments of a simple command, or ``None`` if not understood."""
+def _decode_command(node: Node, script: bytes, dialect: Dialect) -> SimpleCommand | None:
+    """The program, arguments and assignments of a simple command, or ``None`` if not
+    understood."""
     children = node.children
     for before, after in itertools.pairwise(children):
         if not _separated(script, before, after):
             return None
     words: list[Word] = []
+    assignments: dict[str, Word] = {}
     for child in children:
         if child.type == "variable_assignment" and not words:
-            if not _assignment_ok(child, dialect):
+            assignment = _assignment(child, dialect)
+            if assignment is None:
                 return None
+            assignments[assignment[0]] = assignment[1]
             continue
         if child.type == "command_name" and not words:
             if child.named_child_count != 1:
@@ -173,12 +196,15 @@ def _decode_command(node: Node, script: bytes, dialect: Dialect) -> list[Word] |
         if word is None:
             return None
         words.append(word)
-    return words if words and words[0].literal else None
+    if not words or not words[0].literal:
+        return None
+    return SimpleCommand(words, assignments)
 
 
-def simple_commands(script: str, dialect: Dialect) -> list[list[Word]] | None:
+def simple_commands(script: str, dialect: Dialect) -> list[SimpleCommand] | None:
     """The simple commands ``script`` runs when read by ``dialect``'s shell, each as its
-    program and arguments; ``None`` when it is anything but a plain list of them."""
+    program, arguments and assignments; ``None`` when it is anything but a plain list of
+    them."""
     source = script.encode("utf-8", "surrogateescape")
     root = _parse(source)
     if root.has_error or not _only_blanks_between_tokens(root, source):
@@ -186,12 +212,12 @@ def simple_commands(script: str, dialect: Dialect) -> list[list[Word]] | None:
     nodes: list[Node] = []
     if not _collect(root, nodes) or not nodes:
         return None
-    commands: list[list[Word]] = []
+    commands: list[SimpleCommand] = []
     for node in nodes:
-        words = _decode_command(node, source, dialect)
-        if words is None:
+        command = _decode_command(node, source, dialect)
+        if command is None:
             return None
-        commands.append(words)
+        commands.append(command)
     return commands
 
 
@@ -200,6 +226,6 @@ def script_commands(script: str) -> list[list[str]] | None:
     it is a plain list of them whose every word is literal; ``None`` otherwise. For display
     and for checking our reading against bash's."""
     commands = simple_commands(script, BASH)
-    if commands is None or not all(word.literal for words in commands for word in words):
+    if commands is None or not all(word.literal for c in commands for word in c.words):
         return None
-    return [[word.text for word in words] for words in commands]
+    return [[word.text for word in command.words] for command in commands]
