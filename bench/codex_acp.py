@@ -26,7 +26,8 @@ from pathlib import Path
 
 import orjson
 
-from bench.acp import AcpClient, Place
+from bench.acp_bench import Place
+from bench.acp_client import AcpClient
 from bench.codex_app import cache_dir as codex_cache_dir
 from bench.codex_app import codex_env, provider_args
 from bench.codex_bench import API_KEY, OUTPUT_COMMAND
@@ -95,7 +96,7 @@ def ensure_codex_acp(install: bool = True, timeout_s: float = 300) -> CodexAcpIn
 
 
 class CodexAcp:
-    """codex-acp as the ACP bench starts and steers it (the `AcpPeer` of bench/acp.py)."""
+    """codex-acp as the ACP bench starts and steers it (the `AcpPeer` of bench/acp_bench.py)."""
 
     name = "codex-acp"
 

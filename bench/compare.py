@@ -4,7 +4,7 @@
 
 Server figures step by step, ours then the peer's for the same step, so load drifting on a
 shared machine hits both alike; then the ACP figures (`agentls acp` beside Zed's
-`codex-acp`, bench/acp.py), the same way; then the component figures (sandbox,
+`codex-acp`, bench/acp_bench.py), the same way; then the component figures (sandbox,
 apply_patch, checkpoints, MCP, classification), each in a fresh interpreter. The tables go
 to stdout, progress to stderr. The peers are optional: when npm or a package is missing, or
 a step of one fails, the table says so and our figures still print. `--quick` runs fewer
@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.e2e.harness import process_tree  # noqa: E402
 
-from bench import acp  # noqa: E402
+from bench import acp_bench as acp  # noqa: E402
 from bench.agent import API_KEY, start_agent  # noqa: E402
 from bench.codex_acp import CodexAcp, CodexAcpInstall, ensure_codex_acp  # noqa: E402
 from bench.codex_app import CodexInstall, ensure_codex  # noqa: E402
@@ -422,13 +422,16 @@ def acp_notes(figures: Json) -> list[str]:
     out = figures.get("acp") or {}
     notes: list[str] = []
     for name, figs in (("agentls", out.get("agentls")), ("codex-acp", out.get("peer"))):
-        for key, when in (("cancel_checks", "at once"), ("cancel_late_checks", "after 1 s")):
+        for key, when in (
+            ("cancel_checks", "sent as soon as its `sleep` ran"),
+            ("cancel_late_checks", "sent 1 s after its `sleep` started"),
+        ):
             checks = (figs or {}).get(key) or {}
             if checks.get("command_alive_1s_later"):
                 notes.append(
-                    f"- {name}: after `session/cancel` ({when} the command started) the "
-                    f"`sleep 30` was still running one second after the `cancelled` answer in "
-                    f"{checks['command_alive_1s_later']} of {checks.get('samples')} samples."
+                    f"- {name}, `session/cancel` {when}: the `sleep 30` was still running one "
+                    f"second after the `cancelled` answer in {checks['command_alive_1s_later']} "
+                    f"of {checks.get('samples')} samples."
                 )
     if out.get("leftover_commands_at_end"):
         notes.append(

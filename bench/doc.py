@@ -76,14 +76,15 @@ ACP_HOW = """\
 ### How the ACP rows are taken
 
 Both agents are started as an editor starts an ACP agent (stdio, a process group of its
-own) and driven by the same client (`bench/acp.py`: JSON-RPC lines parsed with orjson,
-updates counted by kind; not the SDK's client, whose per-update validation would be the
-bottleneck of the delta figure). The client offers no files or terminals and grants a
-permission with its `allow_once` option. Each agent talks to its own strict fake model API
-(agentls the one of the LSP rows, codex-acp the app-server's, `bench/peer_fake.py`), each in
-a process of its own. Steps alternate, agentls then codex-acp, so load drifting on a shared
-machine hits both alike. Medians unless a percentile is named; ratios are agentls /
-codex-acp; "ahead" means the better figure (lower time, higher rate).
+own) and driven by the same client (`bench/acp_client.py`: JSON-RPC lines parsed with
+orjson, updates counted by kind; not the SDK's client, whose per-update validation would be
+the bottleneck of the delta figure); the rows are `bench/acp_bench.py`. The client offers
+no files or terminals and grants a permission with its `allow_once` option. Each agent
+talks to its own strict fake model API (agentls the one of the LSP rows, codex-acp the
+app-server's, `bench/peer_fake.py`), each in a process of its own. Steps alternate, agentls
+then codex-acp, so load drifting on a shared machine hits both alike. Medians unless a
+percentile is named; ratios are agentls / codex-acp; "ahead" means the better figure
+(lower time, higher rate).
 
 - **startup**: spawning the process to the `initialize` answer; agentls as
   `python -m agentls acp` with the bytecode cache an installed package has, codex-acp its
@@ -104,12 +105,13 @@ codex-acp; "ahead" means the better figure (lower time, higher rate).
   update per delta: the next row counts the updates that carried the text.
 - **cancel**: a prompt whose model answer is one shell call of `sleep 30; echo <tag>`
   (agentls: the fake's `run:` rule, a `shell` call; codex-acp: the peer fake's
-  `exec_command` call, as in the app-server rows); permission is granted if asked. Once the
-  shell and its `sleep` exist (found by the tag in /proc cmdlines), `session/cancel` is sent
-  and the time to the prompt's `cancelled` answer taken; the command's processes (a
-  snapshot by pid and start time) are looked at when the answer arrives and one second
-  later. The same again a few times with the command running for a second before the
-  cancel. A last prompt in the same session must end normally.
+  `exec_command` call, as in the app-server rows); permission is granted if asked. Once its
+  `sleep` runs (a child of the processes whose /proc cmdline carries the tag: both agents
+  run the command under bwrap, whose command line carries it before the shell starts),
+  `session/cancel` is sent and the time to the prompt's `cancelled` answer taken; the
+  command's processes (a snapshot by pid and start time) are looked at when the answer
+  arrives and one second later. The same again a few times with the command running for a
+  second before the cancel. A last prompt in the same session must end normally.
 - **`session/load` N items**: a session of N response items (per turn: a user message, a
   shell call, its 1 KB output, an answer) loaded in a freshly started agent, 0.2 s after
   `initialize`: from the request to its answer or to the last replayed update

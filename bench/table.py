@@ -380,7 +380,7 @@ ACP_ROWS: list[AcpRow] = [
 
 
 def _step_of(path: str) -> str:
-    """The bench/acp.py step a figure comes from (to say why a cell is empty)."""
+    """The bench/acp_bench.py step a figure comes from (to say why a cell is empty)."""
     head = path.split(".", 1)[0]
     for prefix, step in (
         ("startup", "startup"),
