@@ -125,7 +125,12 @@ codex-acp is installed from npm (`@zed-industries/codex-acp`, pinned) into
 of its own, pointed at the fake with the same `-c` provider overrides as the app-server
 (`bench/codex_acp.py`); with a custom provider it asks for no login. It starts in its
 default mode (`read-only`, in which it runs a command in its sandbox without asking);
-agentls in its default approval (`ask-unsafe`, in which `sleep` is asked about).
+agentls in its default approval (`ask-unsafe`, in which `sleep` is asked about). Two things
+seen in codex-acp 0.16.0 while this bench was written, part of its figures as they are: it
+starts each turn's text with a warning that it has no metadata for `gpt-5-mini` (the fake's
+model list is not Codex's; the app-server rows use the same model name), and before each
+model request it runs `lsb_release -a` and `getconf LONG_BIT` (seen with strace), a good
+part of its turn time on this Debian machine.
 """
 
 
