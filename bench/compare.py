@@ -421,6 +421,14 @@ def acp_notes(figures: Json) -> list[str]:
     """What a reader of the ACP table should know about this run."""
     out = figures.get("acp") or {}
     notes: list[str] = []
+    run = figures["run"]
+    load = max(run["loadavg_before"][0], run["loadavg_after"][0])
+    if run["cpus"] and load > run["cpus"]:
+        notes.append(
+            f"- The machine was shared and loaded (1-minute load up to {load:.1f} on "
+            f"{run['cpus']} CPUs): wall-clock figures are inflated for both agents; the "
+            "ratios, taken step by step in the same minutes, are the steadier figures."
+        )
     for name, figs in (("agentls", out.get("agentls")), ("codex-acp", out.get("peer"))):
         for key, when in (
             ("cancel_checks", "sent as soon as its `sleep` ran"),
