@@ -1,13 +1,15 @@
 """`make bench`: every figure in one run, with the Codex app-server measured beside agentls.
 
-    python -m bench.compare [--quick] [--no-peer] [--out FILE.json] [--doc FILE.md]
+    python -m bench.compare [--quick] [--no-peer] [--only STEPS] [--out FILE.json] [--doc FILE.md]
 
 Server figures step by step, ours then the peer's for the same step, so load drifting on a
-shared machine hits both alike; then the component figures (sandbox, apply_patch,
-checkpoints, MCP, classification), each in a fresh interpreter. The table goes to stdout,
-progress to stderr. The peer is optional: when npm or its package is missing, or a step of
-it fails, the table says so and our figures still print. `--quick` runs fewer samples and
-skips the heavy ones (50,000-item full resumes, the 200 MB checkpoint workspace).
+shared machine hits both alike; then the ACP figures (`agentls acp` beside Zed's
+`codex-acp`, bench/acp_bench.py), the same way; then the component figures (sandbox,
+apply_patch, checkpoints, MCP, classification), each in a fresh interpreter. The tables go
+to stdout, progress to stderr. The peers are optional: when npm or a package is missing, or
+a step of one fails, the table says so and our figures still print. `--quick` runs fewer
+samples and skips the heavy ones (50,000-item full resumes, the 200 MB checkpoint
+workspace). `--only acp --doc docs/benchmarks.md` rewrites only the page's ACP section.
 """
 
 from __future__ import annotations
@@ -37,18 +39,20 @@ sys.path.insert(0, str(ROOT))
 
 from tests.e2e.harness import process_tree  # noqa: E402
 
+from bench import acp_bench as acp  # noqa: E402
 from bench.agent import API_KEY, start_agent  # noqa: E402
+from bench.codex_acp import CodexAcp, CodexAcpInstall, ensure_codex_acp  # noqa: E402
 from bench.codex_app import CodexInstall, ensure_codex  # noqa: E402
 from bench.codex_bench import API_KEY as PEER_KEY  # noqa: E402
 from bench.codex_bench import CodexBench  # noqa: E402
 from bench.doc import write_doc  # noqa: E402
 from bench.fake_proc import FakeAPIProcess  # noqa: E402
 from bench.peer_fake import PeerFakeProcess  # noqa: E402
-from bench.procs import memory, start_time, still_alive, tool_processes  # noqa: E402
+from bench.procs import kill_all, memory, start_time, still_alive, tool_processes  # noqa: E402
 from bench.rpc import wait_for  # noqa: E402
 from bench.run import Bench  # noqa: E402
 from bench.sessions import write_session  # noqa: E402
-from bench.table import other_table, peer_table  # noqa: E402
+from bench.table import acp_table, other_table, peer_table  # noqa: E402
 
 Json = dict[str, Any]
 Step = Callable[[], Awaitable[Json]]
@@ -173,34 +177,110 @@ async def late_interrupts(bench: Bench) -> Json:
     return {"interrupt_late_checks": {**checks, "samples": samples}}
 
 
-async def _guarded(name: str, step: Step, errors: dict[str, str]) -> Json:
+async def _guarded(name: str, step: Step, errors: dict[str, str], key: str | None = None) -> Json:
     log(f"{name} ...")
     try:
         return await step()
     except Exception as exc:
-        errors[name] = f"{type(exc).__name__}: {exc}"
-        log(f"{name} FAILED: {errors[name]}")
+        errors[key or name] = f"{type(exc).__name__}: {exc}"
+        log(f"{name} FAILED: {errors[key or name]}")
         return {}
 
 
-STEPS = ("startup", "turns", "deltas", "interrupt", "resume", "paged", "components")
+STEPS = ("startup", "turns", "deltas", "interrupt", "resume", "paged", "acp", "components")
+LSP_STEPS = set(STEPS) - {"acp", "components"}
+
+
+def _checkout() -> str:
+    """The commit of the agentls measured (this checkout's `server/`), marked when the
+    working tree differs from it."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "server"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return f"{head}{' (server/ modified)' if dirty else ''}" if head else "unknown"
+
+
+async def acp_figures(
+    quick: bool,
+    root: Path,
+    api: FakeAPIProcess,
+    peer_api: PeerFakeProcess | None,
+    install: CodexAcpInstall | None,
+    reason: str | None,
+) -> Json:
+    """The ACP rows: `agentls acp` then codex-acp for each step, against the same fakes as
+    the rows above (each agent its own); a step of either that fails is reported, the rest
+    go on."""
+    ours: Json = {}
+    errors: dict[str, str] = {}
+    mine = acp.AcpBench(acp.AgentlsAcp(root, api), api, quick)
+    peer: Json | None = None
+    theirs: acp.AcpBench | None = None
+    codex_acp: CodexAcp | None = None
+    if install is not None and peer_api is not None:
+        codex_acp = CodexAcp(install, peer_api)
+        theirs = acp.AcpBench(codex_acp, peer_api, quick)
+        peer = {"version": install.version, "errors": {}}
+    try:
+        for name, step in acp.steps(mine):
+            ours.update(await _guarded(f"agentls acp {name}", step, errors, name))
+            if theirs is not None and peer is not None:
+                other = dict(acp.steps(theirs))[name]
+                peer.update(await _guarded(f"codex-acp {name}", other, peer["errors"], name))
+        if peer is not None and codex_acp is not None:
+            with contextlib.suppress(Exception):
+                peer["fake_api_rejected"] = await codex_acp.rejected()
+    finally:
+        if codex_acp is not None:
+            codex_acp.cleanup()
+    leftovers = tool_processes(markers=["bench-acp-"])
+    kill_all(leftovers)  # the bench's own tagged commands, by pid
+    out: Json = {
+        "agentls_commit": _checkout(),
+        "agentls": ours,
+        "agentls_errors": errors,
+        "peer": peer,
+        "leftover_commands_at_end": len(leftovers),
+    }
+    if peer is None:
+        out["peer_unavailable"] = reason
+    return out
 
 
 async def server_figures(
-    quick: bool, install: CodexInstall | None, only: set[str] | None = None
+    quick: bool,
+    install: CodexInstall | None,
+    only: set[str] | None = None,
+    acp_install: CodexAcpInstall | None = None,
+    acp_reason: str | None = None,
 ) -> Json:
     root = Path(tempfile.mkdtemp(prefix="agentls-bench-"))
     ours: Json = {}
     peer: Json | None = None
     errors: dict[str, str] = {}
     peer_errors: dict[str, str] = {}
+    acp_out: Json | None = None
     try:
         async with contextlib.AsyncExitStack() as stack:
             api = await stack.enter_async_context(FakeAPIProcess(API_KEY))
             bench = Bench(root, api, quick, True)
             codex: CodexBench | None = None
-            if install is not None:
+            peer_api: PeerFakeProcess | None = None
+            if install is not None or acp_install is not None:
                 peer_api = await stack.enter_async_context(PeerFakeProcess(PEER_KEY))
+            if install is not None and peer_api is not None:
                 codex = CodexBench(install, peer_api, quick)
                 stack.callback(codex.cleanup)
                 peer = {"version": install.version}
@@ -219,6 +299,8 @@ async def server_figures(
                 ours.update(await _guarded(f"agentls {label}", mine, errors))
                 if theirs is not None and peer is not None:
                     peer.update(await _guarded(f"codex {label}", theirs, peer_errors))
+            if only is None or "acp" in only:
+                acp_out = await acp_figures(quick, root, api, peer_api, acp_install, acp_reason)
             ours["fake_api_rejected"] = await bench.rejected()
             checks = ours.get("interrupt_checks")
             if isinstance(checks, dict) and "interrupt_ms" in ours:
@@ -230,7 +312,7 @@ async def server_figures(
         shutil.rmtree(root, ignore_errors=True)
     if peer is not None:
         peer["errors"] = peer_errors
-    return {"agent": ours, "agent_errors": errors, "codex": peer}
+    return {"agent": ours, "agent_errors": errors, "codex": peer, "acp": acp_out}
 
 
 def _component(module: str, args: list[str], timeout: float) -> Json:
@@ -326,6 +408,50 @@ def peer_install(args: argparse.Namespace) -> tuple[CodexInstall | None, str | N
     return found, None
 
 
+def acp_peer_install(args: argparse.Namespace) -> tuple[CodexAcpInstall | None, str | None]:
+    if args.no_peer:
+        return None, "--no-peer"
+    found = ensure_codex_acp(install=not args.no_peer_install)
+    if isinstance(found, str):
+        return None, found
+    return found, None
+
+
+def acp_notes(figures: Json) -> list[str]:
+    """What a reader of the ACP table should know about this run."""
+    out = figures.get("acp") or {}
+    notes: list[str] = []
+    run = figures["run"]
+    load = max(run["loadavg_before"][0], run["loadavg_after"][0])
+    if run["cpus"] and load > run["cpus"]:
+        notes.append(
+            f"- The machine was shared and loaded (1-minute load up to {load:.1f} on "
+            f"{run['cpus']} CPUs): wall-clock figures are inflated for both agents; the "
+            "ratios, taken step by step in the same minutes, are the steadier figures."
+        )
+    for name, figs in (("agentls", out.get("agentls")), ("codex-acp", out.get("peer"))):
+        for key, when in (
+            ("cancel_checks", "sent as soon as its `sleep` ran"),
+            ("cancel_late_checks", "sent 1 s after its `sleep` started"),
+        ):
+            checks = (figs or {}).get(key) or {}
+            if checks.get("command_alive_1s_later"):
+                notes.append(
+                    f"- {name}, `session/cancel` {when}: the `sleep 30` was still running one "
+                    f"second after the `cancelled` answer in {checks['command_alive_1s_later']} "
+                    f"of {checks.get('samples')} samples."
+                )
+    if out.get("leftover_commands_at_end"):
+        notes.append(
+            f"- {out['leftover_commands_at_end']} tagged bench commands were still running at "
+            "the end of the ACP rows (killed by the bench)."
+        )
+    rejected = (out.get("peer") or {}).get("fake_api_rejected")
+    if rejected:
+        notes.append(f"- Requests the peer's strict fake refused: {rejected}.")
+    return notes
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer samples, no heavy figures")
@@ -348,9 +474,18 @@ def main() -> int:
     started = time.monotonic()
     load_before = os.getloadavg()
     when = datetime.now(UTC)
-    install, reason = peer_install(args)
-    log(f"peer: {install.version if install else 'not available: ' + str(reason)}")
-    figures: Json = asyncio.run(server_figures(args.quick, install, only))
+    install: CodexInstall | None = None
+    reason: str | None = "not measured in this run (--only)"
+    if only is None or only & LSP_STEPS:
+        install, reason = peer_install(args)
+        log(f"peer: {install.version if install else 'not available: ' + str(reason)}")
+    acp_install: CodexAcpInstall | None = None
+    acp_reason: str | None = None
+    if only is None or "acp" in only:
+        acp_install, acp_reason = acp_peer_install(args)
+        shown = acp_install.version if acp_install else f"not available: {acp_reason}"
+        log(f"acp peer: codex-acp {shown}")
+    figures: Json = asyncio.run(server_figures(args.quick, install, only, acp_install, acp_reason))
     if install is None:
         figures["codex_unavailable"] = reason
     if only is None or "components" in only:
@@ -366,14 +501,26 @@ def main() -> int:
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
         "python": platform.python_version(),
         "machine": f"{platform.system()} {platform.release()} {platform.machine()}",
+        "only": sorted(only) if only is not None else None,
     }
     figures["notes"] = run_notes(figures)
-    print("\n".join(peer_table(figures)))
-    print()
-    print("\n".join(other_table(figures)))
+    if figures.get("acp") is not None:
+        figures["acp"]["notes"] = acp_notes(figures)
+    if only is None or only & LSP_STEPS:
+        print("\n".join(peer_table(figures)))
+        print()
+    if figures.get("acp") is not None:
+        print("\n".join(acp_table(figures)))
+        print()
+    if only is None or "components" in only:
+        print("\n".join(other_table(figures)))
     problems = {**figures["agent_errors"], **figures["component_errors"]}
     peer = figures.get("codex") or {}
-    for name, error in {**problems, **peer.get("errors", {})}.items():
+    acp_out = figures.get("acp") or {}
+    acp_failed = {f"agentls acp {k}": v for k, v in acp_out.get("agentls_errors", {}).items()}
+    peer_acp = (acp_out.get("peer") or {}).get("errors", {})
+    acp_failed.update({f"codex-acp {k}": v for k, v in peer_acp.items()})
+    for name, error in {**problems, **peer.get("errors", {}), **acp_failed}.items():
         print(f"failed: {name}: {error}")
     run = figures["run"]
     print(
@@ -386,7 +533,7 @@ def main() -> int:
     if args.doc:
         write_doc(args.doc, figures)
         print(f"written: {args.doc}")
-    return 1 if figures["agent_errors"] else 0
+    return 1 if figures["agent_errors"] or acp_out.get("agentls_errors") else 0
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@ event loop (or the client with it) while a benchmark is timed.
 
 Child: `python -m bench.fake_proc --api-key K` prints `listening <base_url>`, then answers
 one JSON line per command line on stdin: `stats` (requests since the last stats, their
-total, and every rejection so far), `quit`.
+total, every rejection so far, and `served_ms`: how long the fake itself took to serve each
+model request since the last stats, from the request's arrival at its handler to the end of
+the streamed answer), `quit`.
 Parent: `FakeAPIProcess` starts it and asks for those figures.
 """
 
@@ -14,6 +16,7 @@ import asyncio
 import contextlib
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +25,47 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 
 
-async def _child(api_key: str | None) -> None:
+def timed_api(api_key: str | None, base: type[Any] | None = None) -> Any:
+    """A fake model API (`base`, default `FakeModelAPI`) that records the time it takes to
+    serve each model request, so a turn's figure can be taken net of the fake's own work."""
     from fixtures.fake_api import FakeModelAPI
 
-    api = FakeModelAPI(api_key=api_key)
+    class TimedAPI(base or FakeModelAPI):  # type: ignore[misc]
+        served_ms: list[float]
+
+        async def _responses(self, request: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await super()._responses(request)
+            finally:
+                self.served_ms.append((time.perf_counter() - started) * 1000)
+
+        async def _chat(self, request: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await super()._chat(request)
+            finally:
+                self.served_ms.append((time.perf_counter() - started) * 1000)
+
+    api = TimedAPI(api_key=api_key)
+    api.served_ms = []
+    return api
+
+
+def stats_line(api: Any, total: int) -> tuple[dict[str, Any], int]:
+    """The `stats` answer, and the new total; the books it reports are emptied."""
+    new = len(api.requests)
+    total += new
+    # Request bodies carry whole histories; keep the child's memory flat.
+    api.requests.clear()
+    served = [round(ms, 3) for ms in api.served_ms]
+    api.served_ms.clear()
+    out = {"requests": new, "total": total, "rejected": api.rejected, "served_ms": served}
+    return out, total
+
+
+async def _child(api_key: str | None) -> None:
+    api = timed_api(api_key)
     await api.start()
     total = 0
     print(f"listening {api.base_url}", flush=True)
@@ -38,11 +78,7 @@ async def _child(api_key: str | None) -> None:
             if command == "quit":
                 break
             if command == "stats":
-                new = len(api.requests)
-                total += new
-                # Request bodies carry whole histories; keep the child's memory flat.
-                api.requests.clear()
-                out: dict[str, Any] = {"requests": new, "total": total, "rejected": api.rejected}
+                out, total = stats_line(api, total)
                 sys.stdout.buffer.write(orjson.dumps(out) + b"\n")
                 sys.stdout.flush()
     finally:

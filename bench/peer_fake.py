@@ -2,7 +2,8 @@
 
 Child: `python -m bench.peer_fake --api-key K` prints `listening <base_url>`, then reads one
 command per line on stdin and answers one JSON line:
-- `stats`: requests since the last stats and every rejection so far;
+- `stats`: requests since the last stats, every rejection so far, and the time the fake
+  took to serve each request since the last stats (as bench/fake_proc.py);
 - `exec <text> <json argv-string>`: the next request whose newest user message is exactly
   `<text>` (rest of the line up to the first tab) gets one `exec_command` call of that
   command (Codex's shell tool; the fake's own `run:` rule calls a `shell` tool Codex does not
@@ -27,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from bench.fake_proc import FakeAPIProcess
+from bench.fake_proc import FakeAPIProcess, stats_line, timed_api
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,7 +49,7 @@ def _make_api(api_key: str | None) -> Any:
             call = CallItem("exec_command", {"cmd": command, "yield_time_ms": 30_000})
             self.when(matches, Reply([call]), times=1)
 
-    return PeerFakeAPI(api_key=api_key)
+    return timed_api(api_key, PeerFakeAPI)
 
 
 async def _child(api_key: str | None) -> None:
@@ -66,10 +67,7 @@ async def _child(api_key: str | None) -> None:
             if command == "quit":
                 break
             if command == "stats":
-                new = len(api.requests)
-                total += new
-                api.requests.clear()
-                out = {"requests": new, "total": total, "rejected": api.rejected}
+                out, total = stats_line(api, total)
             elif command == "exec":
                 text, _, shell = rest.partition("\t")
                 api.exec_once(text, shell)

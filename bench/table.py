@@ -281,3 +281,163 @@ def _render(head: list[str], rows: list[list[str]], markdown: bool) -> list[str]
         return " | ".join([first, *rest]).rstrip()
 
     return [line(head), "-+-".join("-" * w for w in widths), *(line(r) for r in rows)]
+
+
+# ---------------------------------------------------------------------------------- ACP
+
+
+@dataclass(frozen=True)
+class AcpRow:
+    """A row of the ACP table: the same path in both agents' figures. `better` says which
+    way the ratio is good ("lower", "higher", None: not a race); `aim` is the issue's aim for
+    the row: "ahead" of codex-acp, or "none alive" (no command left after a cancel)."""
+
+    label: str
+    path: str
+    better: str | None = "lower"
+    aim: str = "ahead"
+    unit: str = "ms"
+    show: Callable[[Any], str] | None = None
+
+    def verdict(self, ours: Any, theirs: Any) -> str:
+        if self.aim == "none alive":
+            if not isinstance(ours, dict):
+                return "not measured"
+            return "pass" if not ours.get("command_alive_1s_later") else "MISS"
+        if self.aim != "ahead" or self.better is None:
+            return ""
+        if not isinstance(ours, int | float) or not isinstance(theirs, int | float):
+            return "no peer figure"
+        ahead = ours < theirs if self.better == "lower" else ours > theirs
+        return "ahead" if ahead else "BEHIND"
+
+
+def _asked(checks: Any) -> str:
+    if not isinstance(checks, dict):
+        return "-"
+    return f"{checks.get('asked_permission')} of {checks.get('samples')}"
+
+
+def _count(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else "-"
+
+
+ACP_ROWS: list[AcpRow] = [
+    AcpRow("startup to `initialize` answered", "startup_ms", aim=""),
+    AcpRow("`session/new` right after `initialize`", "new_session_ms"),
+    AcpRow("`session/new`, a second one (warm)", "new_session_warm_ms"),
+    AcpRow("turn overhead, one-line answer (median, net of the fake)", "turn_overhead_ms"),
+    AcpRow("turn overhead (p99, net of the fake)", "turn_overhead_ms_p99", aim=""),
+    AcpRow("  the fake API's own time per turn (subtracted)", "fake_served_ms", None, ""),
+    AcpRow("deltas per second (20,000-delta answer)", "deltas_per_s", "higher", unit="/s"),
+    AcpRow(
+        "  `agent_message_chunk` updates carrying them",
+        "chunks_per_answer",
+        None,
+        "",
+        unit="",
+        show=_count,
+    ),
+    AcpRow("`session/cancel` to `cancelled`, command just started (p50)", "cancel_ms.p50"),
+    AcpRow("  same, p99", "cancel_ms.p99", aim=""),
+    AcpRow(
+        "  command alive at the answer",
+        "cancel_checks",
+        None,
+        "",
+        unit="",
+        show=_alive,
+    ),
+    AcpRow(
+        "  command alive 1 s after the answer",
+        "cancel_checks",
+        None,
+        "none alive",
+        unit="",
+        show=_alive_later,
+    ),
+    AcpRow("`session/cancel` after the command ran 1 s (median)", "cancel_late_ms", aim=""),
+    AcpRow(
+        "  command alive 1 s after the answer",
+        "cancel_late_checks",
+        None,
+        "none alive",
+        unit="",
+        show=_alive_later,
+    ),
+    AcpRow(
+        "  permission asked before the command ran",
+        "cancel_checks",
+        None,
+        "",
+        unit="",
+        show=_asked,
+    ),
+    AcpRow("`session/load` 1,000 items, all updates in", "load_ms.1000"),
+    AcpRow("`session/load` 10,000 items, all updates in", "load_ms.10000"),
+    AcpRow("  RSS peak after loading 10,000 items", "load_hwm_mb.10000", None, "", unit="MB"),
+]
+
+
+def _step_of(path: str) -> str:
+    """The bench/acp_bench.py step a figure comes from (to say why a cell is empty)."""
+    head = path.split(".", 1)[0]
+    for prefix, step in (
+        ("startup", "startup"),
+        ("new_session", "startup"),
+        ("turn", "turns"),
+        ("fake", "turns"),
+        ("deltas", "deltas"),
+        ("chunks", "deltas"),
+        ("cancel", "cancel"),
+        ("load", "load"),
+    ):
+        if head.startswith(prefix):
+            return step
+    return head
+
+
+def _acp_cell(row: AcpRow, value: Any, errors: Json) -> str:
+    if value is None:
+        step = _step_of(row.path)
+        if step in errors:
+            return f"failed ({_short(errors[step])})"
+        return "-"
+    if row.show is not None:
+        return row.show(value)
+    return f"{_num(value)} {row.unit}".strip()
+
+
+def _short(error: str, width: int = 60) -> str:
+    text = " ".join(str(error).split()).replace("|", "/")
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def acp_table(figures: Json, markdown: bool = False) -> list[str]:
+    """agentls acp | codex-acp | ratio | aim | verdict, one row per ACP figure."""
+    acp = figures.get("acp") or {}
+    ours = acp.get("agentls") or {}
+    ours_errors = acp.get("agentls_errors") or {}
+    peer = acp.get("peer")
+    peer_errors = (peer or {}).get("errors") or {}
+    head = ["figure", "agentls", "codex-acp", "ratio", "aim", "verdict"]
+    rows: list[list[str]] = []
+    for row in ACP_ROWS:
+        mine = dig(ours, row.path)
+        theirs = dig(peer, row.path) if peer is not None else None
+        peer_cell = _acp_cell(row, theirs, peer_errors) if peer is not None else "n/a"
+        shown = ratio(mine, theirs) if row.show is None else "-"
+        rows.append(
+            [
+                row.label,
+                _acp_cell(row, mine, ours_errors),
+                peer_cell,
+                shown,
+                row.aim,
+                row.verdict(mine, theirs),
+            ]
+        )
+    lines = _render(head, rows, markdown)
+    if peer is None:
+        lines.append(f"codex-acp: not available ({acp.get('peer_unavailable')})")
+    return lines
