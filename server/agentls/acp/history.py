@@ -45,11 +45,11 @@ def history_updates(
     entries: Iterable[Mapping[str, Any]],
     cwd: Path,
     *,
-    check: ReadOnlyCheck | None = core_read_only,
+    check: ReadOnlyCheck | None = None,
 ) -> list[Update]:
     """The updates that replay `entries` (`{role, text, callId?, toolName?, status?,
     exitCode?, output?, turnId?, outcome?}`, oldest first) in order."""
-    return list(_replay(entries, cwd, check))
+    return list(_replay(entries, cwd, check or replay_read_only()))
 
 
 def _replay(
@@ -141,3 +141,18 @@ def _view(name: str, text: str, cwd: Path, check: ReadOnlyCheck | None) -> ToolV
     view = call_view(name, json.dumps({"command": argv}), cwd, check=check)
     view.raw_input = {"command": text}
     return view
+
+
+def replay_read_only() -> ReadOnlyCheck:
+    """The read-only judgement for calls of the past: by the command's words alone (no
+    look at the repository as it is now, which is not how it was then), each distinct
+    command judged once: a load replays thousands of calls, often the same few."""
+    judged: dict[tuple[str, ...], bool] = {}
+
+    def check(argv: list[str], _cwd: Path) -> bool:
+        key = tuple(argv)
+        if key not in judged:
+            judged[key] = core_read_only(argv, None)
+        return judged[key]
+
+    return check

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -98,13 +99,13 @@ def text_content(text: str) -> ContentToolCallContent:
     return ContentToolCallContent(type="content", content=TextContentBlock(type="text", text=text))
 
 
+_BACKTICK_RUNS = re.compile(r"`+")
+
+
 def fenced(text: str, language: str = "") -> str:
     """`text` in a Markdown code fence longer than any backtick run inside it, so command
     output is shown as it is (clients render tool content as Markdown)."""
-    longest = run = 0
-    for char in text:
-        run = run + 1 if char == "`" else 0
-        longest = max(longest, run)
+    longest = max((len(run) for run in _BACKTICK_RUNS.findall(text)), default=0)
     fence = "`" * max(3, longest + 1)
     body = text if text.endswith("\n") else text + "\n"
     return f"{fence}{language}\n{body}{fence}"
@@ -453,7 +454,7 @@ def plan_update(arguments: str | Mapping[str, Any]) -> AgentPlanUpdate | None:
     return AgentPlanUpdate(session_update="plan", entries=entries)
 
 
-def core_read_only(argv: list[str], cwd: Path) -> bool:
+def core_read_only(argv: list[str], cwd: Path | None) -> bool:
     """The core's own judgement (bash's grammar) of whether a command only reads: the one
     the `ask-unsafe` policy runs commands unasked by, so the icon and the policy agree."""
     from agentls.tools.safety import is_read_only

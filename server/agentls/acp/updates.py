@@ -128,7 +128,7 @@ class EventTranslator:
         self._limit = output_limit
         self._calls: dict[str, _Call] = {}
         self._hidden: set[str] = set()  # calls shown otherwise (update_plan is the plan)
-        self._streamed: dict[str, str] = {}  # message id -> text sent so far
+        self._streamed: dict[str, list[str]] = {}  # message id -> the pieces sent so far
         self._attempt = 0  # a retried response is a new message
         self._handlers: dict[str, Callable[[Mapping[str, Any]], list[Update]]] = {
             "turnStarted": self._nothing,
@@ -176,11 +176,13 @@ class EventTranslator:
         return f"{prefix}{event.get('turnId', '')}:{item}{retry}"
 
     def _stream(self, message_id: str, delta: str) -> None:
-        self._streamed[message_id] = self._streamed.get(message_id, "") + delta
+        # pieces, joined once at the end: adding to one string would copy the message so
+        # far at every delta
+        self._streamed.setdefault(message_id, []).append(delta)
 
     def _rest(self, message_id: str, text: str) -> str:
         """What of a completed message's text was not streamed yet."""
-        streamed = self._streamed.pop(message_id, "")
+        streamed = "".join(self._streamed.pop(message_id, ()))
         if text.startswith(streamed):
             return text[len(streamed) :]
         return ""  # the deltas told it differently; what was shown stands
