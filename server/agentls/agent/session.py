@@ -99,7 +99,7 @@ class Session:
         self.info = info
         self.instructions = instructions
         self.approved_commands: set[tuple[str, ...]] = set()
-        self.approved_tools: set[str] = set()
+        self.approved_tools: set[tuple[str, str]] = set()  # MCP (server, tool) pairs
         self.approved_kinds: set[str] = set()
         self.turn_changes: dict[str, TurnChanges] = {}
         self.pending_attachments: list[dict[str, Any]] = []

@@ -55,6 +55,9 @@ class McpServerConfig:
     url: str | None = None
     bearer_token_env_var: str | None = None
     http_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # A tool's `readOnlyHint` is the server's own claim; only the user can make it a reason
+    # to run the tool unasked.
+    trust_read_only_hint: bool = False
 
     @property
     def transport(self) -> Literal["stdio", "http"]:
@@ -125,6 +128,7 @@ _CHECKS: dict[str, Check] = {
     "url": _url,
     "bearer_token_env_var": _env_name,
     "http_headers": _string_table,
+    "trust_read_only_hint": _flag,
 }
 
 

@@ -4,6 +4,10 @@ The turn loop needs four things: the tool definitions to send to the model, whic
 applies to a call, a way to run a call that it can cancel, and the servers' states for the
 editor. Server faults never raise out of here: they become a `failed` state or an
 `is_error` call result, so one bad server cannot take the other tools down.
+
+A model-facing name, once given to a `(server, tool)` pair, stays that pair's for the
+manager's life: a changed tool list adds names around the given ones, and a tool that goes
+away retires its name with it (see `agentls.mcp.names`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import mcp_types as types
 from agentls.config.settings import ApprovalPolicy
 from agentls.mcp.config import McpServerConfig
 from agentls.mcp.connection import ServerConnection, ServerState
-from agentls.mcp.names import exposed_names
+from agentls.mcp.names import assign_names
 from agentls.mcp.results import McpCallResult, error_result
 
 __all__ = ["McpManager", "McpServerStatus", "McpTool"]
@@ -49,7 +53,16 @@ class McpTool:
     description: str
     input_schema: Mapping[str, Any] = field(repr=False)
     read_only: bool
+    """May run unasked under `ask-unsafe`: the server marks it `readOnlyHint` and the
+    user trusts that server's marks (`trust_read_only_hint`)."""
     approval: ApprovalPolicy | None
+    read_only_hint: bool = False
+    """The server's own claim, whether trusted or not."""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Who the tool is, whatever the model calls it: approvals are kept by this."""
+        return (self.server, self.tool)
 
     def definition(self) -> dict[str, Any]:
         """A Responses-API function tool, shaped like the built-in `shell` tool."""
@@ -109,6 +122,9 @@ class McpManager:
             )
         self._tools: dict[str, McpTool] = {}
         self._definitions: list[dict[str, Any]] = []
+        # every name ever given, and to which pair: never handed to another
+        self._names: dict[tuple[str, str], str] = {}
+        self._owners: dict[str, tuple[str, str]] = {}
 
     async def start(self) -> None:
         """Starts every enabled server at once; returns when each is ready or has failed."""
@@ -157,18 +173,24 @@ class McpManager:
                 continue
             for tool in connection.tools:
                 listed[(connection.name, tool.name)] = (connection, tool)
-        names = exposed_names(listed)
+        new = [key for key in listed if key not in self._names]
+        for key, name in assign_names(new, self._owners).items():
+            self._names[key] = name
+            self._owners[name] = key
         tools: dict[str, McpTool] = {}
         for key, (connection, tool) in sorted(listed.items()):
+            name = self._names[key]
             annotations = tool.annotations
-            tools[names[key]] = McpTool(
-                name=names[key],
+            hint = bool(annotations and annotations.read_only_hint)
+            tools[name] = McpTool(
+                name=name,
                 server=connection.name,
                 tool=tool.name,
                 description=_description(connection.name, tool),
                 input_schema=_parameters(tool.input_schema),
-                read_only=bool(annotations and annotations.read_only_hint),
+                read_only=hint and connection.config.trust_read_only_hint,
                 approval=connection.config.approval,
+                read_only_hint=hint,
             )
         self._tools = tools
         self._definitions = [tool.definition() for tool in tools.values()]

@@ -139,3 +139,14 @@ def test_a_url_needs_a_host() -> None:
     configs, warnings = parse_server_configs({"s": {"url": "http://"}})
     assert configs == []
     assert any("mcp_servers.s.url" in w and "http://" in w for w in warnings)
+
+
+def test_read_only_hints_are_trusted_only_when_the_user_says_so() -> None:
+    configs, warnings = parse_server_configs(
+        {"a": {"command": "x"}, "b": {"command": "x", "trust_read_only_hint": True}}
+    )
+    assert warnings == []
+    assert [c.trust_read_only_hint for c in configs] == [False, True]
+    configs, warnings = parse_server_configs({"s": {"command": "x", "trust_read_only_hint": "yes"}})
+    assert configs[0].trust_read_only_hint is False
+    assert any("mcp_servers.s.trust_read_only_hint" in w for w in warnings)
