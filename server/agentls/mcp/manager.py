@@ -142,6 +142,12 @@ class McpManager:
             for c in self._connections.values()
         ]
 
+    def stderr_tail(self, server: str) -> str:
+        """The end of what a stdio server wrote to stderr (kept in memory, at most 64 KiB),
+        redacted; empty for an HTTP server or an unknown name."""
+        connection = self._connections.get(server)
+        return connection.stderr_tail() if connection is not None else ""
+
     def tool_definitions(self) -> list[dict[str, Any]]:
         return list(self._definitions)
 
@@ -149,8 +155,16 @@ class McpManager:
         return self._tools.get(name)
 
     async def call(self, name: str, arguments_json: str) -> McpCallResult:
-        """Runs one call; cancelling the awaiting task cancels it at the server too."""
+        """Runs one call; cancelling the awaiting task cancels it at the server too.
+
+        A tool of a server being started again (after it broke a limit) waits for it.
+        """
         tool = self._tools.get(name)
+        owner = self._owners.get(name)
+        connection = self._connections.get(owner[0]) if owner is not None else None
+        if tool is None and connection is not None and connection.state == "starting":
+            await connection.wait_settled(connection.config.startup_timeout_s)
+            tool = self._tools.get(name)
         if tool is None:
             return error_result(f"there is no MCP tool named {name!r} (any more)")
         arguments = _parse_arguments(arguments_json)
