@@ -26,7 +26,7 @@ from agentls.agent.meta import forked_from, session_meta
 from agentls.agent.results import StorageError, TurnInProgressError, TurnResult
 from agentls.agent.tasks import EventSink, TaskControl, TaskEvents, prepare
 from agentls.agent.tasks.turn import Turn
-from agentls.agent.tools import Tool, ToolBox
+from agentls.agent.tools import Settle, Tool, ToolBox
 from agentls.config.settings import HistoryMode, WireApi
 from agentls.history.repair import (
     ABORTED_OUTPUT,
@@ -112,8 +112,10 @@ class Session:
         self.steering: list[str] = []
         # told when the session file had to be recreated (its folder was deleted)
         self.on_relinked: Callable[[Session], None] | None = None
-        # tools beyond the built-in ones (MCP), asked for at each request
+        # tools beyond the built-in ones (MCP), asked for at each request, and the wait
+        # before a request for those still coming (MCP servers starting)
         self.extra_tools: Callable[[], list[Tool]] | None = None
+        self.settle_tools: Settle | None = None
         # context meter and compaction
         self.compaction = Compaction(self)
         # a resumed session's model history is read at its first use (see `history`)
@@ -523,7 +525,7 @@ class Session:
 
         patch = PatchTool(self.context, self.approved_kinds)
         tools: list[Tool] = [ShellTool(self.context, self.approved_commands, patch), patch]
-        return ToolBox(tools, self.extra_tools)
+        return ToolBox(tools, self.extra_tools, self.settle_tools)
 
     async def send(
         self,

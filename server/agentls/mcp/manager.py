@@ -1,9 +1,11 @@
 """All configured MCP servers behind one object: the turn loop's view of MCP.
 
-The turn loop needs four things: the tool definitions to send to the model, which policy
-applies to a call, a way to run a call that it can cancel, and the servers' states for the
-editor. Server faults never raise out of here: they become a `failed` state or an
-`is_error` call result, so one bad server cannot take the other tools down.
+The turn loop needs five things: the tool definitions to send to the model, which policy
+applies to a call, a way to run a call that it can cancel, the servers' states for the
+editor, and a way to wait, before a model request, for servers still starting (so the
+first message after the editor opens, or a one-shot question, gets the MCP tools too).
+Server faults never raise out of here: they become a `failed` state or an `is_error` call
+result, so one bad server cannot take the other tools down.
 
 A model-facing name, once given to a `(server, tool)` pair, stays that pair's for the
 manager's life: a changed tool list adds names around the given ones, and a tool that goes
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,9 +30,14 @@ from agentls.mcp.connection import ServerConnection, ServerState
 from agentls.mcp.names import assign_names
 from agentls.mcp.results import McpCallResult, error_result
 
-__all__ = ["McpManager", "McpServerStatus", "McpTool"]
+__all__ = ["WAITING_EVENT", "McpManager", "McpServerStatus", "McpTool"]
 
 logger = logging.getLogger("agentls.mcp")
+
+WAITING_EVENT = "mcpWaiting"
+"""The turn event said while a request waits for servers still starting (see `wait_started`)."""
+
+Emit = Callable[..., None]
 
 
 @dataclass(frozen=True)
@@ -133,6 +141,45 @@ class McpManager:
     async def aclose(self) -> None:
         await asyncio.gather(*(c.aclose() for c in self._connections.values()))
         self._rebuild()
+
+    def starting(self) -> list[str]:
+        """The servers still starting (or starting again), by name."""
+        return [c.name for c in self._connections.values() if c.state == "starting"]
+
+    async def wait_started(self, emit: Emit | None = None) -> None:
+        """Waits for the servers still starting, each at most its `startup_timeout_s`.
+
+        Returns at once when none is. Otherwise `emit(WAITING_EVENT, phase="started",
+        servers=[...])` first and `phase="completed"` (with `ready`, `failed: [{name,
+        error}]`, `waitedMs`) once every one is ready or has failed; a server that fails is
+        only reported. Cancelling the caller ends the wait at once.
+        """
+        waiting = [c for c in self._connections.values() if c.state == "starting"]
+        if not waiting:
+            return
+        names = [c.name for c in waiting]
+        if emit is not None:
+            emit(WAITING_EVENT, phase="started", servers=names)
+        started = time.monotonic()
+        await asyncio.gather(*(c.wait_settled(c.config.startup_timeout_s) for c in waiting))
+        waited_ms = round((time.monotonic() - started) * 1000)
+        logger.info("waited %d ms for MCP servers %s", waited_ms, ", ".join(names))
+        if emit is None:
+            return
+        failed = [
+            {"name": c.name, "error": c.error or f"still {c.state}"}
+            for c in waiting
+            if c.state != "ready"
+        ]
+        ready = [c.name for c in waiting if c.state == "ready"]
+        emit(
+            WAITING_EVENT,
+            phase="completed",
+            servers=names,
+            ready=ready,
+            failed=failed,
+            waitedMs=waited_ms,
+        )
 
     def statuses(self) -> list[McpServerStatus]:
         return [

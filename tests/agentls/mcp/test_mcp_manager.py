@@ -8,6 +8,7 @@ import logging
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.agentls.mcp.mcp_helpers import ManagerFactory, processes_with, stdio_table, wait_until
@@ -355,3 +356,27 @@ async def test_names_never_move_when_tool_lists_change(make_manager: ManagerFact
     await wait_until(lambda: manager.lookup("mcp__a__b__c") is not None, "the return")
     assert _key_of(manager, "mcp__a__b__c") == ("a__b", "c")
     assert _name_of(manager, ("a", "b__c")) == newcomer
+
+
+async def test_waiting_for_servers_still_starting(make_manager: ManagerFactory) -> None:
+    manager = make_manager(
+        {
+            "slow": stdio_table("--slow-start", "1"),
+            "hang": stdio_table("--hang", startup_timeout_s=0.5),
+        }
+    )
+    starting = asyncio.create_task(manager.start())
+    await asyncio.sleep(0)
+    assert sorted(manager.starting()) == ["hang", "slow"]
+    events: list[tuple[str, dict[str, Any]]] = []
+    await manager.wait_started(lambda kind, **fields: events.append((kind, fields)))
+    assert manager.starting() == []
+    [(kind, started), (_, completed)] = events
+    assert (kind, started) == ("mcpWaiting", {"phase": "started", "servers": ["hang", "slow"]})
+    assert completed["phase"] == "completed"
+    assert completed["ready"] == ["slow"]
+    assert completed["failed"] == [{"name": "hang", "error": "did not start within 0.5 s"}]
+    await starting
+    events.clear()
+    await manager.wait_started(lambda kind, **fields: events.append((kind, fields)))
+    assert events == []  # nothing starting: no wait, nothing said

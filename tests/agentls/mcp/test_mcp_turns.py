@@ -1,10 +1,12 @@
-"""MCP in the turn loop, without LSP: approvals kept by tool identity, `readOnlyHint`
-trusted only where the user says so."""
+"""MCP in the turn loop, without LSP: the wait for servers still starting, approvals kept by
+tool identity, `readOnlyHint` trusted only where the user says so."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +128,103 @@ def make_workspace(
 
 def outputs(events: Events) -> list[tuple[str, str]]:
     return [(e["status"], e["output"]) for e in events.of("toolCallCompleted")]
+
+
+# -- the wait for servers still starting ------------------------------------------------------
+
+
+async def test_a_message_sent_at_once_waits_for_a_starting_server(
+    tmp_path: Path, workspaces: list[Workspace]
+) -> None:
+    model = Model([[call("mcp__fx__echo", {"text": "from mcp"})], [text("done")]])
+    ws = make_workspace(tmp_path, workspaces, model, {"fx": stdio_table("--slow-start", "1.5")})
+    starting = asyncio.create_task(ws.start_mcp())  # as the editor does at `initialized`
+    events = Events()
+    result = await ws.session_for_send(None).send("use the tool", events)
+    assert result.status == "completed", result
+    assert "mcp__fx__echo" in model.tool_names(0)
+    assert outputs(events) == [("completed", "from mcp")]
+    kinds = [e["type"] for e in events.items]
+    assert kinds[:3] == ["turnStarted", "mcpWaiting", "mcpWaiting"]
+    started, completed = events.of("mcpWaiting")
+    assert (started["phase"], started["servers"]) == ("started", ["fx"])
+    assert (completed["phase"], completed["ready"], completed["failed"]) == (
+        "completed",
+        ["fx"],
+        [],
+    )
+    assert completed["waitedMs"] >= 1000  # the server's own slow start
+    await starting
+    # Once the servers are up, a turn does not wait, and says nothing about it.
+    again = Events()
+    assert (await ws.session_for_send(None).send("again", again)).status == "completed"
+    assert again.of("mcpWaiting") == []
+
+
+async def test_a_server_that_never_starts_is_reported_and_the_turn_goes_on(
+    tmp_path: Path, workspaces: list[Workspace]
+) -> None:
+    model = Model([[call("mcp__fx__echo", {"text": "ok"})], [text("done")]])
+    servers = {"hang": stdio_table("--hang", startup_timeout_s=1), "fx": stdio_table()}
+    ws = make_workspace(tmp_path, workspaces, model, servers)
+    starting = asyncio.create_task(ws.start_mcp())
+    events = Events()
+    began = time.monotonic()
+    result = await ws.session_for_send(None).send("go", events)
+    assert result.status == "completed", result
+    started, completed = events.of("mcpWaiting")
+    assert sorted(started["servers"]) == ["fx", "hang"]
+    assert completed["ready"] == ["fx"]
+    assert completed["failed"] == [{"name": "hang", "error": "did not start within 1 s"}]
+    assert completed["waitedMs"] < 5000
+    assert time.monotonic() - began < 15
+    names = model.tool_names(0)
+    assert "mcp__fx__echo" in names
+    assert not any(name.startswith("mcp__hang__") for name in names)
+    assert outputs(events) == [("completed", "ok")]
+    await starting
+
+
+async def test_a_stop_during_the_wait_stops_the_turn_at_once(
+    tmp_path: Path, workspaces: list[Workspace]
+) -> None:
+    model = Model()
+    servers = {"slow": stdio_table("--slow-start", "30", startup_timeout_s=60)}
+    ws = make_workspace(tmp_path, workspaces, model, servers)
+    starting = asyncio.create_task(ws.start_mcp())
+    events = Events()
+    session = ws.session_for_send(None)
+    turn = asyncio.create_task(session.send("go", events))
+    await wait_until(lambda: bool(events.of("mcpWaiting")), "the wait to begin")
+    stopped_at = time.monotonic()
+    assert session.interrupt() is not None
+    result = await asyncio.wait_for(turn, 10)
+    assert result.status == "interrupted"
+    assert time.monotonic() - stopped_at < 1.0
+    assert model.requests == []  # nothing was sent to the model
+    assert [e["phase"] for e in events.of("mcpWaiting")] == ["started"]
+    assert events.items[-1]["type"] == "turnCompleted"
+    starting.cancel()
+
+
+async def test_the_wait_is_no_longer_than_the_server_takes_to_start(
+    tmp_path: Path, workspaces: list[Workspace]
+) -> None:
+    model = Model()
+    ws = make_workspace(tmp_path, workspaces, model, {"fx": stdio_table("--slow-start", "1")})
+    began = time.monotonic()
+    starting = asyncio.create_task(ws.start_mcp())
+    ready_at: list[float] = []
+    starting.add_done_callback(lambda _t: ready_at.append(time.monotonic()))
+    events = Events()
+    assert (await ws.session_for_send(None).send("go", events)).status == "completed"
+    first_request_at = time.monotonic()
+    await starting
+    _started, completed = events.of("mcpWaiting")
+    # The turn went on as soon as the server was ready: no fixed delay, no polling.
+    assert ready_at[0] - began >= 1.0
+    assert completed["waitedMs"] / 1000 <= ready_at[0] - began + 0.05
+    assert first_request_at - ready_at[0] < 0.5
 
 
 # -- approvals by identity --------------------------------------------------------------------
