@@ -516,6 +516,13 @@ class ServerConnection:
                     "started again. Ask the tool for less at a time (a narrower query, a "
                     "page, a summary)."
                 )
+            elif exc.code == types.CONNECTION_CLOSED and "byte limit" in exc.message:
+                # over HTTP: an event over max_sse_event_size, which is our max_message_mb
+                text = (
+                    f"MCP server {self.name!r} sent a message larger than "
+                    f"{describe_size(self.config.max_message_bytes)} (its max_message_mb); "
+                    "the message was refused. Ask the tool for less at a time."
+                )
             elif exc.code == types.CONNECTION_CLOSED:
                 text = f"MCP server {self.name!r} closed the connection during the call"
             else:

@@ -166,12 +166,21 @@ async def test_a_stopped_call_between_messages_keeps_the_server(
 async def test_a_big_result_over_http(
     make_manager: ManagerFactory, http_server: tuple[str, str]
 ) -> None:
-    """The HTTP transport takes events up to the same cap (the SDK's own limit is 1 MiB)."""
+    """The HTTP transport takes events up to the same cap (the SDK's own limit is 1 MiB),
+    and refuses a larger one with the same words; the server stays usable."""
     url, token = http_server
+    headers = {"Authorization": f"Bearer {token}"}
     manager = make_manager(
-        {"web": {"url": url, "http_headers": {"Authorization": f"Bearer {token}"}}}
+        {
+            "web": {"url": url, "http_headers": headers},
+            "small": {"url": url, "http_headers": headers, "max_message_mb": 1},
+        }
     )
     await manager.start()
     result = await manager.call("mcp__web__big", json.dumps({"size": 3 * MIB}))
     assert not result.is_error, result.output[:300]
     assert result.output.startswith("xxxx")
+    refused = await manager.call("mcp__small__big", json.dumps({"size": 3 * MIB}))
+    assert refused.is_error
+    assert "larger than 1.0 MB (its max_message_mb)" in refused.output
+    await _answers(manager, "small")
