@@ -269,7 +269,8 @@ class ServerConnection:
                 return  # our own doing: a startup timeout or close
             raise
         except Exception as exc:
-            if not self._closing and runtime is self._runtime:
+            # (An attempt being ended for a restart may end noisily; it is not a failure.)
+            if not self._closing and runtime is self._runtime and runtime.restart_reason is None:
                 self._fail(self._startup_or_runtime(runtime, exc))
         finally:
             runtime.session = None
