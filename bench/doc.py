@@ -59,6 +59,9 @@ left is the server's own cost. Medians unless a percentile is named. Ratios are 
 - **MCP** (`bench/mcp.py`): `McpManager.call` of the fixture server's `echo` tool (whose own
   time is nil), over stdio and over Streamable HTTP; the bare SDK client on the same server;
   stop: from cancelling a call of the `slow` tool to the task's `CancelledError`.
+  First turn: a message sent the moment the one configured server is told to start; how
+  much later than the server's readiness its first model request went out. One 30 MiB line:
+  this process's CPU for a tool result sent as one line (the bare SDK client's for 10 MiB).
 - **first token** (`bench/first_token.py`): `agent/send` to the first `textDelta`, with the
   fake API and with the embedded local model (after its first, cold turn).
 - **classify** (`bench/classify.py`): deciding whether a command is read-only; the first call

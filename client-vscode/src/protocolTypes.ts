@@ -36,6 +36,11 @@ export interface TurnError {
   httpStatus?: number;
 }
 
+export interface McpFailure {
+  name: string;
+  error: string;
+}
+
 /** A turn's token counts, summed over its model responses (the API's own names). */
 export interface Usage {
   input_tokens?: number;
@@ -145,6 +150,16 @@ export interface SteeredEvent extends EventBase {
   text: string;
 }
 
+/** The turn waits for MCP servers still starting before its model request. */
+export interface McpWaitingEvent extends EventBase {
+  type: 'mcpWaiting';
+  phase: 'started' | 'completed';
+  servers: string[];
+  ready?: string[];
+  failed?: McpFailure[];
+  waitedMs?: number;
+}
+
 /** Always the turn's last event. */
 export interface TurnCompletedEvent extends EventBase {
   type: 'turnCompleted';
@@ -167,6 +182,7 @@ export type AgentEvent =
   | TokenUsageEvent
   | CompactionEvent
   | SteeredEvent
+  | McpWaitingEvent
   | TurnCompletedEvent;
 
 /** An event's `type`. */
@@ -185,6 +201,7 @@ export const EventType = {
   TOKEN_USAGE: 'tokenUsage',
   COMPACTION: 'compaction',
   STEERED: 'steered',
+  MCP_WAITING: 'mcpWaiting',
   TURN_COMPLETED: 'turnCompleted',
 } as const;
 
@@ -201,5 +218,6 @@ export const EVENT_TYPES: readonly EventType[] = [
   'tokenUsage',
   'compaction',
   'steered',
+  'mcpWaiting',
   'turnCompleted',
 ];

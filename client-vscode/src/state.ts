@@ -519,6 +519,22 @@ function reduceEvent(state: ChatState, event: AgentEvent): ChatState {
       steered(draft, event.text, turnId, 'steerJoined');
       return draft.finish();
     }
+    case 'mcpWaiting': {
+      const failed = event.failed ?? [];
+      const text =
+        event.phase === 'started'
+          ? `Waiting for MCP servers to start: ${event.servers.join(', ')}…`
+          : failed.length > 0
+            ? `Going on without MCP server(s) ${failed.map((f) => `${f.name} (${f.error})`).join(', ')}.`
+            : `MCP servers ready: ${(event.ready ?? event.servers).join(', ')}.`;
+      draft.push({
+        kind: 'notice',
+        turnId,
+        level: failed.length > 0 ? 'warning' : 'info',
+        text,
+      });
+      return draft.finish();
+    }
     default: {
       // every event the protocol defines has its case: a new one fails the type check here
       const unhandled: never = event;

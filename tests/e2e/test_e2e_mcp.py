@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 from fixtures.fake_api import CallItem, FakeModelAPI, Reply, TextItem
 from tests.e2e.conftest import Starter
-from tests.e2e.harness import pids_with_marker, wait_until
+from tests.e2e.harness import pids_with_marker, server_env, wait_until
 
 FIXTURE = str(Path(__file__).resolve().parents[2] / "fixtures" / "mcp" / "server.py")
 SECRET = "fixture-secret-value-0123456789"
@@ -119,3 +120,78 @@ async def test_nothing_an_mcp_server_started_survives_sigkill(
     pending.cancel()
     assert await wait_until(lambda: not pids_with_marker(token), 15), pids_with_marker(token)
     assert await wait_until(lambda: not pids_with_marker(FIXTURE), 15), pids_with_marker(FIXTURE)
+
+
+def _mcp_waiting(agent: Any) -> list[dict[str, Any]]:
+    return [e for e in agent.events if e["type"] == "mcpWaiting"]
+
+
+def _tool_names(request: dict[str, Any]) -> set[str]:
+    return {str(t.get("name") or t.get("function", {}).get("name")) for t in request["tools"]}
+
+
+async def test_a_message_sent_at_once_gets_the_tools_of_a_starting_server(
+    start: Starter, api: FakeModelAPI
+) -> None:
+    """Issue 20.7: the first send used to race the servers' start and miss their tools."""
+    slow = {"command": sys.executable, "args": [FIXTURE, "--slow-start", "2"]}
+    agent = await start(init_options={"mcpServers": {"slow": slow}})
+    api.enqueue(
+        Reply([CallItem("mcp__slow__echo", {"text": "it waited"})]), Reply([TextItem("done")])
+    )
+    result = await agent.send("right away")  # no wait for agent/mcpServers first
+    assert result["status"] == "completed", result
+    assert "mcp__slow__echo" in _tool_names(api.requests[0])
+    started, completed = _mcp_waiting(agent)
+    assert (started["phase"], started["servers"]) == ("started", ["slow"])
+    assert (completed["phase"], completed["ready"], completed["failed"]) == (
+        "completed",
+        ["slow"],
+        [],
+    )
+    assert started["seq"] == 1  # right after turnStarted, before any model output
+    done = await agent.wait_event("toolCallCompleted")
+    assert (done["status"], done["output"]) == ("completed", "it waited")
+
+
+async def test_a_stop_while_waiting_for_a_server_stops_the_turn_at_once(
+    start: Starter, api: FakeModelAPI
+) -> None:
+    slow = {
+        "command": sys.executable,
+        "args": [FIXTURE, "--slow-start", "30"],
+        "startup_timeout_s": 60,
+    }
+    agent = await start(init_options={"mcpServers": {"slow": slow}})
+    msg_id, pending = agent.start("agent/send", {"text": "go"})
+    await agent.wait_event("mcpWaiting")
+    stopped_at = asyncio.get_running_loop().time()
+    agent.cancel(msg_id)
+    result = await asyncio.wait_for(pending, 10)
+    assert result["status"] == "interrupted"
+    assert asyncio.get_running_loop().time() - stopped_at < 2.0
+    assert api.requests == []
+
+
+async def test_a_one_shot_chat_gets_the_tools_of_a_starting_server(
+    api: FakeModelAPI, home: Path, workspace: Path
+) -> None:
+    """`agentls chat -p` sends as soon as the server is up: it must still get the tools."""
+    from tests.e2e.test_e2e_chat import run_chat
+
+    home.mkdir(parents=True, exist_ok=True)
+    python, fixture = json.dumps(sys.executable), json.dumps(FIXTURE)
+    (home / "config.toml").write_text(
+        f'[mcp_servers.slow]\ncommand = {python}\nargs = [{fixture}, "--slow-start", "2"]\n'
+        'approval = "never-ask"\n'
+    )
+    api.enqueue(
+        Reply([CallItem("mcp__slow__echo", {"text": "from the slow server"})]),
+        Reply([TextItem("done")]),
+    )
+    code, out, err = await run_chat(server_env(home, api.base_url), workspace, "-p", "go")
+    assert code == 0, err
+    assert "waiting for MCP servers to start: slow" in err
+    assert "from the slow server" in err
+    assert out.strip() == "done"
+    assert "mcp__slow__echo" in _tool_names(api.requests[0])

@@ -52,6 +52,7 @@ from agentls.acp.tools import (
     result_content,
     text_content,
 )
+from agentls.protocol.events import EventType
 
 __all__ = [
     "EventTranslator",
@@ -144,6 +145,7 @@ class EventTranslator:
             "compaction": self._compaction,
             "steered": self._steered,
             "retrying": self._retrying,
+            EventType.MCP_WAITING: self._mcp_waiting,
             "plan": self._plan,
             "turnCompleted": self._turn_completed,
         }
@@ -248,6 +250,19 @@ class EventTranslator:
         why = f": {reason}" if reason else ""
         attempt = event.get("attempt", self._attempt)
         return [_thought(f"Retrying the model request (attempt {attempt}){seconds}{why}\n")]
+
+    def _mcp_waiting(self, event: Mapping[str, Any]) -> list[Update]:
+        """The turn waits for MCP servers still starting; a server that failed is said."""
+        if event.get("phase") == "started":
+            servers = ", ".join(str(name) for name in event.get("servers") or [])
+            return [_thought(f"Waiting for MCP servers to start: {servers}\n")]
+        updates: list[Update] = []
+        for failed in event.get("failed") or []:
+            if isinstance(failed, Mapping):
+                error = str(failed.get("error") or "not available").split("\n")[0]
+                text = f"MCP server {failed.get('name')} is not available: {error}\n"
+                updates.append(_thought(text))
+        return updates
 
     # -- tool calls ---------------------------------------------------------------------
     def _call_started(self, event: Mapping[str, Any]) -> list[Update]:

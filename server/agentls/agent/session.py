@@ -26,7 +26,7 @@ from agentls.agent.meta import forked_from, session_meta
 from agentls.agent.results import StorageError, TurnInProgressError, TurnResult
 from agentls.agent.tasks import EventSink, TaskControl, TaskEvents, prepare
 from agentls.agent.tasks.turn import Turn
-from agentls.agent.tools import Tool, ToolBox
+from agentls.agent.tools import Settle, Tool, ToolBox
 from agentls.config.settings import HistoryMode, WireApi
 from agentls.history.items import function_call_output
 from agentls.history.repair import ABORTED_OUTPUT, StatelessInput, server_side_input
@@ -95,7 +95,7 @@ class Session:
         self.info = info
         self.instructions = instructions
         self.approved_commands: set[tuple[str, ...]] = set()
-        self.approved_tools: set[str] = set()
+        self.approved_tools: set[tuple[str, str]] = set()  # MCP (server, tool) pairs
         self.approved_kinds: set[str] = set()
         self.turn_changes: dict[str, TurnChanges] = {}
         self.pending_attachments: list[dict[str, Any]] = []
@@ -108,8 +108,10 @@ class Session:
         self.steering: list[str] = []
         # told when the session file had to be recreated (its folder was deleted)
         self.on_relinked: Callable[[Session], None] | None = None
-        # tools beyond the built-in ones (MCP), asked for at each request
+        # tools beyond the built-in ones (MCP), asked for at each request, and the wait
+        # before a request for those still coming (MCP servers starting)
         self.extra_tools: Callable[[], list[Tool]] | None = None
+        self.settle_tools: Settle | None = None
         # context meter and compaction
         self.compaction = Compaction(self)
         # a resumed session's model history is read at its first use (see `history`)
@@ -519,7 +521,7 @@ class Session:
 
         patch = PatchTool(self.context, self.approved_kinds)
         tools: list[Tool] = [ShellTool(self.context, self.approved_commands, patch), patch]
-        return ToolBox(tools, self.extra_tools)
+        return ToolBox(tools, self.extra_tools, self.settle_tools)
 
     async def send(
         self,

@@ -8,7 +8,7 @@ a `ToolOutcome` and the turn records it, so every call gets exactly one output.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -77,12 +77,27 @@ async def decide(scope: CallScope, kind: ApprovalKind, cwd: str, **details: Any)
     return decision if decision in DECISIONS else "deny"
 
 
+Settle = Callable[[Callable[..., None]], Awaitable[None]]
+"""Waits until the extra tools are known (MCP servers still starting), telling `emit`."""
+
+
 class ToolBox:
     """The tools of one session, looked up by the name the model used."""
 
-    def __init__(self, tools: list[Tool], extra: Callable[[], list[Tool]] | None = None) -> None:
+    def __init__(
+        self,
+        tools: list[Tool],
+        extra: Callable[[], list[Tool]] | None = None,
+        settle: Settle | None = None,
+    ) -> None:
         self._tools = {tool.name: tool for tool in tools}
         self._extra = extra
+        self._settle = settle
+
+    async def settle(self, emit: Callable[..., None]) -> None:
+        """Before a model request: wait for tools still coming (bounded by their source)."""
+        if self._settle is not None:
+            await self._settle(emit)
 
     def _all(self) -> dict[str, Tool]:
         if self._extra is None:

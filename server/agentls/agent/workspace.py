@@ -79,7 +79,14 @@ class Workspace:
         self.sessions[session.id] = session
         session.on_relinked = self._relinked
         session.extra_tools = lambda: self._mcp_tools(session)
+        session.settle_tools = self._mcp_started
         return session
+
+    async def _mcp_started(self, emit: Callable[..., None]) -> None:
+        """A turn's request waits for MCP servers still starting (each up to its startup
+        timeout), so a message sent at once still gets their tools; `emit` says so."""
+        if self.mcp is not None:
+            await self.mcp.wait_started(emit)
 
     def _mcp_tools(self, session: Session) -> list[Tool]:
         if self.mcp is None:
@@ -96,15 +103,19 @@ class Workspace:
         config = dict(self.context.settings.mcp_servers)
         if config == self._mcp_config and (self.mcp is not None or not config):
             return []
-        await self.stop_mcp()
         self._mcp_config = config
         if not config:
+            await self.stop_mcp()
             return []  # the MCP SDK (most of a second to import) is loaded only when needed
         from agentls.mcp import McpManager, parse_server_configs
 
         configs, warnings = parse_server_configs(config)
-        self.mcp = McpManager(configs, env=self.context.tool_env(), on_change=on_change)
-        await self.mcp.start()
+        manager = McpManager(configs, env=self.context.tool_env(), on_change=on_change)
+        # In place before the old servers go, so a turn sent meanwhile waits for the new.
+        previous, self.mcp = self.mcp, manager
+        if previous is not None:
+            await previous.aclose()
+        await manager.start()
         return warnings
 
     async def stop_mcp(self) -> None:

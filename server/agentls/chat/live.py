@@ -20,7 +20,14 @@ from rich.spinner import Spinner
 from rich.text import Text
 
 from agentls.chat.markdown import close_open_markup, stable_prefix_length
-from agentls.chat.render import describe_tool, diff_summary, outcome_line, stop_label, usage_line
+from agentls.chat.render import (
+    describe_tool,
+    diff_summary,
+    mcp_waiting_lines,
+    outcome_line,
+    stop_label,
+    usage_line,
+)
 from agentls.protocol.events import EventType
 
 MAX_OUTPUT_LINES = 40
@@ -262,6 +269,15 @@ class LiveRenderer:
             self.status = "thinking…"
         else:
             self.error("(compaction failed)")
+
+    def _on_mcpWaiting(self, event: dict[str, Any]) -> None:  # noqa: N802
+        if event.get("phase") == "started":
+            servers = ", ".join(str(name) for name in event.get("servers") or [])
+            self.status = f"waiting for MCP servers to start ({servers})…"
+            return
+        for line in mcp_waiting_lines(event):
+            self.console.print(Text(line, style="yellow"))
+        self.status = "stopping…" if self.stopped else "thinking…"
 
     def _on_retrying(self, event: dict[str, Any]) -> None:
         reason = str(event.get("reason", "")).split("; ")[0]

@@ -56,6 +56,18 @@ def usage_line(usage: dict[str, Any], percent: float | None) -> str:
     return f"({' · '.join(parts)})" if parts else ""
 
 
+def mcp_waiting_lines(event: dict[str, Any]) -> list[str]:
+    """What an `mcpWaiting` event says: which servers the turn waits for, which failed."""
+    if event.get("phase") == "started":
+        servers = ", ".join(str(name) for name in event.get("servers") or [])
+        return [f"(waiting for MCP servers to start: {servers})"]
+    lines = []
+    for failed in event.get("failed") or []:
+        error = str(failed.get("error") or "not available").split("\n")[0]
+        lines.append(f"(MCP server '{failed.get('name')}' is not available: {error}; going on)")
+    return lines
+
+
 def outcome_line(outcome: Any) -> str:
     """How a redrawn turn ended, when that is worth a line: stopped or failed."""
     if not isinstance(outcome, dict):
@@ -135,6 +147,9 @@ class TerminalRenderer:
             self._turn_diff = event
         elif kind == EventType.TOKEN_USAGE and isinstance(event.get("percent"), int | float):
             self.percent = float(event["percent"])
+        elif kind == EventType.MCP_WAITING:
+            for line in mcp_waiting_lines(event):
+                self.notice(line)
         elif kind == EventType.RETRYING:
             reason = str(event.get("reason", "")).split("; ")[0][:120]
             self.notice(f"(attempt {event.get('attempt')}: {reason})")

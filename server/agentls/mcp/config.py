@@ -26,6 +26,7 @@ from agentls.config.check import (
 from agentls.config.settings import ApprovalPolicy
 
 __all__ = [
+    "DEFAULT_MAX_MESSAGE_MB",
     "DEFAULT_STARTUP_TIMEOUT_S",
     "DEFAULT_TOOL_TIMEOUT_S",
     "McpServerConfig",
@@ -34,6 +35,11 @@ __all__ = [
 
 DEFAULT_STARTUP_TIMEOUT_S = 10.0
 DEFAULT_TOOL_TIMEOUT_S = 60.0
+# One message from a server (a tool's result, a tool list) is held whole in memory and
+# parsed whole; past this size it is refused and the server restarted. 32 MiB is far more
+# than a model can read back, and small enough that parsing it takes a fraction of a second.
+DEFAULT_MAX_MESSAGE_MB = 32.0
+_MAX_MESSAGE_MB_LIMIT = 1024.0
 
 # The Codex CLI spells the timeouts `_sec`; a copied table should simply work.
 _ALIASES = {"startup_timeout_sec": "startup_timeout_s", "tool_timeout_sec": "tool_timeout_s"}
@@ -55,6 +61,14 @@ class McpServerConfig:
     url: str | None = None
     bearer_token_env_var: str | None = None
     http_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    max_message_mb: float = DEFAULT_MAX_MESSAGE_MB
+    # A tool's `readOnlyHint` is the server's own claim; only the user can make it a reason
+    # to run the tool unasked.
+    trust_read_only_hint: bool = False
+
+    @property
+    def max_message_bytes(self) -> int:
+        return max(1, int(self.max_message_mb * 1024 * 1024))
 
     @property
     def transport(self) -> Literal["stdio", "http"]:
@@ -102,6 +116,18 @@ def _seconds(value: Any) -> float:
     return seconds
 
 
+def _megabytes(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadValueError("expected a number of MiB")
+    try:
+        size = float(value)
+    except OverflowError:
+        size = math.inf
+    if not math.isfinite(size) or not 0 < size <= _MAX_MESSAGE_MB_LIMIT:
+        raise BadValueError(f"expected a number of MiB above 0, at most {_MAX_MESSAGE_MB_LIMIT:g}")
+    return size
+
+
 def _env_name(value: Any) -> str:
     name = _string(value)
     if not ENV_NAME.fullmatch(name):
@@ -125,6 +151,8 @@ _CHECKS: dict[str, Check] = {
     "url": _url,
     "bearer_token_env_var": _env_name,
     "http_headers": _string_table,
+    "max_message_mb": _megabytes,
+    "trust_read_only_hint": _flag,
 }
 
 

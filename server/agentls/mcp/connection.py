@@ -1,10 +1,17 @@
 """One MCP server: its process or HTTP endpoint, its session, its tools and its state.
 
 The SDK's transports and `ClientSession` are anyio context managers, which must be entered
-and left by the same task; so each server gets a task of its own that holds them open until
-it is told to stop or the connection ends. Calls come from other tasks (a turn) and only
-send a request on the session, which is safe across tasks: cancelling the calling task makes
-the SDK send `notifications/cancelled` for that request before the cancellation goes on.
+and left by the same task; so each attempt at running the server gets a task of its own
+that holds them open until it is told to stop or the connection ends. Calls come from other
+tasks (a turn) and only send a request on the session, which is safe across tasks:
+cancelling the calling task makes the SDK send `notifications/cancelled` for that request
+before the cancellation goes on.
+
+A connection that can no longer be trusted is started again rather than left broken: a
+server that sent a message over its size limit (the rest of that message is still in the
+pipe), or one that stopped half-way through a message after a call was stopped or timed
+out (its next answer would be glued to the broken one). A server that crashes, or fails to
+start, is `failed` and its tools are withdrawn.
 """
 
 from __future__ import annotations
@@ -12,13 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
-import tempfile
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TextIO, cast
+from typing import Any, Literal
 
 import anyio
 import httpx2
@@ -26,7 +32,6 @@ import mcp_types as types
 from anyio.streams.memory import MemoryObjectSendStream
 from mcp.client._transport import ReadStream, TransportStreams
 from mcp.client.session import ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
@@ -34,7 +39,8 @@ from mcp.shared.message import SessionMessage
 from agentls.mcp.config import McpServerConfig
 from agentls.mcp.processes import SERVER_ENV_VAR, end_marked_processes, new_marker
 from agentls.mcp.redact import Redactor, mask_secrets_in_logs
-from agentls.mcp.results import McpCallResult, error_result, render_result
+from agentls.mcp.results import McpCallResult, describe_size, error_result, render_result
+from agentls.mcp.stdio import MessageTooLargeError, Transport, stdio_transport
 from agentls.tools.sandbox import contained_argv
 
 __all__ = ["ServerConnection", "ServerState"]
@@ -44,12 +50,19 @@ logger = logging.getLogger("agentls.mcp")
 ServerState = Literal["starting", "ready", "failed", "disabled"]
 
 CLIENT_INFO = types.Implementation(name="agentls", version="0.1.0")
-_STDERR_TAIL_BYTES = 2048
+# How much of the server's stderr tail a status shows (the transport keeps more).
+_STATUS_STDERR_BYTES = 2048
 _MAX_LIST_PAGES = 100
 _HTTP_CONNECT_TIMEOUT_S = 30.0
 _HTTP_READ_TIMEOUT_S = 300.0
 # How long a stopped call waits for its cancellation notice to be written.
 _CANCEL_WRITE_WAIT_S = 1.0
+# After a stopped or timed-out call, how long a server may sit in the middle of a message
+# without sending another byte before the connection is taken for broken and restarted.
+_MID_MESSAGE_GRACE_S = 1.0
+# A server restarted this often within the window is given up on (`failed`).
+_MAX_RESTARTS = 3
+_RESTART_WINDOW_S = 60.0
 
 _ReadStream = ReadStream[SessionMessage | Exception]
 _WriteStream = MemoryObjectSendStream[SessionMessage | Exception]
@@ -84,16 +97,25 @@ def describe_error(exc: BaseException) -> str:
     return "; ".join(parts)
 
 
+def _too_large(refused: MessageTooLargeError) -> str:
+    return (
+        f"sent a message larger than {describe_size(refused.limit)} "
+        "(its max_message_mb); the message was refused"
+    )
+
+
 @dataclass
 class _Runtime:
-    """What exists only while the server's task runs."""
+    """One attempt at running the server: what exists while its task runs."""
 
     session: ClientSession | None = None
-    stderr: TextIO | None = None
+    stdio: Transport | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     settled: asyncio.Event = field(default_factory=asyncio.Event)
     lost: bool = False
     http_error: int | None = None
+    restart_reason: str | None = None
+    """Set when this attempt is to be ended and the server started again."""
 
 
 class ServerConnection:
@@ -107,7 +129,9 @@ class ServerConnection:
         on_change: Callable[[], None],
     ) -> None:
         self.config = config
-        self.state: ServerState = "starting" if config.enabled else "disabled"
+        self._not_starting = asyncio.Event()
+        self._state: ServerState = "disabled"
+        self.state = "starting" if config.enabled else "disabled"
         self.error: str | None = None
         self.tools: list[types.Tool] = []
         self._env = dict(env)
@@ -118,6 +142,9 @@ class ServerConnection:
         self._closing = False
         self._refresh_lock = asyncio.Lock()
         self._calls: set[asyncio.Task[McpCallResult]] = set()
+        self._restart_task: asyncio.Task[None] | None = None
+        self._restarts: list[float] = []
+        self._watchdogs: set[asyncio.Task[None]] = set()
         secrets = list(config.env.values()) + list(config.http_headers.values())
         if config.bearer_token_env_var:
             secrets.append(env.get(config.bearer_token_env_var, ""))
@@ -128,25 +155,62 @@ class ServerConnection:
     def name(self) -> str:
         return self.config.name
 
+    @property
+    def state(self) -> ServerState:
+        return self._state
+
+    @state.setter
+    def state(self, state: ServerState) -> None:
+        self._state = state
+        if state == "starting":
+            self._not_starting.clear()
+        else:
+            self._not_starting.set()
+
+    async def wait_settled(self, limit_s: float) -> bool:
+        """Waits (at most `limit_s`) while the server is starting; whether it is past that.
+
+        The start itself is bounded by the server's startup timeout, so this returns on
+        time even with a generous limit.
+        """
+        try:
+            await asyncio.wait_for(self._not_starting.wait(), limit_s)
+        except TimeoutError:
+            return False
+        return True
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Returns once the server is ready or has failed, within its startup timeout."""
         if not self.config.enabled or self._task is not None:
             return
-        self._task = asyncio.create_task(self._run(), name=f"mcp-server:{self.name}")
+        await self._attempt()
+
+    async def _attempt(self) -> None:
+        runtime = _Runtime()
+        self._runtime = runtime
+        self.state = "starting"
+        task = asyncio.create_task(self._run(runtime), name=f"mcp-server:{self.name}")
+        self._task = task
         try:
-            await asyncio.wait_for(
-                self._runtime.settled.wait(), timeout=self.config.startup_timeout_s
-            )
+            await asyncio.wait_for(runtime.settled.wait(), timeout=self.config.startup_timeout_s)
         except TimeoutError:
-            self._fail(f"did not start within {self.config.startup_timeout_s:g} s")
-            self._task.cancel()
+            if self._runtime is runtime and self.state == "starting":
+                self._fail(f"did not start within {self.config.startup_timeout_s:g} s")
+            task.cancel()
 
     async def aclose(self) -> None:
         """Ends the session, the server and everything it started."""
         self._closing = True
         self._runtime.wake.set()
+        for watchdog in list(self._watchdogs):
+            watchdog.cancel()
+        restart = self._restart_task
+        if restart is not None:
+            restart.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await restart
         task = self._task
         if task is not None and self.state == "starting":
             task.cancel()  # still in `initialize`: nothing to say goodbye to
@@ -156,25 +220,26 @@ class ServerConnection:
         # A server that failed, or one that never got its task, may still have children.
         await asyncio.to_thread(end_marked_processes, self._marker)
         self.tools = []
+        self._not_starting.set()  # it will not start now: nobody may wait for it
 
     # -- the server's task ---------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        # The server's stderr is kept for error reports instead of reaching our own log,
-        # where anything it prints (its environment, a token) would end up.
-        with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as stderr:
-            self._runtime.stderr = cast(TextIO, stderr)
-            try:
-                await self._serve()
-            finally:
-                self._runtime.stderr = None
+    async def _run(self, runtime: _Runtime) -> None:
+        try:
+            await self._serve(runtime)
+        finally:
+            if runtime.restart_reason is not None and not self._closing:
+                self._restart_task = asyncio.create_task(
+                    self._restart(runtime.restart_reason), name=f"mcp-restart:{self.name}"
+                )
 
-    async def _serve(self) -> None:
-        runtime = self._runtime
+    async def _serve(self, runtime: _Runtime) -> None:
         try:
             async with AsyncExitStack() as stack:
-                read_stream, write_stream = await stack.enter_async_context(self._transport())
-                watched = await stack.enter_async_context(self._watched(read_stream))
+                read_stream, write_stream = await stack.enter_async_context(
+                    self._transport(runtime)
+                )
+                watched = await stack.enter_async_context(self._watched(runtime, read_stream))
                 session = await stack.enter_async_context(
                     ClientSession(
                         watched,
@@ -184,8 +249,11 @@ class ServerConnection:
                     )
                 )
                 await session.initialize()
+                tools = await self._list_tools(session)
+                if runtime is not self._runtime or self.state != "starting":
+                    return  # given up on (a startup timeout) while it answered
                 runtime.session = session
-                self.tools = await self._list_tools(session)
+                self.tools = tools
                 self.state = "ready"
                 self.error = None
                 logger.info("MCP server %s is ready with %d tools", self.name, len(self.tools))
@@ -193,21 +261,56 @@ class ServerConnection:
                 self._notify()
                 await runtime.wake.wait()
                 runtime.session = None
-                if runtime.lost and not self._closing:
-                    self._fail("the server closed the connection")
+            # The transport is down: the server's last words are in the stderr tail now.
+            if runtime.lost and runtime.restart_reason is None and not self._closing:
+                self._fail("the server closed the connection")
         except asyncio.CancelledError:
-            if self._closing or self.state == "failed":
+            if self._closing or self.state == "failed" or runtime is not self._runtime:
                 return  # our own doing: a startup timeout or close
             raise
         except Exception as exc:
-            if not self._closing:
-                self._fail(self._startup_or_runtime(exc))
+            # (An attempt being ended for a restart may end noisily; it is not a failure.)
+            if not self._closing and runtime is self._runtime and runtime.restart_reason is None:
+                self._fail(self._startup_or_runtime(runtime, exc))
         finally:
             runtime.session = None
             runtime.settled.set()
 
+    async def _restart(self, reason: str) -> None:
+        """Starts the server again after its last attempt ended; gives up if it keeps on."""
+        now = time.monotonic()
+        self._restarts = [t for t in self._restarts if now - t < _RESTART_WINDOW_S]
+        if len(self._restarts) >= _MAX_RESTARTS:
+            self._fail(
+                f"{reason}; restarted {len(self._restarts)} times within "
+                f"{_RESTART_WINDOW_S:g} s, so it is left stopped"
+            )
+            return
+        self._restarts.append(now)
+        logger.warning("MCP server %s %s; starting it again", self.name, self.redact(reason))
+        # What the last attempt started goes before the next attempt starts.
+        await asyncio.to_thread(end_marked_processes, self._marker)
+        if not self._closing:
+            await self._attempt()
+
+    def _request_restart(self, runtime: _Runtime, reason: str) -> None:
+        """Ends this attempt (without the grace: the server misbehaved) to start anew.
+
+        The state is `starting` from here on, so calls and turns wait for the new attempt
+        instead of finding the tools gone.
+        """
+        if runtime is not self._runtime or runtime.restart_reason is not None or self._closing:
+            return
+        runtime.restart_reason = reason
+        if runtime.stdio is not None:
+            runtime.stdio.abort = True
+        self.state = "starting"
+        self.tools = []
+        self._notify()
+        runtime.wake.set()
+
     @asynccontextmanager
-    async def _transport(self) -> AsyncIterator[TransportStreams]:
+    async def _transport(self, runtime: _Runtime) -> AsyncIterator[TransportStreams]:
         config = self.config
         if config.url is not None:
             headers = dict(config.http_headers)
@@ -220,10 +323,17 @@ class ServerConnection:
                     )
                 headers["Authorization"] = f"Bearer {token}"
             timeout = httpx2.Timeout(_HTTP_CONNECT_TIMEOUT_S, read=_HTTP_READ_TIMEOUT_S)
-            hooks = {"response": [self._note_http_status]}
+
+            async def note_status(response: httpx2.Response) -> None:
+                # The SDK reports a rejected POST without its status; keep the last one.
+                runtime.http_error = response.status_code if response.status_code >= 400 else None
+
+            hooks = {"response": [note_status]}
             async with (
                 httpx2.AsyncClient(headers=headers, timeout=timeout, event_hooks=hooks) as client,
-                streamable_http_client(config.url, http_client=client) as streams,
+                streamable_http_client(
+                    config.url, http_client=client, max_sse_event_size=config.max_message_bytes
+                ) as streams,
             ):
                 yield streams
             return
@@ -233,27 +343,21 @@ class ServerConnection:
         # Probing for bwrap runs a process once; not on the event loop. The spawn itself
         # stays on the loop's thread, which the parent-death signal is tied to.
         argv = await asyncio.to_thread(contained_argv, [config.command, *config.args], cwd)
-        params = StdioServerParameters(command=argv[0], args=argv[1:], env=env, cwd=config.cwd)
-        errlog = self._runtime.stderr if self._runtime.stderr is not None else sys.stderr
-        async with stdio_client(params, errlog=errlog) as streams:
+        async with stdio_transport(
+            argv, env=env, cwd=config.cwd, max_message_bytes=config.max_message_bytes
+        ) as (streams, transport):
+            runtime.stdio = transport
             yield streams
 
-    async def _note_http_status(self, response: httpx2.Response) -> None:
-        """Keeps the last HTTP error: the SDK reports a rejected POST without its status."""
-        if response.status_code >= 400:
-            self._runtime.http_error = response.status_code
-        else:
-            self._runtime.http_error = None
-
     @asynccontextmanager
-    async def _watched(self, source: _ReadStream) -> AsyncIterator[_ReadStream]:
+    async def _watched(self, runtime: _Runtime, source: _ReadStream) -> AsyncIterator[_ReadStream]:
         """The transport's read stream, passed through a task that notices its end.
 
         The SDK session gives no signal when the server goes away; the end of this stream
         is that signal.
         """
         sink, watched = anyio.create_memory_object_stream[SessionMessage | Exception](0)
-        task = asyncio.create_task(self._forward(source, sink))
+        task = asyncio.create_task(self._forward(runtime, source, sink))
         try:
             yield watched
         finally:
@@ -261,7 +365,7 @@ class ServerConnection:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _forward(self, source: _ReadStream, sink: _WriteStream) -> None:
+    async def _forward(self, runtime: _Runtime, source: _ReadStream, sink: _WriteStream) -> None:
         try:
             async with sink:
                 async for item in source:
@@ -269,8 +373,16 @@ class ServerConnection:
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream):
             pass
         finally:
-            self._runtime.lost = True
-            self._runtime.wake.set()
+            refused = runtime.stdio.refused if runtime.stdio is not None else None
+            if refused is not None and self.state == "ready":
+                logger.warning(
+                    "MCP server %s sent a message of more than %s (max_message_mb)",
+                    self.name,
+                    describe_size(refused.limit),
+                )
+                self._request_restart(runtime, _too_large(refused))
+            runtime.lost = True
+            runtime.wake.set()
 
     async def _list_tools(self, session: ClientSession) -> list[types.Tool]:
         tools: list[types.Tool] = []
@@ -295,7 +407,8 @@ class ServerConnection:
             )
 
     async def _refresh_tools(self) -> None:
-        session = self._runtime.session
+        runtime = self._runtime
+        session = runtime.session
         if session is None:
             return
         async with self._refresh_lock:
@@ -308,7 +421,7 @@ class ServerConnection:
                     self.redact(describe_error(exc)),
                 )
                 return
-            if self.state != "ready":
+            if self.state != "ready" or runtime is not self._runtime:
                 return
             self.tools = tools
             logger.info("MCP server %s changed its tools (%d now)", self.name, len(tools))
@@ -316,14 +429,17 @@ class ServerConnection:
 
     # -- state ---------------------------------------------------------------------------------
 
-    def _startup_or_runtime(self, exc: BaseException) -> str:
+    def _startup_or_runtime(self, runtime: _Runtime, exc: BaseException) -> str:
+        refused = runtime.stdio.refused if runtime.stdio is not None else None
+        if refused is not None:
+            return f"the server {_too_large(refused)} before it finished starting"
         closed = any(
             isinstance(leaf, MCPError) and leaf.code == types.CONNECTION_CLOSED
             for leaf in _leaf_errors(exc)
         )
         if closed and self.state == "starting":
             return "the server exited (or closed its output) before it finished starting"
-        status = self._runtime.http_error
+        status = runtime.http_error
         if status is not None:
             hint = ""
             if status in (401, 403):
@@ -332,27 +448,21 @@ class ServerConnection:
         return describe_error(exc)
 
     def _fail(self, reason: str) -> None:
-        tail = self._stderr_tail()
+        runtime = self._runtime
+        tail = runtime.stdio.stderr.text(_STATUS_STDERR_BYTES) if runtime.stdio else ""
         message = f"{reason}\nstderr: {tail}" if tail else reason
         self.error = self.redact(message)
         self.state = "failed"
         self.tools = []
-        self._runtime.settled.set()
-        self._runtime.wake.set()
+        runtime.settled.set()
+        runtime.wake.set()
         logger.warning("MCP server %s failed: %s", self.name, self.error)
         self._notify()
 
-    def _stderr_tail(self) -> str:
-        stderr = self._runtime.stderr
-        if stderr is None or stderr.closed:
-            return ""
-        try:
-            stderr.flush()
-            size = stderr.seek(0, 2)
-            stderr.seek(max(0, size - _STDERR_TAIL_BYTES))
-            return stderr.read().strip()
-        except (OSError, ValueError):
-            return ""
+    def stderr_tail(self) -> str:
+        """What the server last wrote to stderr (kept in memory, bounded), redacted."""
+        stdio = self._runtime.stdio
+        return self.redact(stdio.stderr.text()) if stdio is not None else ""
 
     def _notify(self) -> None:
         try:
@@ -383,16 +493,37 @@ class ServerConnection:
             raise
 
     async def _call_tool(self, tool: str, arguments: dict[str, Any]) -> McpCallResult:
-        session = self._runtime.session
+        if self.state == "starting":  # being started again: the call waits for it
+            await self.wait_settled(self.config.startup_timeout_s)
+        runtime = self._runtime
+        session = runtime.session
         if self.state != "ready" or session is None:
             why = f": {self.error}" if self.error else ""
             return error_result(f"MCP server {self.name!r} is not available{why}")
         timeout = self.config.tool_timeout_s
         try:
             result = await session.call_tool(tool, arguments, read_timeout_seconds=timeout)
+        except asyncio.CancelledError:
+            self._after_abandoned_call(runtime)
+            raise
         except MCPError as exc:
+            refused = runtime.stdio.refused if runtime.stdio is not None else None
             if exc.code == types.REQUEST_TIMEOUT:
+                self._after_abandoned_call(runtime)
                 text = f"the MCP tool {tool!r} did not answer within {timeout:g} s"
+            elif exc.code == types.CONNECTION_CLOSED and refused is not None:
+                text = (
+                    f"MCP server {self.name!r} {_too_large(refused)}, and the server was "
+                    "started again. Ask the tool for less at a time (a narrower query, a "
+                    "page, a summary)."
+                )
+            elif exc.code == types.CONNECTION_CLOSED and "byte limit" in exc.message:
+                # over HTTP: an event over max_sse_event_size, which is our max_message_mb
+                text = (
+                    f"MCP server {self.name!r} sent a message larger than "
+                    f"{describe_size(self.config.max_message_bytes)} (its max_message_mb); "
+                    "the message was refused. Ask the tool for less at a time."
+                )
             elif exc.code == types.CONNECTION_CLOSED:
                 text = f"MCP server {self.name!r} closed the connection during the call"
             else:
@@ -401,3 +532,28 @@ class ServerConnection:
         except Exception as exc:
             return error_result(self.redact(f"the MCP call failed: {describe_error(exc)}"))
         return render_result(result)
+
+    def _after_abandoned_call(self, runtime: _Runtime) -> None:
+        """A call was stopped or timed out: if the server is half-way through a message
+        (its answer, most likely), watch that it finishes, or start it again."""
+        stdio = runtime.stdio
+        if stdio is None or not stdio.mid_message or self._closing:
+            return
+        watchdog = asyncio.create_task(self._watch_mid_message(runtime, stdio))
+        self._watchdogs.add(watchdog)
+        watchdog.add_done_callback(self._watchdogs.discard)
+
+    async def _watch_mid_message(self, runtime: _Runtime, stdio: Transport) -> None:
+        seen = stdio.received
+        while True:
+            await asyncio.sleep(_MID_MESSAGE_GRACE_S)
+            if runtime is not self._runtime or self.state != "ready" or not stdio.mid_message:
+                return
+            if stdio.received == seen:
+                self._request_restart(
+                    runtime,
+                    f"stopped sending in the middle of a message for {_MID_MESSAGE_GRACE_S:g} s "
+                    "after a call was stopped",
+                )
+                return
+            seen = stdio.received

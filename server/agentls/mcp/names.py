@@ -3,6 +3,11 @@
 Function names must match `^[a-zA-Z0-9_-]{1,64}$`. Names must also be stable (the model's
 history refers to them across turns and across a resume) and unique, so any name that had
 to change (a character replaced, a cut to 64) carries a short hash of the original pair.
+
+Joined names can coincide (`a__b` + `c` and `a` + `b__c`), so which pair gets the plain
+name depends on which pairs there are. Once given, a name must never pass to another pair
+(an approval or the model's history would follow it to a tool nobody chose): `assign_names`
+names new pairs around the names already given, which the manager keeps for its lifetime.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 
-__all__ = ["MAX_NAME_LENGTH", "PREFIX", "exposed_names"]
+__all__ = ["MAX_NAME_LENGTH", "PREFIX", "assign_names", "exposed_names"]
 
 PREFIX = "mcp"
 MAX_NAME_LENGTH = 64
@@ -34,9 +39,19 @@ def exposed_names(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str
     Pairs whose joined name is already valid keep it exactly; any other name is cleaned and
     hashed, so it depends on its own pair only and does not move when other tools come and go.
     """
+    return assign_names(pairs, ())
+
+
+def assign_names(
+    pairs: Iterable[tuple[str, str]], given: Iterable[str]
+) -> dict[tuple[str, str], str]:
+    """Names for new pairs that avoid every name in `given` (names other pairs hold or held).
+
+    A pair whose plain name is given already gets the hashed form instead.
+    """
     ordered = sorted(set(pairs))
     names: dict[tuple[str, str], str] = {}
-    taken: set[str] = set()
+    taken: set[str] = set(given)
     pending: list[tuple[str, str]] = []
     for server, tool in ordered:
         raw = _joined(server, tool)

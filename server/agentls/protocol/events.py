@@ -29,6 +29,7 @@ class EventType(StrEnum):
     TOKEN_USAGE = "tokenUsage"
     COMPACTION = "compaction"
     STEERED = "steered"
+    MCP_WAITING = "mcpWaiting"
     TURN_COMPLETED = "turnCompleted"
 
 
@@ -181,6 +182,22 @@ class SteeredEvent(EventBase):
     text: str
 
 
+class McpFailure(TypedDict):
+    name: str
+    error: str
+
+
+class McpWaitingEvent(EventBase):
+    """The turn waits for MCP servers still starting before its model request."""
+
+    type: Literal[EventType.MCP_WAITING]
+    phase: Literal["started", "completed"]
+    servers: list[str]
+    ready: NotRequired[list[str]]
+    failed: NotRequired[list[McpFailure]]
+    waitedMs: NotRequired[int]
+
+
 class TurnCompletedEvent(EventBase):
     """Always the turn's last event."""
 
@@ -203,6 +220,7 @@ AgentEvent = (
     | TokenUsageEvent
     | CompactionEvent
     | SteeredEvent
+    | McpWaitingEvent
     | TurnCompletedEvent
 )
 
@@ -219,6 +237,7 @@ EVENTS: dict[EventType, type[EventBase]] = {
     EventType.TOKEN_USAGE: TokenUsageEvent,
     EventType.COMPACTION: CompactionEvent,
     EventType.STEERED: SteeredEvent,
+    EventType.MCP_WAITING: McpWaitingEvent,
     EventType.TURN_COMPLETED: TurnCompletedEvent,
 }
 

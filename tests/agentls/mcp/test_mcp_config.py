@@ -2,7 +2,11 @@ from __future__ import annotations
 
 from agentls.config.settings import ApprovalPolicy
 from agentls.mcp import parse_server_configs
-from agentls.mcp.config import DEFAULT_STARTUP_TIMEOUT_S, DEFAULT_TOOL_TIMEOUT_S
+from agentls.mcp.config import (
+    DEFAULT_MAX_MESSAGE_MB,
+    DEFAULT_STARTUP_TIMEOUT_S,
+    DEFAULT_TOOL_TIMEOUT_S,
+)
 
 
 def test_a_stdio_server_gets_the_defaults() -> None:
@@ -139,3 +143,29 @@ def test_a_url_needs_a_host() -> None:
     configs, warnings = parse_server_configs({"s": {"url": "http://"}})
     assert configs == []
     assert any("mcp_servers.s.url" in w and "http://" in w for w in warnings)
+
+
+def test_the_message_cap_and_the_read_only_trust() -> None:
+    configs, warnings = parse_server_configs(
+        {
+            "a": {"command": "x"},
+            "b": {"command": "x", "max_message_mb": 0.5, "trust_read_only_hint": True},
+            "c": {"url": "http://127.0.0.1:1/mcp", "max_message_mb": 64},
+        }
+    )
+    assert warnings == []
+    a, b, c = configs
+    assert (a.max_message_mb, a.trust_read_only_hint) == (DEFAULT_MAX_MESSAGE_MB, False)
+    assert a.max_message_bytes == 32 * 1024 * 1024
+    assert (b.max_message_bytes, b.trust_read_only_hint) == (512 * 1024, True)
+    assert c.max_message_bytes == 64 * 1024 * 1024  # HTTP servers have the cap too
+
+
+def test_bad_caps_and_trust_fall_back_to_the_defaults() -> None:
+    for bad in (0, -1, 10**400, "32", True, 4096):
+        configs, warnings = parse_server_configs({"s": {"command": "x", "max_message_mb": bad}})
+        assert configs[0].max_message_mb == DEFAULT_MAX_MESSAGE_MB, bad
+        assert any("mcp_servers.s.max_message_mb" in w for w in warnings), bad
+    configs, warnings = parse_server_configs({"s": {"command": "x", "trust_read_only_hint": "yes"}})
+    assert configs[0].trust_read_only_hint is False
+    assert any("mcp_servers.s.trust_read_only_hint" in w for w in warnings)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from agentls.mcp.names import exposed_names
+from agentls.mcp.names import assign_names, exposed_names
 
 VALID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
@@ -38,3 +38,16 @@ def test_a_name_does_not_depend_on_the_other_tools() -> None:
     crowded = exposed_names([("s", "files.read"), ("s", "files_read"), ("t", "x")])
     assert alone[("s", "files.read")] == crowded[("s", "files.read")]
     assert exposed_names([("s", "files.read")]) == alone
+
+
+def test_a_given_name_is_never_handed_to_another_pair() -> None:
+    first = assign_names([("a__b", "c")], ())
+    assert first == {("a__b", "c"): "mcp__a__b__c"}
+    # Together from the start, ("a", "b__c") sorts first and takes the plain name ...
+    assert exposed_names([("a__b", "c"), ("a", "b__c")])[("a", "b__c")] == "mcp__a__b__c"
+    # ... but once the name is given, a newcomer gets a hashed name of its own.
+    later = assign_names([("a", "b__c")], first.values())
+    hashed = later[("a", "b__c")]
+    assert hashed.startswith("mcp__a__b__c_")
+    assert VALID.match(hashed)
+    assert assign_names([("a", "b__c")], ["mcp__a__b__c", "unrelated"]) == later

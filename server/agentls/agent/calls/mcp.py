@@ -2,6 +2,12 @@
 
 A stop cancels the task awaiting the call; the MCP SDK then tells the server
 (`notifications/cancelled`) and the turn's abort path answers the call "aborted".
+
+"Allow for this session" is kept by the tool's identity, `(server, tool)`, never by the
+name the model sees: a name is the manager's to give, and an approval must not follow it
+anywhere. Under `ask-unsafe` an MCP tool is asked unless its server marks it `readOnlyHint`
+and the user said to trust that server's marks (`trust_read_only_hint`): the mark is the
+server's own claim.
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ from agentls.protocol import EventType
 DENIED_TOOL_OUTPUT = "The user denied this tool call. Do not repeat it unchanged."
 
 
-def mcp_tools(context: AgentContext, manager: McpManager, approved: set[str]) -> list[Tool]:
+ApprovedTools = set[tuple[str, str]]
+
+
+def mcp_tools(context: AgentContext, manager: McpManager, approved: ApprovedTools) -> list[Tool]:
     return [
         McpToolAdapter(context, manager, tool, approved)
         for definition in manager.tool_definitions()
@@ -28,7 +37,7 @@ def mcp_tools(context: AgentContext, manager: McpManager, approved: set[str]) ->
 
 class McpToolAdapter:
     def __init__(
-        self, context: AgentContext, manager: McpManager, tool: McpTool, approved: set[str]
+        self, context: AgentContext, manager: McpManager, tool: McpTool, approved: ApprovedTools
     ) -> None:
         self.context = context
         self.manager = manager
@@ -49,7 +58,7 @@ class McpToolAdapter:
 
     def needs_approval(self) -> bool:
         policy = self.tool.approval or self.context.settings.approval
-        if policy is ApprovalPolicy.NEVER_ASK or self.name in self.approved:
+        if policy is ApprovalPolicy.NEVER_ASK or self.tool.key in self.approved:
             return False
         if policy is ApprovalPolicy.ALWAYS_ASK:
             return True
@@ -77,7 +86,7 @@ class McpCall:
             if decision == "deny":
                 return ToolOutcome("denied", DENIED_TOOL_OUTPUT, shown="denied")
             if decision == "approveForSession":
-                adapter.approved.add(adapter.name)
+                adapter.approved.add(tool.key)
         result = await adapter.manager.call(adapter.name, self.arguments)
         if result.output:
             scope.emit(EventType.TOOL_OUTPUT_DELTA, delta=result.output)

@@ -170,6 +170,7 @@ class Turn:
         window, and after the API refuses one for its length (then that request is retried
         once).
         """
+        await self.tools.settle(self.events.emit)  # MCP servers still starting
         tools = self.tools.definitions()
         request = await self.host.prepare_request(tools, self.events)
         try:
