@@ -101,6 +101,7 @@ class LiveRenderer:
             EventType.TURN_DIFF: self._on_turn_diff,
             EventType.TOKEN_USAGE: self._on_token_usage,
             EventType.COMPACTION: self._on_compaction,
+            EventType.MCP_WAITING: self._on_mcp_waiting,
             EventType.RETRYING: self._on_retrying,
             EventType.TURN_COMPLETED: self._on_turn_completed,
         }
@@ -270,7 +271,7 @@ class LiveRenderer:
         else:
             self.error("(compaction failed)")
 
-    def _on_mcpWaiting(self, event: dict[str, Any]) -> None:  # noqa: N802
+    def _on_mcp_waiting(self, event: dict[str, Any]) -> None:
         if event.get("phase") == "started":
             servers = ", ".join(str(name) for name in event.get("servers") or [])
             self.status = f"waiting for MCP servers to start ({servers})…"
