@@ -494,3 +494,34 @@ describe("the server's history shape: outcome on a turn's last entry", () => {
     assert.equal(entries.findIndex((e) => e.kind === 'turnEnd' && e.turnId === 't2'), 6, 'after the turn\'s last entry');
   });
 });
+
+describe('the mcpWaiting event', () => {
+  const started = (): ChatState => {
+    const state = reduce(initialState(), { type: 'userSent', text: 'use the docs server' });
+    return reduce(state, { type: 'event', event: ev('t1', { type: 'turnStarted', text: 'use the docs server' }) });
+  };
+  const notices = (state: ChatState): string[] =>
+    state.entries.flatMap((e) => (e.kind === 'notice' ? [`${e.level}:${e.text}`] : []));
+
+  test('the wait and its end are notices of the turn', () => {
+    let state = reduce(started(), {
+      type: 'event',
+      event: ev('t1', { type: 'mcpWaiting', phase: 'started', servers: ['docs', 'db'] }),
+    });
+    state = reduce(state, {
+      type: 'event',
+      event: ev('t1', {
+        type: 'mcpWaiting',
+        phase: 'completed',
+        servers: ['docs', 'db'],
+        ready: ['docs'],
+        failed: [{ name: 'db', error: 'exited with status 1' }],
+        waitedMs: 120,
+      }),
+    });
+    assert.deepEqual(notices(state), [
+      'info:Waiting for MCP servers to start: docs, db…',
+      'warning:Going on without MCP server(s) db (exited with status 1).',
+    ]);
+  });
+});
