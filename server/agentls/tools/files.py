@@ -119,7 +119,7 @@ def within(path: str | Path, folder: str | Path) -> bool:
 
 def _kind(mode: int) -> str:
     if stat.S_ISDIR(mode):
-        return "a folder"
+        return "a directory"
     if stat.S_ISFIFO(mode):
         return "a FIFO (named pipe)"
     if stat.S_ISSOCK(mode):
@@ -235,7 +235,7 @@ def _error(shown: str, error: OSError) -> UnreadableFileError:
     if code == errno.ENXIO:
         return UnreadableFileError(shown, "it is a socket or a device, not a regular file")
     if code == errno.EISDIR:
-        return UnreadableFileError(shown, "it is a folder, not a file")
+        return UnreadableFileError(shown, "it is a directory, not a regular file")
     return UnreadableFileError(shown, error.strerror or str(error))
 
 
