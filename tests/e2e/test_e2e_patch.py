@@ -273,14 +273,16 @@ async def test_special_and_bad_targets_are_tool_errors_and_the_server_goes_on(
     os.mkfifo(workspace / "pipe")
     listening = socket.socket(socket.AF_UNIX)
     listening.bind(str(workspace / "sock"))
-    (workspace / "input").symlink_to("/proc/self/fd/0")
+    (workspace / "input").symlink_to("/proc/self/fd/0")  # the LSP's own input pipe
+    (workspace / "env").symlink_to("/proc/self/environ")
     agent = await start(init_options=NEVER)
     cases = {
         "pipe": "FIFO",
         "sock": "socket",
         "/dev/zero": "/proc, /sys or /dev",
         "/dev/stdin": "/proc, /sys or /dev",
-        "input": "/proc, /sys or /dev",
+        "input": "FIFO",
+        "env": "/proc, /sys or /dev",
         "a\0b.txt": "NUL",
         "n" * 300: "over 255 bytes",
     }

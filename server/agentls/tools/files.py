@@ -8,9 +8,11 @@ through :func:`read_file`, which
 
 - reads regular files only, judged on the opened descriptor (``fstat``), not on the name;
 - refuses ``/proc``, ``/sys`` and ``/dev`` and any file on a pseudo filesystem mounted
-  elsewhere, whatever links lead there (the path is resolved first, then the resolved path is
-  opened with ``O_NOFOLLOW``);
-- opens with ``O_NONBLOCK`` (a FIFO swapped in at the last moment cannot block the open);
+  elsewhere, whatever links lead there (judged by the name given, then by where the kernel
+  says the opened file is, and by its filesystem);
+- never opens what is not a regular file (``stat`` first: opening some devices acts), and
+  opens with ``O_NONBLOCK`` (a FIFO swapped in at the last moment cannot block the open),
+  then checks that the file opened is the one looked at;
 - reads at most ``limit + 1`` bytes, counted while reading: ``st_size`` lies for pseudo files
   and for a file that grows meanwhile;
 - optionally refuses a file whose real path leaves a folder (instruction files stay in their
@@ -170,36 +172,54 @@ def _refuse_pseudo(shown: str, *paths: str) -> None:
             )
 
 
-def read_file(path: str | os.PathLike[str], *, limit: int, inside: Path | None = None) -> FileRead:
+def read_file(
+    path: str | os.PathLike[str],
+    *,
+    limit: int,
+    inside: Path | None = None,
+    follow_links: bool = True,
+) -> FileRead:
     """At most ``limit`` bytes of the regular file at ``path``; raises
     :class:`UnreadableFileError` for everything else (``missing`` when nothing is there).
 
-    ``inside`` (a resolved folder) refuses a file whose links lead out of it.
+    ``inside`` (a resolved folder) refuses a file whose links lead out of it: the links are
+    resolved before anything is opened, and the resolved path opened without following
+    any. Without ``follow_links`` a link as the last name is refused (``O_NOFOLLOW``).
     """
     text = check_path(path)
     lexical = os.path.abspath(text)
-    real = os.path.realpath(lexical)
-    _refuse_pseudo(text, lexical, real)
-    if inside is not None and not within(real, inside):
-        raise UnreadableFileError(text, f"it is a link to {real}, outside {inside}")
+    _refuse_pseudo(text, lexical)
+    if inside is not None:
+        lexical = os.path.realpath(lexical)
+        _refuse_pseudo(text, lexical)
+        if not within(lexical, inside):
+            raise UnreadableFileError(text, f"it is a link to {lexical}, outside {inside}")
+        follow_links = False
     try:
-        # lstat before open: opening some devices acts (a watchdog arms, a tape rewinds)
-        info = os.lstat(real)
+        # stat before open: opening some devices acts (a watchdog arms, a tape rewinds)
+        named = os.stat(lexical, follow_symlinks=follow_links)
     except OSError as error:
         raise _error(text, error) from None
-    if not stat.S_ISREG(info.st_mode):
-        raise UnreadableFileError(text, f"it is {_kind(info.st_mode)}, not a regular file")
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY
+    if not stat.S_ISREG(named.st_mode):
+        raise UnreadableFileError(text, f"it is {_kind(named.st_mode)}, not a regular file")
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
     try:
-        fd = os.open(real, flags)
+        fd = os.open(lexical, flags if follow_links else flags | os.O_NOFOLLOW)
     except OSError as error:
         raise _error(text, error) from None
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):  # swapped since the lstat
+        if not stat.S_ISREG(info.st_mode):
             raise UnreadableFileError(text, f"it is {_kind(info.st_mode)}, not a regular file")
+        if (info.st_dev, info.st_ino) != (named.st_dev, named.st_ino):
+            raise UnreadableFileError(text, "it was replaced while being opened")
+        # where the opened file really is (links followed by the kernel, no race)
+        real = _opened_path(fd, lexical)
+        _refuse_pseudo(text, real)
         if _on_pseudo_filesystem(info.st_dev):
             raise UnreadableFileError(text, "it is on a kernel pseudo filesystem (like /proc)")
+        if inside is not None and not within(real, inside):
+            raise UnreadableFileError(text, f"it is a link to {real}, outside {inside}")
         data = _read_at_most(fd, limit + 1, info.st_size)
     except OSError as error:
         raise _error(text, error) from None
@@ -207,6 +227,17 @@ def read_file(path: str | os.PathLike[str], *, limit: int, inside: Path | None =
         os.close(fd)
     truncated = len(data) > limit
     return FileRead(data[:limit] if truncated else data, truncated, Path(real))
+
+
+def _opened_path(fd: int, lexical: str) -> str:
+    """The path of the file ``fd`` is open on, from the kernel where it tells (Linux)."""
+    try:
+        real = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return os.path.realpath(lexical)
+    if not real.startswith("/"):  # not a path (an anonymous inode): judged by fstat already
+        return os.path.realpath(lexical)
+    return real
 
 
 def _read_at_most(fd: int, wanted: int, size_hint: int) -> bytes:

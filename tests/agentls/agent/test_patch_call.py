@@ -207,7 +207,8 @@ async def test_a_link_that_changes_while_asked_is_not_followed(
         ("*** Update File: pipe\n@@\n-x\n+y\n", "FIFO"),
         ("*** Update File: /dev/zero\n@@\n-x\n+y\n", "/proc, /sys or /dev"),
         ("*** Update File: /dev/stdin\n@@\n-x\n+y\n", "/proc, /sys or /dev"),
-        ("*** Update File: stdin-link\n@@\n-x\n+y\n", "/proc, /sys or /dev"),
+        ("*** Update File: environ-link\n@@\n-x\n+y\n", "/proc, /sys or /dev"),
+        ("*** Update File: null-link\n@@\n-x\n+y\n", "character device"),
         ("*** Add File: a\0b\n+x\n", "NUL"),
         ("*** Add File: " + "n" * 300 + "\n+x\n", "over 255 bytes"),
     ],
@@ -216,7 +217,8 @@ async def test_bad_targets_are_tool_errors(
     tmp_path: Path, workspace: Path, body: str, why: str
 ) -> None:
     os.mkfifo(workspace / "pipe")
-    (workspace / "stdin-link").symlink_to("/proc/self/fd/0")
+    (workspace / "environ-link").symlink_to("/proc/self/environ")
+    (workspace / "null-link").symlink_to("/dev/null")
     outcome = await asyncio.wait_for(_run(_tool(tmp_path, workspace), body, Scope()), 10)
     assert outcome.status == "failed" and why in outcome.output, outcome.output
     assert "Nothing was changed" in outcome.output

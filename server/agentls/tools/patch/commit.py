@@ -145,7 +145,7 @@ def _read_old(change: FileChange, verify: bool) -> tuple[bytes, int]:
     try:
         info = os.stat(change.real_path)
         # guarded: the file may have been swapped for a FIFO or a device since planning
-        read = read_file(change.real_path, limit=MAX_FILE_BYTES)
+        read = read_file(change.real_path, limit=MAX_FILE_BYTES, follow_links=False)
     except OSError as error:
         raise CommitConflictError(
             f"nothing was changed: cannot read {change.display_path} ({_describe(error)})"

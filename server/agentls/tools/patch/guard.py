@@ -32,14 +32,23 @@ class GitDirs:
 
     def __init__(self) -> None:
         self._looks: dict[str, bool] = {}
+        self._below: dict[str, bool] = {}
 
     def contains(self, path: Path, real: Path) -> bool:
         """``path`` as the patch names it, ``real`` with links followed."""
-        if GIT_DIR_NAME in path.parts or GIT_DIR_NAME in real.parts:
+        named, resolved = str(path), str(real)
+        if _has_git_part(named) or _has_git_part(resolved) or real.name == "HEAD":
             return True
-        if real.name == "HEAD":
-            return True
-        return any(self._is_git_dir(str(folder)) for folder in real.parents)
+        return self._in_git_dir(os.path.dirname(resolved))
+
+    def _in_git_dir(self, folder: str) -> bool:
+        """Whether ``folder`` or one above it is shaped like a git directory."""
+        below = self._below.get(folder)
+        if below is None:
+            parent = os.path.dirname(folder)
+            below = self._is_git_dir(folder) or (parent != folder and self._in_git_dir(parent))
+            self._below[folder] = below
+        return below
 
     def _is_git_dir(self, folder: str) -> bool:
         looks = self._looks.get(folder)
@@ -51,6 +60,10 @@ class GitDirs:
             )
             self._looks[folder] = looks
         return looks
+
+
+def _has_git_part(path: str) -> bool:
+    return f"{os.sep}{GIT_DIR_NAME}{os.sep}" in path or path.endswith(os.sep + GIT_DIR_NAME)
 
 
 class ProtectedFolders:

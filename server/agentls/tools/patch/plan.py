@@ -214,9 +214,8 @@ def patch_paths(patch: Patch, workspace: Path, *, inside_only: bool = False) -> 
         if isinstance(op, UpdateFile) and op.move_path is not None:
             names.append(op.move_path)
         for raw in names:
+            path = _lexical(raw, root)
             try:
-                check_path(raw)
-                path = _lexical(raw, root)
                 check_path(path)
             except UnreadableFileError:
                 continue
@@ -247,12 +246,12 @@ class _Planner:
         self.real_dirs: dict[Path, Path] = {}
 
     def target(self, raw: str, line: int) -> _Target:
+        path = _lexical(raw, self.workspace)
         try:
-            check_path(raw)
-            path = _lexical(raw, self.workspace)
             check_path(path)
         except UnreadableFileError as error:
-            raise PatchError(f"bad path {error.path}: {error.reason}", line) from None
+            shown = raw if len(raw) <= 80 else raw[:77] + "..."
+            raise PatchError(f"bad path {shown!r}: {error.reason}", line) from None
         real = self.real(path)
         if path == self.workspace or real == self.real_workspace:
             raise PatchError(f"'{raw}' names the workspace folder itself, not a file", line)
