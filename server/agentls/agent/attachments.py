@@ -23,7 +23,13 @@ from urllib.parse import unquote, urlparse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentls.agent.editor import EditorBuffers
-from agentls.tools.files import READ_TIMEOUT_S, UnreadableFileError, check_path, read_file
+from agentls.tools.files import (
+    READ_TIMEOUT_S,
+    UnreadableFileError,
+    check_path,
+    plain_or_missing,
+    read_file,
+)
 
 __all__ = [
     "MAX_ATTACHED_FILE_BYTES",
@@ -170,7 +176,8 @@ async def read_sources(
         except UnreadableFileError as error:
             sources[uri] = error.reason
             continue
-        buffer = editor.buffer(path)
+        # a device or a FIFO is not asked of the editor, whose own disk reads are not guarded
+        buffer = editor.buffer(path) if plain_or_missing(path) else None
         if buffer is not None:
             sources[uri] = (buffer.text, buffer.unsaved)
             continue

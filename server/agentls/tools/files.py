@@ -36,6 +36,7 @@ __all__ = [
     "FileRead",
     "UnreadableFileError",
     "check_path",
+    "plain_or_missing",
     "read_file",
     "read_file_async",
     "within",
@@ -227,6 +228,28 @@ def read_file(
         os.close(fd)
     truncated = len(data) > limit
     return FileRead(data[:limit] if truncated else data, truncated, Path(real))
+
+
+def plain_or_missing(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names a regular file away from the kernel's files, or nothing yet.
+
+    For what is asked of an editor's buffers: their own reads of the disk (to tell unsaved
+    edits) are not guarded, and an ACP client would read the file for us. One ``stat``, no
+    open: cheap enough for the loop, and a FIFO does not block it.
+    """
+    try:
+        lexical = os.path.abspath(check_path(path))
+    except UnreadableFileError:
+        return False
+    if any(within(lexical, root) for root in _PSEUDO_ROOTS):
+        return False
+    try:
+        info = os.stat(lexical)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and not _on_pseudo_filesystem(info.st_dev)
 
 
 def _opened_path(fd: int, lexical: str) -> str:

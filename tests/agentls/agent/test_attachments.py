@@ -256,3 +256,21 @@ async def test_a_hung_read_is_given_up(tmp_path: Path, monkeypatch: pytest.Monke
     finally:
         release.set()
     assert sources[attachment.uri] == "reading it took too long"
+
+
+async def test_the_editor_is_not_asked_about_devices_and_fifos(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+
+    class Strict(NoEditor):
+        """An editor whose own disk reads would hang on such files."""
+
+        def buffer(self, path: Path) -> Buffer | None:
+            assert path.name not in ("pipe", "zero", "environ"), path
+            return None
+
+    texts = await _shown(
+        [(tmp_path / "pipe").as_uri(), "file:///dev/zero", "file:///proc/self/environ"],
+        tmp_path,
+        Strict(),
+    )
+    assert all("could not be read" in text for text in texts)

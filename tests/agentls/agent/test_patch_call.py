@@ -267,3 +267,44 @@ async def test_a_hung_read_ends_the_call_not_the_server(
     finally:
         release.set()
     assert outcome.status == "failed" and "took longer than 0.2 s" in outcome.output
+
+
+async def test_the_editor_is_asked_only_about_plain_workspace_files(
+    tmp_path: Path, workspace: Path
+) -> None:
+    from agentls.agent.editor import Buffer, NoEditor
+
+    os.mkfifo(workspace / "pipe")
+    (workspace / "a.txt").write_text("x\n")
+    (workspace / "out.txt").symlink_to(tmp_path / "outside.txt")
+    (tmp_path / "outside.txt").write_text("x\n")
+    asked: list[Path] = []
+    fetched: list[list[Path]] = []
+
+    class Watching(NoEditor):
+        reads_ahead = True
+
+        def buffer(self, path: Path) -> Buffer | None:
+            asked.append(path)
+            return None
+
+        async def read_ahead(self, paths: list[Path]) -> None:
+            fetched.append(list(paths))
+
+    tool = _tool(tmp_path, workspace, ApprovalPolicy.NEVER_ASK)
+    tool.context.editor = Watching()
+    body = "*** Update File: a.txt\n@@\n-x\n+y\n*** Update File: pipe\n@@\n-x\n+y\n"
+    await tool.read_ahead(_args(body))
+    outcome = await _run(tool, body, Scope())
+    assert outcome.status == "failed" and "FIFO" in outcome.output
+    assert fetched == [[workspace / "a.txt"]] and workspace / "pipe" not in asked
+    asked.clear()
+    fetched.clear()
+    body = "*** Update File: a.txt\n@@\n-x\n+y\n*** Update File: out.txt\n@@\n-x\n+y\n"
+    await tool.read_ahead(_args(body))
+    prepared = await tool.prepare(_args(body))
+    assert isinstance(prepared, PatchCall)
+    assert fetched == [[workspace / "a.txt"]] and asked == [workspace / "a.txt"]
+    outcome = await prepared.run(Scope())  # approved: now the outside file is fetched too
+    assert outcome.status == "completed", outcome.output
+    assert fetched[-1] == [workspace / "a.txt", workspace / "out.txt"]

@@ -289,3 +289,15 @@ async def test_the_async_reader_leaves_the_loop_free(fifo: Path) -> None:
     finally:
         ticker.cancel()
     assert ticks >= 1
+
+
+def test_plain_or_missing_tells_what_an_editor_may_be_asked_about(
+    tmp_path: Path, fifo: Path
+) -> None:
+    (tmp_path / "a.txt").write_text("x")
+    (tmp_path / "env").symlink_to("/proc/self/environ")
+    assert files.plain_or_missing(tmp_path / "a.txt")
+    assert files.plain_or_missing(tmp_path / "new.txt")
+    assert files.plain_or_missing(tmp_path / "a.txt" / "below")
+    for path in (fifo, tmp_path, tmp_path / "env", "/dev/zero", "/proc/self/environ", "a\0b"):
+        assert not files.plain_or_missing(path), path

@@ -28,6 +28,7 @@ from agentls.agent.context import AgentContext
 from agentls.agent.editor import Buffer
 from agentls.agent.tools import CallScope, ToolOutcome, decide
 from agentls.config.settings import ApprovalPolicy
+from agentls.tools.files import plain_or_missing
 from agentls.tools.patch import (
     APPLY_PATCH_TOOL,
     CommitError,
@@ -83,10 +84,7 @@ class PatchTool:
         except (ToolArgumentError, PatchError):
             return  # reported by `prepare`
         with contextlib.suppress(TimeoutError, OSError):
-            paths = await asyncio.wait_for(
-                asyncio.to_thread(patch_paths, patch, self.context.workspace, inside_only=True),
-                PLAN_TIMEOUT_S,
-            )
+            paths = await _bounded(_editor_paths, patch, self.context.workspace, inside_only=True)
             if paths:
                 await self.context.editor.read_ahead(paths)
 
@@ -108,9 +106,9 @@ class PatchTool:
         context = self.context
         workspace = context.workspace
         try:
+            paths = await _bounded(_editor_paths, patch, workspace, inside_only=not approved)
             if approved and context.editor.reads_ahead:
-                await context.editor.read_ahead(patch_paths(patch, workspace))
-            paths = await _bounded(patch_paths, patch, workspace, inside_only=not approved)
+                await context.editor.read_ahead(paths)
             buffers: dict[Path, Buffer | None] = {}
             for path in paths:
                 buffers[path] = context.editor.buffer(path)
@@ -137,6 +135,16 @@ class PatchTool:
             )
         except (OSError, ValueError) as exc:
             return ToolOutcome("failed", f"apply_patch failed: {exc}\nNothing was changed.")
+
+
+def _editor_paths(patch: Patch, workspace: Path, *, inside_only: bool) -> list[Path]:
+    """The paths to ask the editor about: regular files or none yet (an editor's own reads
+    are not guarded, and a kernel file is the guarded reader's to refuse)."""
+    return [
+        path
+        for path in patch_paths(patch, workspace, inside_only=inside_only)
+        if plain_or_missing(path)
+    ]
 
 
 async def _bounded(function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
