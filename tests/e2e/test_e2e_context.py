@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -119,20 +120,37 @@ async def test_kernel_files_are_never_attached(
     await answers_again(agent)
 
 
-async def test_a_fifo_or_a_socket_attachment_does_not_freeze_the_server(
+async def test_special_and_growing_attachments_do_not_freeze_the_server(
     agent: Agent, api: FakeModelAPI, workspace: Path
 ) -> None:
     os.mkfifo(workspace / "pipe")
+    log = workspace / "growing.log"
+    log.write_bytes(b"")
+    stop = threading.Event()
+
+    def grow() -> None:
+        with log.open("ab") as out:
+            while not stop.is_set():
+                out.write(b"line of a log that keeps growing\n" * 2048)
+                out.flush()
+
+    writer = threading.Thread(target=grow, daemon=True)
     listening = socket.socket(socket.AF_UNIX)
     try:
         listening.bind(str(workspace / "sock"))
-        uris = [(workspace / name).as_uri() for name in ("pipe", "sock")]
+        writer.start()
+        while log.stat().st_size < (9 << 20):  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        uris = [(workspace / name).as_uri() for name in ("pipe", "sock", "growing.log")]
         result = await agent.send("look", context=[{"uri": uri} for uri in uris])
     finally:
+        stop.set()
+        writer.join()
         listening.close()
     assert result["status"] == "completed"
     parts = user_parts(api)
     assert "FIFO" in parts[1] and "socket" in parts[2]
+    assert "larger than 8 MiB" in parts[3]
     await answers_again(agent)
 
 

@@ -275,6 +275,8 @@ async def test_special_and_bad_targets_are_tool_errors_and_the_server_goes_on(
     listening.bind(str(workspace / "sock"))
     (workspace / "input").symlink_to("/proc/self/fd/0")  # the LSP's own input pipe
     (workspace / "env").symlink_to("/proc/self/environ")
+    with (workspace / "huge.txt").open("wb") as out:
+        out.truncate(1 << 30)  # sparse: 1 GiB on no disk
     agent = await start(init_options=NEVER)
     cases = {
         "pipe": "FIFO",
@@ -285,6 +287,7 @@ async def test_special_and_bad_targets_are_tool_errors_and_the_server_goes_on(
         "env": "/proc, /sys or /dev",
         "a\0b.txt": "NUL",
         "n" * 300: "over 255 bytes",
+        "huge.txt": "larger than 16 MiB",
     }
     try:
         for target, why in cases.items():
