@@ -4,6 +4,9 @@ hunks, paths outside the workspace, unsaved buffers, and changes made by command
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +223,118 @@ async def test_apply_patch_through_the_shell_goes_through_the_patch_tool(
     assert agent.approval_requests[0]["kind"] == "patch"
     started = await agent.wait_event("toolCallStarted")
     assert started["changes"][0]["path"].endswith("via-shell.txt")
+
+
+def last_output(api: FakeModelAPI) -> str:
+    """What the model was told the last call did."""
+    output: str = api.requests[-1]["input"][-1]["output"]
+    return output
+
+
+async def answers_again(agent: Agent) -> None:
+    """The server still serves: another request is answered at once."""
+    listed = await asyncio.wait_for(agent.request("agent/listSessions", {}), 5)
+    assert "sessions" in listed
+
+
+async def test_git_files_are_asked_even_after_approve_for_session(
+    start: Starter, api: FakeModelAPI, workspace: Path
+) -> None:
+    subprocess.run(["git", "init", "-q", str(workspace)], check=True)  # noqa: ASYNC221
+    subprocess.run(["git", "init", "-q", str(workspace / "pkg")], check=True)  # noqa: ASYNC221
+    config = (workspace / ".git" / "config").read_text()
+    agent = await start()
+    agent.decide = lambda _p: {"decision": "approveForSession"}
+    harmless = "*** Begin Patch\n*** Add File: notes.txt\n+hello\n*** End Patch\n"
+    assert (await agent.send(patch_turn(harmless)))["status"] == "completed"
+    assert (workspace / "notes.txt").exists() and len(agent.approval_requests) == 1
+    agent.decide = lambda _p: {"decision": "deny"}
+    fsmonitor = "@@\n [core]\n+\tfsmonitor = touch /tmp/agentls-owned\n"
+    for target in (".git/config", "pkg/.git/config"):
+        patch = f"*** Begin Patch\n*** Update File: {target}\n{fsmonitor}*** End Patch\n"
+        await agent.send(patch_turn(patch))
+    hook = "*** Begin Patch\n*** Add File: .git/hooks/pre-commit\n+#!/bin/sh\n+id\n*** End Patch\n"
+    await agent.send(patch_turn(hook))
+    asked = agent.approval_requests[1:]
+    assert len(asked) == 3
+    assert all("inside a git directory" in request["reason"] for request in asked)
+    assert (workspace / ".git" / "config").read_text() == config
+    assert "fsmonitor" not in (workspace / "pkg" / ".git" / "config").read_text()
+    assert not (workspace / ".git" / "hooks" / "pre-commit").exists()
+    # the session's approval still covers ordinary files
+    other = "*** Begin Patch\n*** Add File: more.txt\n+x\n*** End Patch\n"
+    assert (await agent.send(patch_turn(other)))["status"] == "completed"
+    assert len(agent.approval_requests) == 4 and (workspace / "more.txt").exists()
+
+
+async def test_special_and_bad_targets_are_tool_errors_and_the_server_goes_on(
+    start: Starter, api: FakeModelAPI, workspace: Path
+) -> None:
+    os.mkfifo(workspace / "pipe")
+    listening = socket.socket(socket.AF_UNIX)
+    listening.bind(str(workspace / "sock"))
+    (workspace / "input").symlink_to("/proc/self/fd/0")  # the LSP's own input pipe
+    (workspace / "env").symlink_to("/proc/self/environ")
+    with (workspace / "huge.txt").open("wb") as out:
+        out.truncate(1 << 30)  # sparse: 1 GiB on no disk
+    agent = await start(init_options=NEVER)
+    cases = {
+        "pipe": "FIFO",
+        "sock": "socket",
+        "/dev/zero": "/proc, /sys or /dev",
+        "/dev/stdin": "/proc, /sys or /dev",
+        "input": "FIFO",
+        "env": "/proc, /sys or /dev",
+        "a\0b.txt": "NUL",
+        "n" * 300: "over 255 bytes",
+        "huge.txt": "larger than 16 MiB",
+    }
+    try:
+        for target, why in cases.items():
+            patch = f"*** Begin Patch\n*** Update File: {target}\n@@\n-x\n+y\n*** End Patch\n"
+            result = await agent.send(patch_turn(patch))
+            assert result["status"] == "completed", (target, result)
+            output = last_output(api)
+            assert why in output and "Nothing was changed" in output, (target, output)
+            await answers_again(agent)
+    finally:
+        listening.close()
+    failed = [e for e in agent.events if e["type"] == "toolCallCompleted"]
+    assert [e["status"] for e in failed] == ["failed"] * len(cases)
+
+
+async def test_a_patch_into_the_state_folder_is_refused(
+    start: Starter, api: FakeModelAPI, workspace: Path, home: Path
+) -> None:
+    agent = await start(init_options=NEVER)
+    patch = f"*** Begin Patch\n*** Add File: {home}/config.toml\n+x = 1\n*** End Patch\n"
+    result = await agent.send(patch_turn(patch))
+    assert result["status"] == "completed"
+    assert "agentls's own state folder" in last_output(api)
+    assert agent.approval_requests == [] and not (home / "config.toml").exists()
+
+
+async def test_an_outside_file_is_not_shown_before_the_yes(
+    start: Starter, api: FakeModelAPI, workspace: Path, tmp_path: Path
+) -> None:
+    secret = tmp_path / "settings.ini"
+    secret.write_text("token = PRIVATE-VALUE\nlevel = 1\n")
+    (workspace / "settings.ini").symlink_to(secret)
+    agent = await start(init_options=NEVER)
+    shown: list[dict[str, Any]] = []
+
+    def decide(params: dict[str, Any]) -> dict[str, Any]:
+        shown.append(params)
+        return {"decision": "approve"}
+
+    agent.decide = decide
+    hunk = "@@\n-level = 1\n+level = 2\n"
+    patch = f"*** Begin Patch\n*** Update File: settings.ini\n{hunk}*** End Patch\n"
+    result = await agent.send(patch_turn(patch))
+    assert result["status"] == "completed"
+    (question,) = shown
+    assert f"a link to {secret}" in question["reason"]
+    assert question["changes"][0]["realPath"] == str(secret)
+    started = await agent.wait_event("toolCallStarted")
+    assert "PRIVATE-VALUE" not in str(question) and "PRIVATE-VALUE" not in str(started)
+    assert secret.read_text() == "token = PRIVATE-VALUE\nlevel = 2\n"

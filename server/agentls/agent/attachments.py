@@ -4,19 +4,35 @@ The user points the model at code from the editor; the model sees where the text
 (workspace-relative path, line range, whether it is the editor's unsaved buffer) and the text
 itself, fenced. Sizes are capped per attachment and in total with a visible mark, so one huge
 file cannot crowd out the conversation and the model knows it did not see everything.
+
+A URI is the client's to choose, so a file not open in the editor is read by the guarded
+reader (regular files only, ``/proc`` never, at most ``MAX_ATTACHED_FILE_BYTES``) in a worker
+thread: ``file:///dev/urandom`` or a FIFO gets a part saying why it was not read.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import unquote, urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agentls.agent.editor import EditorBuffers
+from agentls.tools.files import (
+    READ_TIMEOUT_S,
+    UnreadableFileError,
+    check_path,
+    plain_or_missing,
+    read_file,
+)
+
 __all__ = [
+    "MAX_ATTACHED_FILE_BYTES",
     "MAX_ATTACHMENT_BYTES",
     "MAX_TOTAL_BYTES",
     "Attachment",
@@ -24,15 +40,21 @@ __all__ = [
     "Position",
     "Range",
     "ReadAttachment",
+    "Source",
     "parse_attachments",
+    "read_from_disk",
+    "read_sources",
     "render_attachments",
     "uri_to_path",
 ]
 
 MAX_ATTACHMENT_BYTES = 64 * 1024
 MAX_TOTAL_BYTES = 256 * 1024
+MAX_ATTACHED_FILE_BYTES = 8 << 20  # read from disk; a selection may lie deep in the file
 
-ReadAttachment = Callable[[str], "tuple[str, bool] | None"]
+# (text, from the editor), or why it could not be read (None: no reason known)
+Source: TypeAlias = "tuple[str, bool] | str | None"
+ReadAttachment: TypeAlias = Callable[[str], Source]
 
 _LANGUAGES = {
     ".py": "python",
@@ -116,6 +138,63 @@ def uri_to_path(uri: str) -> Path | None:
     return Path(unquote(parsed.path))
 
 
+def read_from_disk(path: Path) -> tuple[str, bool] | str:
+    """The file's text through the guarded reader, or why it was not read."""
+    try:
+        got = read_file(path, limit=MAX_ATTACHED_FILE_BYTES)
+    except UnreadableFileError as error:
+        return error.reason
+    if got.truncated:
+        return f"it is larger than {MAX_ATTACHED_FILE_BYTES >> 20} MiB"
+    try:
+        return got.data.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return "it is not UTF-8 text"
+
+
+async def read_sources(
+    attachments: Sequence[Attachment],
+    editor: EditorBuffers,
+    *,
+    timeout_s: float = READ_TIMEOUT_S,
+) -> dict[str, tuple[str, bool] | str]:
+    """What each attachment without the client's text shows, by URI: the editor's buffer when
+    the file is open there (asked here, on the loop, where the buffers live), else the disk,
+    read in a worker thread and given up after ``timeout_s``."""
+    sources: dict[str, tuple[str, bool] | str] = {}
+    on_disk: list[tuple[str, Path]] = []
+    for attachment in attachments:
+        uri = attachment.uri
+        if attachment.text is not None or uri in sources:
+            continue
+        path = uri_to_path(uri)
+        if path is None:
+            sources[uri] = "only file: URIs can be read"
+            continue
+        try:
+            check_path(path)
+        except UnreadableFileError as error:
+            sources[uri] = error.reason
+            continue
+        # a device or a FIFO is not asked of the editor, whose own disk reads are not guarded
+        buffer = editor.buffer(path) if plain_or_missing(path) else None
+        if buffer is not None:
+            sources[uri] = (buffer.text, buffer.unsaved)
+            continue
+        sources[uri] = "reading it took too long"  # until the thread says otherwise
+        on_disk.append((uri, path))
+    if on_disk:
+
+        def read_all() -> None:
+            for uri, path in on_disk:
+                sources[uri] = read_from_disk(path)
+
+        # on a timeout what was read is kept; the rest says it took too long
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.to_thread(read_all), timeout_s)
+    return dict(sources)
+
+
 def _display_name(uri: str, workspace: Path | None) -> str:
     path = uri_to_path(uri)
     if path is None:
@@ -177,23 +256,22 @@ def render_attachments(
     """Responses API ``input_text`` parts, one per attachment, in order.
 
     ``read(uri)`` returns ``(text, from_editor)`` (the editor's buffer when the file is open,
-    else the disk) or ``None`` when it cannot be read. Text the client sent with the
-    attachment wins over reading and counts as the editor's.
+    else the disk), or why it cannot be read (``None`` when it does not say). Text the client
+    sent with the attachment wins over reading and counts as the editor's.
     """
     parts: list[dict[str, Any]] = []
     remaining = max_total_bytes
     for attachment in attachments:
         name = _display_name(attachment.uri, workspace)
         if attachment.text is not None:
-            source: tuple[str, bool] | None = (attachment.text, True)
+            source: Source = (attachment.text, True)
             given = True
         else:
             source = read(attachment.uri)
             given = False
-        if source is None:
-            parts.append(
-                _part(f"Attached file {name}: it could not be read (missing, or not text).")
-            )
+        if not isinstance(source, tuple):
+            why = source or "missing, or not text"
+            parts.append(_part(f"Attached file {name}: it could not be read ({why})."))
             continue
         text, from_editor = source
         if given:

@@ -5,13 +5,20 @@ rules means a project behaves the same whichever agent opens it: every folder fr
 repository root (the nearest ancestor holding ``.git``, else the workspace alone) down to the
 workspace contributes at most one file, ``AGENTS.override.md`` before ``AGENTS.md``, root first,
 within a byte budget.
+
+The files come with the repository, so whoever wrote the repository chose them: a file that is
+a link out of the repository (to ``/proc/self/environ``, to ``~/.ssh``) is not read, and
+reading goes through the guarded reader (regular files only, never more than the budget).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from agentls.tools.files import UnreadableFileError, read_file, within
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -28,6 +35,8 @@ FILE_NAMES = ("AGENTS.override.md", "AGENTS.md")
 # The Codex CLI's separator between configured instructions and the project's files.
 PROJECT_DOC_SEPARATOR = "\n\n--- project-doc ---\n\n"
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class ProjectInstructions:
@@ -43,21 +52,32 @@ def _repository_root(folder: Path) -> Path | None:
     return None
 
 
-def find_instruction_files(workspace: Path) -> list[Path]:
-    """The instruction files that apply to ``workspace``, root first."""
+def _folders(workspace: Path) -> tuple[list[Path], Path]:
+    """The folders that may hold instruction files, root first, and the root itself."""
     folder = Path(os.path.realpath(workspace))
     root = _repository_root(folder)
     if root is None:
-        folders = [folder]
-    else:
-        folders = [folder, *folder.parents]
-        folders = folders[: folders.index(root) + 1]
-        folders.reverse()
+        return [folder], folder
+    folders = [folder, *folder.parents]
+    folders = folders[: folders.index(root) + 1]
+    folders.reverse()
+    return folders, root
+
+
+def _stays_inside(candidate: Path, root: Path) -> bool:
+    """A file (links followed) that is in the repository: links out of it do not count."""
+    real = os.path.realpath(candidate)
+    return within(real, root) and os.path.isfile(real)
+
+
+def find_instruction_files(workspace: Path) -> list[Path]:
+    """The instruction files that apply to ``workspace``, root first."""
+    folders, root = _folders(workspace)
     found: list[Path] = []
     for directory in folders:
         for name in FILE_NAMES:
             candidate = directory / name
-            if candidate.is_file():
+            if _stays_inside(candidate, root):
                 found.append(candidate)
                 break
     return found
@@ -71,6 +91,7 @@ def load_project_instructions(
     Empty files and unreadable ones are skipped, as the Codex CLI skips them; a file is
     decoded leniently (a stray byte must not lose the whole file).
     """
+    _, root = _folders(workspace)
     remaining = max_bytes
     parts: list[str] = []
     files: list[Path] = []
@@ -80,11 +101,12 @@ def load_project_instructions(
             truncated = True
             break
         try:
-            data = path.read_bytes()
-        except OSError:
+            read = read_file(path, limit=remaining, inside=root)
+        except UnreadableFileError as error:
+            logger.info("instruction file not read: %s", error)
             continue
-        if len(data) > remaining:
-            data = data[:remaining]
+        data = read.data
+        if read.truncated:
             truncated = True
         text = data.decode("utf-8", errors="replace" if not truncated else "ignore")
         if not text.strip():

@@ -38,8 +38,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTACHED_FILE_BYTES = 8 << 20
-
 
 class AgentService:
     """Sessions, turns, approvals and events of one workspace, for any front end."""
@@ -229,7 +227,7 @@ class AgentService:
         editor's buffer when the file is open there. Cancelling the caller stops the turn;
         the caller still gets the turn's result.
         """
-        attachments = self._attachments(context)
+        attachments = await self._attachments(context)
         stopped = await prepare(self.resolve_model())
         session = self.workspace.session_for_send(session_id)
         return await session.send(text, sink, attachments, stopped=stopped)
@@ -323,15 +321,16 @@ class AgentService:
             session = workspace.open_session(session_id)
         return session
 
-    def _attachments(self, raw: list[Any] | None) -> list[dict[str, Any]]:
-        """`context` as message parts: the editor's buffer when the file is open, else disk."""
+    async def _attachments(self, raw: list[Any] | None) -> list[dict[str, Any]]:
+        """`context` as message parts: the editor's buffer when the file is open, else disk
+        (the guarded reader, off the loop); redacted, since they go to the model."""
         if not raw:
             return []
         from agentls.agent.attachments import (
             AttachmentError,
             parse_attachments,
+            read_sources,
             render_attachments,
-            uri_to_path,
         )
 
         try:
@@ -339,19 +338,6 @@ class AgentService:
         except AttachmentError as exc:
             raise InvalidInputError(f"invalid '{exc}'") from None
         context = self.context
-
-        def read(uri: str) -> tuple[str, bool] | None:
-            path = uri_to_path(uri)
-            if path is None:
-                return None
-            buffer = context.editor.buffer(path)
-            if buffer is not None:
-                return buffer.text, buffer.unsaved
-            try:
-                if path.stat().st_size > MAX_ATTACHED_FILE_BYTES:
-                    return None
-                return path.read_bytes().decode("utf-8"), False
-            except (OSError, UnicodeDecodeError):
-                return None
-
-        return render_attachments(attachments, read, workspace=context.workspace)
+        sources = await read_sources(attachments, context.editor)
+        parts = render_attachments(attachments, sources.get, workspace=context.workspace)
+        return [{**part, "text": context.redact(part["text"])} for part in parts]

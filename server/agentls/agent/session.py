@@ -389,8 +389,18 @@ class Session:
             )
         return taken
 
+    async def load_instructions(self) -> None:
+        """Read the project's AGENTS.md files once, in a worker thread (not on the loop)."""
+        if self.project_instructions is None:
+            from agentls.agent.instructions import load_project_instructions
+
+            loaded = await asyncio.to_thread(load_project_instructions, self.context.workspace)
+            if self.project_instructions is None:
+                self.project_instructions = loaded
+
     def model_instructions(self) -> str | None:
-        """The configured instructions, then the project's AGENTS.md files (read once)."""
+        """The configured instructions, then the project's AGENTS.md files (read once),
+        redacted: they go to the model."""
         if self.project_instructions is None:
             from agentls.agent.instructions import load_project_instructions
 
@@ -398,7 +408,8 @@ class Session:
         from agentls.agent.instructions import compose_instructions
 
         base = self.context.settings.instructions or self.instructions
-        return compose_instructions(base, self.project_instructions)
+        composed = compose_instructions(base, self.project_instructions)
+        return self.context.redact(composed) if composed is not None else None
 
     def instruction_files(self) -> list[Path]:
         """The AGENTS.md files the model's instructions include, root first."""
@@ -545,6 +556,7 @@ class Session:
         if self.context.checkpoints is not None:
             self.context.checkpoints.prewarm()
         stopped = await prepare(self.load_history()) or stopped
+        stopped = await prepare(self.load_instructions()) or stopped
         turn = Turn(self, self.context, self.toolbox(), f"turn-{uuid.uuid4().hex[:12]}", text, sink)
         return await self.turns.start(turn, stopped=stopped)
 

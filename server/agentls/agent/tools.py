@@ -1,9 +1,10 @@
 """The tools a turn offers the model, behind one small interface.
 
 A call goes through two steps: `prepare` reads the arguments (and, for a patch, works out
-the changes) so `toolCallStarted` can show what will happen; `run` then asks for approval
-when the policy says so and does the work. A tool never records anything itself: it returns
-a `ToolOutcome` and the turn records it, so every call gets exactly one output.
+the changes, in a worker thread: hence async) so `toolCallStarted` can show what will
+happen; `run` then asks for approval when the policy says so and does the work. A tool
+never records anything itself: it returns a `ToolOutcome` and the turn records it, so every
+call gets exactly one output.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class Tool(Protocol):
 
     def definition(self) -> dict[str, Any]: ...
 
-    def prepare(self, arguments: str) -> PreparedCall | ToolOutcome: ...
+    async def prepare(self, arguments: str) -> PreparedCall | ToolOutcome: ...
 
 
 async def decide(scope: CallScope, kind: ApprovalKind, cwd: str, **details: Any) -> Decision:
@@ -113,9 +114,9 @@ class ToolBox:
         if reader is not None:
             await reader(arguments)
 
-    def prepare(self, name: str, arguments: str) -> PreparedCall | ToolOutcome:
+    async def prepare(self, name: str, arguments: str) -> PreparedCall | ToolOutcome:
         tool = self._all().get(name)
         if tool is None:
             known = ", ".join(f"'{n}'" for n in self._all())
             return ToolOutcome("failed", f"unknown tool '{name}'; the tools are {known}")
-        return tool.prepare(arguments)
+        return await tool.prepare(arguments)

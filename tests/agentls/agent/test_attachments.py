@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import socket
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from agentls.agent import attachments as attachments_module
 from agentls.agent.attachments import (
     Attachment,
     AttachmentError,
     parse_attachments,
+    read_sources,
     render_attachments,
     uri_to_path,
 )
+from agentls.agent.editor import Buffer, NoEditor
 
 
 def _disk_reader(buffers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
@@ -147,3 +155,122 @@ def test_parse_attachments_errors() -> None:
                 {"uri": "file:///b", "range": {"start": {"line": -1, "character": 0}}},
             ]
         )
+
+
+class _OneBuffer(NoEditor):
+    """An editor with one file open."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path, self.text = path, text
+
+    def buffer(self, path: Path) -> Buffer | None:
+        if path != self.path:
+            return None
+        return Buffer(path, path.as_uri(), self.text, 1, True)
+
+
+async def _shown(uris: list[str], tmp_path: Path, editor: Any = None) -> list[str]:
+    attachments = [Attachment(uri=uri) for uri in uris]
+    sources = await read_sources(attachments, editor or NoEditor())
+    parts = render_attachments(attachments, sources.get, workspace=tmp_path)
+    return [part["text"] for part in parts]
+
+
+@pytest.mark.parametrize(
+    ("uri", "why"),
+    [
+        ("file:///proc/self/environ", "/proc, /sys or /dev"),
+        ("file:///dev/urandom", "/proc, /sys or /dev"),
+        ("file:///dev/stdin", "/proc, /sys or /dev"),
+        ("file:///tmp/a%00b", "NUL"),
+        ("https://example.com/x", "only file: URIs"),
+    ],
+)
+async def test_what_is_no_plain_file_is_never_read(tmp_path: Path, uri: str, why: str) -> None:
+    (text,) = await _shown([uri], tmp_path)
+    assert "could not be read" in text and why in text
+
+
+async def test_a_fifo_or_a_socket_in_the_workspace_does_not_block(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    listening = socket.socket(socket.AF_UNIX)
+    try:
+        listening.bind(str(tmp_path / "sock"))
+        texts = await asyncio.wait_for(
+            _shown([(tmp_path / "pipe").as_uri(), (tmp_path / "sock").as_uri()], tmp_path), 5
+        )
+    finally:
+        listening.close()
+    assert "FIFO" in texts[0] and "socket" in texts[1]
+
+
+async def test_a_link_to_proc_is_not_followed(tmp_path: Path) -> None:
+    (tmp_path / "env.txt").symlink_to("/proc/self/environ")
+    (text,) = await _shown([(tmp_path / "env.txt").as_uri()], tmp_path)
+    assert "could not be read" in text and "PATH=" not in text
+
+
+async def test_an_oversized_or_binary_file_says_so(tmp_path: Path) -> None:
+    with (tmp_path / "huge.log").open("wb") as out:
+        out.truncate(400 << 20)
+    (tmp_path / "blob.bin").write_bytes(b"\xff\xfe\x00binary")
+    texts = await _shown(
+        [(tmp_path / "huge.log").as_uri(), (tmp_path / "blob.bin").as_uri()], tmp_path
+    )
+    assert "larger than 8 MiB" in texts[0]
+    assert "not UTF-8 text" in texts[1]
+
+
+async def test_the_editor_buffer_wins_and_the_disk_is_read_off_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = tmp_path / "open.py"
+    opened.write_text("on disk\n")
+    closed = tmp_path / "closed.py"
+    closed.write_text("closed file\n")
+    loop_thread = threading.get_ident()
+    readers: list[int] = []
+    real = attachments_module.read_from_disk
+
+    def spy(path: Path) -> tuple[str, bool] | str:
+        readers.append(threading.get_ident())
+        return real(path)
+
+    monkeypatch.setattr(attachments_module, "read_from_disk", spy)
+    texts = await _shown(
+        [opened.as_uri(), closed.as_uri()], tmp_path, _OneBuffer(opened, "in the buffer\n")
+    )
+    assert "in the buffer" in texts[0] and "on disk" not in texts[0]
+    assert "closed file" in texts[1]
+    assert readers and loop_thread not in readers
+
+
+async def test_a_hung_read_is_given_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+    monkeypatch.setattr(
+        attachments_module, "read_from_disk", lambda _path: release.wait(10) and "late"
+    )
+    attachment = Attachment(uri=(tmp_path / "slow.txt").as_uri())
+    try:
+        sources = await read_sources([attachment], NoEditor(), timeout_s=0.2)
+    finally:
+        release.set()
+    assert sources[attachment.uri] == "reading it took too long"
+
+
+async def test_the_editor_is_not_asked_about_devices_and_fifos(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+
+    class Strict(NoEditor):
+        """An editor whose own disk reads would hang on such files."""
+
+        def buffer(self, path: Path) -> Buffer | None:
+            assert path.name not in ("pipe", "zero", "environ"), path
+            return None
+
+    texts = await _shown(
+        [(tmp_path / "pipe").as_uri(), "file:///dev/zero", "file:///proc/self/environ"],
+        tmp_path,
+        Strict(),
+    )
+    assert all("could not be read" in text for text in texts)

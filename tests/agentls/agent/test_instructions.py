@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import time
 from pathlib import Path
+
+import pytest
 
 from agentls.agent.instructions import (
     PROJECT_DOC_SEPARATOR,
@@ -92,3 +97,64 @@ def test_compose(tmp_path: Path) -> None:
     assert compose_instructions(None, project) == "project"
     assert compose_instructions("base", ProjectInstructions()) == "base"
     assert compose_instructions(None, ProjectInstructions()) is None
+
+
+def _repo(root: Path) -> Path:
+    (root / ".git").mkdir(parents=True)
+    return root
+
+
+@pytest.mark.parametrize("target", ["/proc/self/environ", "/dev/stdin", "/dev/zero"])
+def test_a_link_to_the_kernel_is_never_read(tmp_path: Path, target: str) -> None:
+    repo = _repo(tmp_path)
+    (repo / "AGENTS.md").symlink_to(target)
+    assert find_instruction_files(repo) == []
+    assert load_project_instructions(repo) == ProjectInstructions("", [], False)
+
+
+def test_a_link_chain_out_of_the_repository_is_not_followed(tmp_path: Path) -> None:
+    repo = _repo(tmp_path / "repo")
+    (tmp_path / "secret.txt").write_text("not the repository's to give")
+    (repo / "docs").mkdir()
+    (repo / "docs" / "hop.md").symlink_to(tmp_path / "secret.txt")
+    (repo / "AGENTS.override.md").symlink_to("docs/hop.md")
+    (repo / "AGENTS.md").write_text("the plain file")
+    # the override leads out: it does not count, and the plain file is used instead
+    assert find_instruction_files(repo) == [repo / "AGENTS.md"]
+    assert load_project_instructions(repo).text == "the plain file"
+
+
+def test_a_link_inside_the_repository_is_followed(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    (repo / "docs").mkdir()
+    (repo / "docs" / "agents.md").write_text("shared rules")
+    (repo / "AGENTS.md").symlink_to("docs/agents.md")
+    assert load_project_instructions(repo).text == "shared rules"
+
+
+def test_special_files_are_skipped_without_blocking(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    os.mkfifo(repo / "AGENTS.override.md")
+    sub = repo / "sub"
+    sub.mkdir()
+    listening = socket.socket(socket.AF_UNIX)
+    try:
+        listening.bind(str(sub / "AGENTS.md"))
+        (repo / "AGENTS.md").write_text("root rules")
+        loaded = load_project_instructions(sub)
+    finally:
+        listening.close()
+    assert loaded.text == "root rules"
+    assert loaded.files == [repo / "AGENTS.md"]
+
+
+def test_a_huge_file_is_read_only_up_to_the_budget(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    with (repo / "AGENTS.md").open("wb") as out:
+        out.write(b"rule\n")
+        out.truncate(400 << 20)  # sparse: 400 MiB
+    started = time.perf_counter()
+    loaded = load_project_instructions(repo)
+    assert time.perf_counter() - started < 1
+    assert loaded.truncated and loaded.text.startswith("rule\n")
+    assert len(loaded.text.encode()) < 33 * 1024

@@ -356,3 +356,30 @@ def test_session_create_writes_meta(tmp_path: Path, model: ScriptedModel) -> Non
     assert meta["originator"] == "agentls"
     assert meta["id"] == session.id
     assert meta["cwd"] == str(ws.context.workspace)
+
+
+async def test_instructions_reach_the_model_redacted_and_read_off_the_loop(
+    tmp_path: Path, model: ScriptedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from agentls.agent import instructions
+
+    key = "sk-secret-0123456789"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    ws = make_workspace(tmp_path, model)
+    (ws.context.workspace / "AGENTS.md").write_text(f"the key is {key}; use it\n")
+    readers: list[int] = []
+    real = instructions.load_project_instructions
+
+    def spy(workspace: Path) -> instructions.ProjectInstructions:
+        readers.append(threading.get_ident())
+        return real(workspace)
+
+    monkeypatch.setattr(instructions, "load_project_instructions", spy)
+    session = ws.session_for_send(None)
+    result = await session.send("hi", Events())
+    assert result.status == "completed"
+    sent = model.requests[0].instructions or ""
+    assert "the key is [redacted]; use it" in sent and key not in sent
+    assert readers and threading.get_ident() not in readers

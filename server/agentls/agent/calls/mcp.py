@@ -48,7 +48,7 @@ class McpToolAdapter:
     def definition(self) -> dict[str, Any]:
         return self.tool.definition()
 
-    def prepare(self, arguments: str) -> McpCall:
+    async def prepare(self, arguments: str) -> McpCall:
         return McpCall(
             self,
             arguments,

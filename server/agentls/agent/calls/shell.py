@@ -43,7 +43,7 @@ class ShellTool:
     def definition(self) -> dict[str, Any]:
         return SHELL_TOOL
 
-    def prepare(self, arguments: str) -> PreparedCall | ToolOutcome:
+    async def prepare(self, arguments: str) -> PreparedCall | ToolOutcome:
         try:
             args = parse_shell_arguments(arguments)
         except ToolArgumentError as exc:
@@ -55,7 +55,7 @@ class ShellTool:
             # patch tool keeps its diffs, approvals and the editor's unsaved buffers in play
             patch = patch_from_shell_command(args.command)
             if patch is not None:
-                return self.patch_tool.prepare(json.dumps({"input": patch}))
+                return await self.patch_tool.prepare(json.dumps({"input": patch}))
         from agentls.tools.safety import is_read_only
 
         cwd = resolve_workdir(self.context.workspace, args.workdir)

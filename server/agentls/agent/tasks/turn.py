@@ -220,7 +220,7 @@ class Turn:
         name = str(call.get("name", ""))
         arguments = str(call.get("arguments", ""))
         await self.tools.read_ahead(name, arguments)
-        prepared: PreparedCall | ToolOutcome = self.tools.prepare(name, arguments)
+        prepared: PreparedCall | ToolOutcome = await self.tools.prepare(name, arguments)
         if isinstance(prepared, ToolOutcome):
             self.emit(EventType.TOOL_CALL_STARTED, callId=call_id, name=name, arguments=arguments)
             self._complete_call(call_id, prepared)

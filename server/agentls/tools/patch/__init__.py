@@ -13,6 +13,7 @@ from agentls.tools.patch.plan import (
     FileChange,
     HunkMismatchError,
     PatchPlan,
+    patch_paths,
     plan_patch,
     read_disk_text,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "parse_apply_patch_arguments",
     "parse_patch",
     "patch_from_shell_command",
+    "patch_paths",
     "plan_from_arguments",
     "plan_patch",
     "read_disk_text",

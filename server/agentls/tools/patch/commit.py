@@ -18,7 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agentls.tools.patch.plan import FileChange, PatchPlan
+from agentls.tools.files import UnreadableFileError, read_file
+from agentls.tools.patch.plan import MAX_FILE_BYTES, FileChange, PatchPlan
 
 __all__ = ["CommitConflictError", "CommitError", "commit_plan"]
 
@@ -71,6 +72,9 @@ def commit_plan(plan: PatchPlan, *, exclude: Collection[Path] = (), verify: bool
     files with unsaved edits that go through the editor. With ``verify`` a file whose disk
     text is no longer the plan's old text stops the commit before anything is written.
     """
+    if plan.deferred:
+        # a change planned without reading its file: the caller plans it for real first
+        raise CommitError("nothing was changed: the patch was not planned completely")
     steps = _Steps()
     for change in plan.changes:
         if change.path in exclude:
@@ -140,11 +144,22 @@ def _collect(change: FileChange, steps: _Steps, verify: bool) -> None:
 def _read_old(change: FileChange, verify: bool) -> tuple[bytes, int]:
     try:
         info = os.stat(change.real_path)
-        data = Path(change.real_path).read_bytes()
+        # guarded: the file may have been swapped for a FIFO or a device since planning
+        read = read_file(change.real_path, limit=MAX_FILE_BYTES, follow_links=False)
     except OSError as error:
         raise CommitConflictError(
             f"nothing was changed: cannot read {change.display_path} ({_describe(error)})"
         ) from error
+    except UnreadableFileError as error:
+        raise CommitConflictError(
+            f"nothing was changed: cannot read {change.display_path} ({error.reason})"
+        ) from None
+    if read.truncated:
+        raise CommitConflictError(
+            f"nothing was changed: {change.display_path} grew past "
+            f"{MAX_FILE_BYTES >> 20} MiB since the patch was planned"
+        )
+    data = read.data
     if verify and data.decode("utf-8", errors="replace") != change.old_text:
         raise CommitConflictError(
             f"nothing was changed: {change.display_path} changed on disk since the patch "

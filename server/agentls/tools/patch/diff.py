@@ -9,8 +9,19 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-__all__ = ["Opcode", "count_changes", "opcodes_from_replacements", "render_diff", "unified_diff"]
+if TYPE_CHECKING:
+    from agentls.tools.patch.grammar import Chunk
+
+__all__ = [
+    "Opcode",
+    "count_changes",
+    "hunks_diff",
+    "opcodes_from_replacements",
+    "render_diff",
+    "unified_diff",
+]
 
 Opcode = tuple[str, int, int, int, int]
 _NO_NEWLINE = "\\ No newline at end of file"
@@ -149,6 +160,22 @@ def render_diff(
                 out.append("+" + b[m])
                 if m == len(b) - 1 and not b_ends:
                     out.append(_NO_NEWLINE)
+    return "\n".join(out) + "\n"
+
+
+def hunks_diff(chunks: Sequence[Chunk], old_name: str, new_name: str) -> str:
+    """The patch's own hunks as a diff, for a file not read yet.
+
+    Where they land in the file is not known, so each hunk counts its lines from 1; the
+    ``@@`` lines the patch gave to place them follow the range.
+    """
+    out = [f"--- a/{old_name}", f"+++ b/{new_name}"]
+    for chunk in chunks:
+        old = len(chunk.old_lines)
+        new = len(chunk.new_lines)
+        where = " " + " / ".join(chunk.anchors) if chunk.anchors else ""
+        out.append(f"@@ -{_range(0, old)} +{_range(0, new)} @@{where}")
+        out.extend(mark + text for mark, text in chunk.ops)
     return "\n".join(out) + "\n"
 
 

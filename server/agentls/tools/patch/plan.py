@@ -4,6 +4,13 @@ Planning is where a patch can fail for the model's reasons (a hunk that does not
 that is missing or already there), so it happens completely before anything is written: the
 caller can show the diffs, ask for approval, or refuse, and :func:`commit_plan` only writes a
 plan that is known to apply.
+
+Files are read through the guarded reader (regular text files up to ``MAX_FILE_BYTES``; a FIFO
+or a device is a failed call, not a frozen server). A file outside the workspace is the
+user's to open to the model, so a plan made with ``defer_outside`` reads none of them: their
+changes are *deferred*, shown as the patch's own hunks, and planned for real once the user
+said yes. Paths in agentls's state folder are refused; paths in a git directory are marked,
+since they are asked about every time (:mod:`agentls.tools.patch.guard`).
 """
 
 from __future__ import annotations
@@ -14,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from agentls.tools.files import UnreadableFileError, check_path, read_file, within
 from agentls.tools.patch.diff import (
     count_changes,
+    hunks_diff,
     opcodes_from_replacements,
     render_diff,
     unified_diff,
@@ -28,15 +37,18 @@ from agentls.tools.patch.grammar import (
     PatchError,
     UpdateFile,
 )
+from agentls.tools.patch.guard import GitDirs, ProtectedFolders
 from agentls.tools.patch.locate import closest_window, seek_sequence
 from agentls.tools.patch.text import FileText, Replacement
 
 __all__ = [
+    "MAX_FILE_BYTES",
     "ChangeKind",
     "FileChange",
     "HunkMismatchError",
     "PatchPlan",
     "ReadText",
+    "patch_paths",
     "plan_patch",
     "read_disk_text",
 ]
@@ -45,6 +57,7 @@ ChangeKind = Literal["add", "delete", "update"]
 ReadText = Callable[[Path], "str | None"]
 
 _SHOWN_LINES = 30
+MAX_FILE_BYTES = 16 << 20  # a patch holds its files' old and new texts in memory
 
 
 class HunkMismatchError(PatchError):
@@ -63,6 +76,9 @@ class FileChange:
     ``path``/``move_path`` are the paths as the workspace names them (``..`` removed, symlinks
     kept, so they match what an editor has open); ``real_path``/``real_move_path`` are where
     the bytes actually go once symlinks are followed.
+
+    A ``deferred`` change (outside the workspace, nothing read yet) has no texts: its diff is
+    the patch's own hunks. ``in_git_dir`` marks a path inside a git directory.
     """
 
     path: Path
@@ -78,11 +94,17 @@ class FileChange:
     outside_workspace: bool
     added: int
     removed: int
+    deferred: bool = False
+    in_git_dir: bool = False
+    linked: bool = False
+    """The path reaches its file through a link: ``real_path`` is where it writes."""
 
     def wire(self) -> dict[str, Any]:
         item: dict[str, Any] = {"path": self.display_path, "kind": self.kind, "diff": self.diff}
         if self.display_move_path is not None:
             item["movePath"] = self.display_move_path
+        if self.linked:
+            item["realPath"] = str(self.real_path)
         return item
 
 
@@ -95,6 +117,16 @@ class PatchPlan:
     def outside_workspace(self) -> bool:
         """Whether any path leaves the workspace: such a patch is asked whatever the policy."""
         return any(change.outside_workspace for change in self.changes)
+
+    @property
+    def in_git_dir(self) -> bool:
+        """Whether any path lies in a git directory: asked whatever was approved before."""
+        return any(change.in_git_dir for change in self.changes)
+
+    @property
+    def deferred(self) -> bool:
+        """Whether some change is not planned yet (outside files not read): not to commit."""
+        return any(change.deferred for change in self.changes)
 
     def changes_wire(self) -> list[dict[str, Any]]:
         """``[{path, kind, movePath?, diff}]`` for ``toolCallStarted`` and patch approvals."""
@@ -134,19 +166,22 @@ class PatchPlan:
 
 
 def read_disk_text(path: Path) -> str | None:
-    """The file's text, or ``None`` when it does not exist; raises for what is no text file."""
+    """The file's text, or ``None`` when it does not exist; raises for what is no text file
+    (a directory, a FIFO, a device, ``/proc``, a file over ``MAX_FILE_BYTES``, not UTF-8)."""
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except IsADirectoryError:
-        raise PatchError(f"{path} is a directory, not a file") from None
-    except NotADirectoryError:
-        return None
-    except OSError as error:
-        raise PatchError(f"cannot read {path}: {error.strerror}") from None
+        got = read_file(path, limit=MAX_FILE_BYTES)
+    except UnreadableFileError as error:
+        if error.missing:
+            return None
+        if error.reason.startswith("it is "):
+            raise PatchError(f"{path} {error.reason.removeprefix('it ')}") from None
+        raise PatchError(f"cannot read {path}: {error.reason}") from None
+    if got.truncated:
+        raise PatchError(
+            f"{path} is larger than {MAX_FILE_BYTES >> 20} MiB; apply_patch edits smaller files"
+        )
     try:
-        return data.decode("utf-8")
+        return got.data.decode("utf-8")
     except UnicodeDecodeError:
         raise PatchError(f"{path} is not UTF-8 text; apply_patch edits text files only") from None
 
@@ -157,30 +192,87 @@ class _Target:
     real: Path
     display: str
     outside: bool
+    git: bool
+    linked: bool
+
+
+def _lexical(raw: str, workspace: Path) -> Path:
+    """The path a patch names, absolute, ``..`` removed, links kept (as an editor names it)."""
+    given = Path(raw)
+    return Path(os.path.normpath(given if given.is_absolute() else workspace / given))
+
+
+def patch_paths(patch: Patch, workspace: Path, *, inside_only: bool = False) -> list[Path]:
+    """Every path the patch names, as planning names them (for the editor's buffers); paths
+    no file can have are left out (planning reports them). ``inside_only`` leaves out those
+    whose real location is outside the workspace (links followed: it touches the disk)."""
+    root = Path(os.path.abspath(workspace))
+    real_root = os.path.realpath(root)
+    paths: list[Path] = []
+    for op in patch.ops:
+        names = [op.path]
+        if isinstance(op, UpdateFile) and op.move_path is not None:
+            names.append(op.move_path)
+        for raw in names:
+            path = _lexical(raw, root)
+            try:
+                check_path(path)
+            except UnreadableFileError:
+                continue
+            if inside_only and not within(os.path.realpath(path), real_root):
+                continue
+            paths.append(path)
+    return paths
 
 
 class _Planner:
-    def __init__(self, workspace: Path, read_text: ReadText) -> None:
+    def __init__(
+        self,
+        workspace: Path,
+        read_text: ReadText,
+        *,
+        defer_outside: bool = False,
+        protected: Collection[Path] = (),
+    ) -> None:
         self.workspace = Path(os.path.abspath(workspace))
         self.real_workspace = Path(os.path.realpath(self.workspace))
         self.read_text = read_text
+        self.defer_outside = defer_outside
+        self.protected = ProtectedFolders(protected)
+        self.git_dirs = GitDirs()
         self.changes: list[FileChange] = []
         # Real path -> index in changes: a second section for the same file continues it.
         self.touched: dict[Path, int] = {}
         self.real_dirs: dict[Path, Path] = {}
 
     def target(self, raw: str, line: int) -> _Target:
-        given = Path(raw)
-        path = Path(os.path.normpath(given if given.is_absolute() else self.workspace / given))
+        path = _lexical(raw, self.workspace)
+        try:
+            check_path(path)
+        except UnreadableFileError as error:
+            shown = raw if len(raw) <= 80 else raw[:77] + "..."
+            raise PatchError(f"bad path {shown!r}: {error.reason}", line) from None
         real = self.real(path)
         if path == self.workspace or real == self.real_workspace:
             raise PatchError(f"'{raw}' names the workspace folder itself, not a file", line)
         outside = not _within(real, self.real_workspace)
-        if _within(path, self.workspace):
-            display = Path(os.path.relpath(path, self.workspace)).as_posix()
+        inside_as_named = _within(path, self.workspace)
+        if inside_as_named:
+            relative = os.path.relpath(path, self.workspace)
+            display = Path(relative).as_posix()
+            linked = outside or str(real) != os.path.join(self.real_workspace, relative)
         else:
             display = str(real)
-        return _Target(path, real, display, outside)
+            linked = False  # already shown by its real path
+        held = self.protected.holding(path, real)
+        if held is not None:
+            raise PatchError(
+                f"{display} is in agentls's own state folder ({held}); apply_patch never "
+                "changes it. Nothing was changed.",
+                line,
+            )
+        git = self.git_dirs.contains(path, real)
+        return _Target(path, real, display, outside, git, linked)
 
     def real(self, path: Path) -> Path:
         """``realpath`` with the folders' answers cached: a patch's files share folders."""
@@ -209,6 +301,10 @@ class _Planner:
 
     def add(self, op: AddFile) -> None:
         target = self.target(op.path, op.line)
+        if self.defer_outside and target.outside:
+            diff = unified_diff(None, op.contents, target.display, target.display)
+            self._defer(target, "add", None, diff)
+            return
         self._check_parents(target, op.line)
         if self.current(target, op.line) is not None:
             raise PatchError(
@@ -222,6 +318,9 @@ class _Planner:
 
     def delete(self, op: DeleteFile) -> None:
         target = self.target(op.path, op.line)
+        if self.defer_outside and target.outside:
+            self._defer(target, "delete", None, f"--- a/{target.display}\n+++ /dev/null\n")
+            return
         if target.real in self.touched:
             raise PatchError(
                 f"{target.display} is changed earlier in this patch and then deleted; "
@@ -235,6 +334,12 @@ class _Planner:
 
     def update(self, op: UpdateFile) -> None:
         target = self.target(op.path, op.line)
+        if self.defer_outside:
+            moved = self.target(op.move_path, op.line + 1) if op.move_path is not None else None
+            if target.outside or (moved is not None and moved.outside):
+                name = moved.display if moved is not None else target.display
+                self._defer(target, "update", moved, hunks_diff(op.chunks, target.display, name))
+                return
         old = self.current(target, op.line)
         if old is None:
             raise PatchError(
@@ -289,6 +394,14 @@ class _Planner:
             )
         self._record(target, "update", move, old, new, diff)
 
+    def _defer(self, target: _Target, kind: ChangeKind, move: _Target | None, diff: str) -> None:
+        """A change to files outside the workspace, not read: planned after the user's yes.
+
+        Not entered in ``touched``: the plan made after approval checks the whole patch."""
+        change = self._change(target, kind, move, None, None, diff)
+        change.deferred = True
+        self.changes.append(change)
+
     def _check_parents(self, target: _Target, line: int) -> None:
         for parent in target.real.parents:
             if parent.exists():
@@ -325,6 +438,7 @@ class _Planner:
         if diff is None:
             diff = unified_diff(old, new, target.display, new_name)
         added, removed = count_changes(diff) if diff else (0, 0)
+        in_git_dir = target.git or (move is not None and move.git)
         return FileChange(
             path=target.path,
             kind=kind,
@@ -339,23 +453,35 @@ class _Planner:
             outside_workspace=target.outside or (move is not None and move.outside),
             added=added,
             removed=removed,
+            in_git_dir=in_git_dir,
+            linked=target.linked,
         )
 
 
 def _within(path: Path, folder: Path) -> bool:
     # String prefix test: pathlib's is_relative_to costs more than the rest of planning.
-    text, root = str(path), str(folder)
-    return text == root or text.startswith(root.rstrip(os.sep) + os.sep)
+    return within(path, folder)
 
 
-def plan_patch(patch: Patch, workspace: Path, read_text: ReadText | None = None) -> PatchPlan:
+def plan_patch(
+    patch: Patch,
+    workspace: Path,
+    read_text: ReadText | None = None,
+    *,
+    defer_outside: bool = False,
+    protected: Collection[Path] = (),
+) -> PatchPlan:
     """Resolve, read and compute every file of ``patch``; raises :class:`PatchError`.
 
     ``read_text(path)`` returns a file's current text or ``None`` when it does not exist; the
     editor passes one that prefers its unsaved buffers. Paths outside the workspace are
-    planned and marked ``outside_workspace``: refusing them is the caller's decision.
+    marked ``outside_workspace``: refusing them is the caller's decision; with
+    ``defer_outside`` they are not read at all (their changes are ``deferred``). A path in
+    a ``protected`` folder fails the plan.
     """
-    planner = _Planner(workspace, read_text or read_disk_text)
+    planner = _Planner(
+        workspace, read_text or read_disk_text, defer_outside=defer_outside, protected=protected
+    )
     for op in patch.ops:
         if isinstance(op, AddFile):
             planner.add(op)

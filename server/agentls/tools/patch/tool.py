@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -147,8 +148,19 @@ def format_patch_failure(error: Exception) -> str:
 
 
 def plan_from_arguments(
-    arguments: str | dict[str, Any], workspace: Path, read_text: ReadText | None = None
+    arguments: str | dict[str, Any],
+    workspace: Path,
+    read_text: ReadText | None = None,
+    *,
+    defer_outside: bool = False,
+    protected: Collection[Path] = (),
 ) -> PatchPlan:
     """Arguments to plan in one step; raises ``ToolArgumentError`` or ``PatchError``, both
     with a message meant as the call's output (through :func:`format_patch_failure`)."""
-    return plan_patch(parse_patch(parse_apply_patch_arguments(arguments)), workspace, read_text)
+    return plan_patch(
+        parse_patch(parse_apply_patch_arguments(arguments)),
+        workspace,
+        read_text,
+        defer_outside=defer_outside,
+        protected=protected,
+    )
