@@ -24,14 +24,15 @@ import inspect
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
-
-import pytest
+from typing import TYPE_CHECKING, TypeVar
 
 from agentls.tools.procfs import list_pids, read_stat
+
+if TYPE_CHECKING:  # a helper process (tests/e2e/llama_server.py) uses this module without pytest
+    import pytest
 
 T = TypeVar("T")
 
@@ -81,8 +82,9 @@ def _gave_up(
     explain: Callable[[], object] | None,
 ) -> AssertionError:
     detail = explain() if explain is not None else last
+    shown = f"\n{detail}" if isinstance(detail, str) else f" {detail!r}"
     return AssertionError(
-        f"gave up after {timeout:g} s waiting for {_describe(check, what)}: {detail!r}"
+        f"gave up after {timeout:g} s waiting for {_describe(check, what)}:{shown}"
     )
 
 
@@ -166,6 +168,13 @@ async def wait_for_file(path: Path, contains: str = "", timeout: float = DEFAULT
     return file_text(path)
 
 
+def written_later_than(path: Path, probe: Path) -> bool:
+    """Whether a file written now gets a later modification time than `path` (the kernel's
+    file clock ticks every few milliseconds; `probe` is a scratch file on the same disk)."""
+    probe.touch()
+    return probe.stat().st_mtime_ns > path.stat().st_mtime_ns
+
+
 # -- processes (read from /proc, independently of the code under test) ---------------------------
 
 
@@ -187,9 +196,12 @@ def cmdline(pid: int) -> list[bytes] | None:
     """The process's arguments, None once it is gone."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return fh.read().split(b"\0")[:-1]
+            arguments = fh.read().split(b"\0")
     except OSError:
         return None
+    if arguments[-1] == b"":  # each argument ends in a NUL, unless the process rewrote them
+        arguments.pop()
+    return arguments
 
 
 def live_pids(match: Callable[[list[bytes]], bool]) -> list[int]:
@@ -289,9 +301,8 @@ class SignalLog:
         )
 
 
-@contextlib.contextmanager
-def signal_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[SignalLog]:
-    """Record the signals sent while the block runs; they are still sent."""
+def record_signals(monkeypatch: pytest.MonkeyPatch) -> SignalLog:
+    """Record the signals sent from here on (they are still sent), until the test ends."""
     log = SignalLog()
     real_kill, real_killpg = os.kill, os.killpg
 
@@ -303,7 +314,6 @@ def signal_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[SignalLog]:
         real_killpg(pgid, sig)
         log.record("killpg", pgid, sig)
 
-    with monkeypatch.context() as patch:
-        patch.setattr(os, "kill", kill)
-        patch.setattr(os, "killpg", killpg)
-        yield log
+    monkeypatch.setattr(os, "kill", kill)
+    monkeypatch.setattr(os, "killpg", killpg)
+    return log

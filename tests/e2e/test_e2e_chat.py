@@ -72,16 +72,19 @@ async def test_interactive_ctrl_c_stops_the_turn_not_the_program(
 ) -> None:
     process = await spawn_chat(server_env(home, api.base_url), workspace)
     assert process.stdin is not None and process.stdout is not None
+    assert process.stderr is not None
     process.stdin.write(b"slow: 0.05\n")
     await process.stdin.drain()
     first = await asyncio.wait_for(process.stdout.readexactly(4), 30)
     assert first == b"tick"
     process.send_signal(signal.SIGINT)
-    await asyncio.sleep(0.5)
+    # the chat says the turn stopped, and it is still there
+    said = await asyncio.wait_for(process.stderr.readuntil(b"(stopped)"), 30)
     assert process.returncode is None
     process.stdin.write(b"are you there\n/quit\n")
     await process.stdin.drain()
-    out, err = await asyncio.wait_for(process.communicate(), 30)
+    out, rest = await asyncio.wait_for(process.communicate(), 30)
+    err = said + rest
     assert process.returncode == 0, err
     assert "You said: are you there" in out.decode()
     assert "(stopped)" in err.decode()
@@ -243,10 +246,8 @@ async def test_a_script_s_quit_waits_for_the_lines_before_it(
     assert process.stdin is not None
     process.stdin.write(b"run: sleep 2\n")
     await process.stdin.drain()
-    for _ in range(600):  # the turn has reached the model: the rest arrives during it
-        if api.requests:
-            break
-        await asyncio.sleep(0.05)
+    # the turn has reached the model: the rest arrives during it
+    await api.wait_for_requests(1, timeout=30)
     process.stdin.write(b"/sessions\n/quit\n")
     process.stdin.close()
     _out, err_bytes = await asyncio.wait_for(process.communicate(), 60)

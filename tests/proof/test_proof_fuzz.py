@@ -27,11 +27,12 @@ import orjson
 import pytest
 from bench.agent import Agent, start_agent
 from bench.background import BackgroundLoop
-from bench.rpc import LspClient, RpcError, ServerGone, wait_for
+from bench.rpc import LspClient, RpcError, ServerGone
 from fixtures.fake_api import FakeModelAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.e2e.harness import API_KEY, server_env
+from tests.helpers import wait_for
 
 from agentls.lsp.methods import AGENT_METHODS as REGISTERED
 from agentls.rollout.paths import WorkspaceLayout
