@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fixtures.fake_api import CallItem, FakeModelAPI, Reply, TextItem
 from tests.e2e.conftest import Starter
-from tests.helpers import pids_with_marker, wait_for, wait_for_file
+from tests.helpers import alive, pids_with_marker, process_tree, wait_for, wait_for_file
 
 FIXTURE = str(Path(__file__).resolve().parents[2] / "fixtures" / "mcp" / "server.py")
 SECRET = "fixture-secret-value-0123456789"
@@ -115,10 +115,15 @@ async def test_nothing_an_mcp_server_started_survives_sigkill(
     )
     _msg, pending = agent.start("agent/send", {"text": "spawn"})
     await wait_for(lambda: bool(pids_with_marker(token)), 15)
+    # this server's own fixture servers: other tests may run theirs at the same time
+    fixtures = set(process_tree([agent.server.pid])) & set(pids_with_marker(FIXTURE))
+    assert fixtures
     os.kill(agent.server.pid, signal.SIGKILL)
     await agent.server.wait()
     pending.cancel()
     await wait_for(lambda: not pids_with_marker(token), 15, explain=lambda: pids_with_marker(token))
     await wait_for(
-        lambda: not pids_with_marker(FIXTURE), 15, explain=lambda: pids_with_marker(FIXTURE)
+        lambda: not [p for p in fixtures if alive(p)],
+        15,
+        explain=lambda: [p for p in fixtures if alive(p)],
     )

@@ -7,6 +7,7 @@ import re
 import signal
 import sys
 import termios
+import uuid
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,7 @@ async def test_ctrl_c_while_streaming_stops_the_turn_and_the_chat_goes_on(
 async def test_ctrl_c_while_a_command_runs_ends_the_command(
     api: FakeModelAPI, env: dict[str, str], workspace: Path, terminals: list[Terminal]
 ) -> None:
-    marker = "agentls-chat-sleep-4711"
+    marker = f"agentls-chat-sleep-{uuid.uuid4().hex[:8]}"
     chat = await open_chat(terminals, env, workspace, "--approval", "never-ask")
     await chat.type(f"run: echo started; exec -a {marker} sleep 60\r")
     await chat.expect(rf"\$ echo started; exec -a {marker} sleep 60")
@@ -314,7 +315,7 @@ async def test_bang_runs_the_users_command_and_ctrl_c_stops_it(
     await chat.expect(r"(?m)^ *typed-by-me")
     await chat.expect(r"\[exit 0\]")
     await chat.expect(PROMPT)
-    marker = "agentls-chat-user-sleep-99"
+    marker = f"agentls-chat-user-sleep-{uuid.uuid4().hex[:8]}"
     await chat.type(f"!exec -a {marker} sleep 60\r")
     await wait_for(lambda: bool(pids_with_marker(marker)), 10)
     pids = pids_with_marker(marker)
