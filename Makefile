@@ -60,8 +60,15 @@ system-deps:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# Every Python test, in two passes: first the test files on every core (pytest-xdist; a file
+# stays on one worker, so its module fixtures and its order hold), then the tests marked
+# `serial` one after another, alone (timing, every core, a real editor or model).
+# PYTEST_WORKERS=0 runs the first pass without workers, in one process.
+PYTEST_WORKERS ?= auto
+PYTEST_ENV := AGENTLS_TEST_REQUIRE_LOCAL_MODEL=1 AGENTLS_TEST_REQUIRE_NVIM=1 AGENTLS_TEST_REQUIRE_SANDBOX=1
 pytest: $(STAMP) system-deps
-	AGENTLS_TEST_REQUIRE_LOCAL_MODEL=1 AGENTLS_TEST_REQUIRE_NVIM=1 AGENTLS_TEST_REQUIRE_SANDBOX=1 $(BIN)/python -m pytest -q
+	$(PYTEST_ENV) $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not serial"
+	$(PYTEST_ENV) $(BIN)/python -m pytest -q -m serial
 
 # The VS Code extension: type check, unit, browser (headless Chromium), protocol and
 # integration tests against the real server, then packaging as a .vsix.

@@ -92,6 +92,7 @@ async def test_interactive_ctrl_c_stops_the_turn_not_the_program(
     assert [i.get("role") for i in api.requests[-1]["input"]] == ["user", "assistant", "user"]
 
 
+@pytest.mark.serial  # the embedded model takes every core
 async def test_without_a_key_the_embedded_model_answers(home: Path, workspace: Path) -> None:
     from tests.e2e.test_e2e_real_model import _local_model_or_skip
 
@@ -211,6 +212,7 @@ async def test_a_dns_failure_is_one_line_per_retry_worded_as_dns(
     assert all("could not look up no-such-host.invalid (DNS failure)" in line for line in lines)
 
 
+@pytest.mark.serial  # the embedded model takes every core
 async def test_the_embedded_model_answers_briefly_and_stops(home: Path, workspace: Path) -> None:
     from tests.e2e.test_e2e_real_model import _local_model_or_skip
 

@@ -38,6 +38,10 @@ from agentls.lsp.methods import AGENT_METHODS as REGISTERED
 from agentls.rollout.paths import WorkspaceLayout
 from agentls.rollout.reader import parse_rollout
 
+# hundreds of hypothesis examples against one server, with time limits per request: alone
+# (`make pytest` runs `serial` tests after the parallel pass)
+pytestmark = pytest.mark.serial
+
 # every method the server registers: the fuzzer follows the server, never a copy of its list
 AGENT_METHODS = list(REGISTERED)
 INTERNAL_ERROR = -32603

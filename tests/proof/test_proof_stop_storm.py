@@ -13,11 +13,16 @@ import os
 import random
 from pathlib import Path
 
+import pytest
 from bench.agent import API_KEY, server_env, start_agent
 from bench.fake_proc import FakeAPIProcess
 from bench.procs import fd_kinds
 from bench.stop_storm import run_stop_storm
 from tests.helpers import wait_for
+
+# counts the server's threads, descriptors and sockets, stops at random moments: alone
+# (`make pytest` runs `serial` tests after the parallel pass)
+pytestmark = pytest.mark.serial
 
 
 async def test_stop_storm(tmp_path: Path) -> None:
