@@ -72,9 +72,16 @@ acpx:
 			"acpx@$(ACPX_VERSION)" && touch "$(ACPX_DIR)/.installed"; \
 	fi
 
+# Every Python test, in two passes: first the test files on every core (pytest-xdist; a file
+# stays on one worker, so its module fixtures and its order hold), then the tests marked
+# `serial` one after another, alone (timing, every core, a real editor or model).
+# PYTEST_WORKERS=0 runs the first pass without workers, in one process.
+PYTEST_WORKERS ?= auto
+PYTEST_ENV := AGENTLS_TEST_REQUIRE_LOCAL_MODEL=1 AGENTLS_TEST_REQUIRE_NVIM=1 \
+	AGENTLS_TEST_REQUIRE_SANDBOX=1 AGENTLS_TEST_ACPX="$(ACPX_DIR)/node_modules/.bin/acpx"
 pytest: $(STAMP) system-deps acpx
-	AGENTLS_TEST_REQUIRE_LOCAL_MODEL=1 AGENTLS_TEST_REQUIRE_NVIM=1 AGENTLS_TEST_REQUIRE_SANDBOX=1 \
-	AGENTLS_TEST_ACPX="$(ACPX_DIR)/node_modules/.bin/acpx" $(BIN)/python -m pytest -q
+	$(PYTEST_ENV) $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not serial"
+	$(PYTEST_ENV) $(BIN)/python -m pytest -q -m serial
 
 # The VS Code extension: type check, unit, browser (headless Chromium), protocol and
 # integration tests against the real server, then packaging as a .vsix.

@@ -18,9 +18,22 @@ from pygls.protocol.json_rpc import (
 )
 from pytest_lsp import ClientServerConfig, LanguageClient
 from pytest_lsp.client import register_lsp_features
+from tests.helpers import Changes, alive, process_tree, wait_for
 
 from agentls.protocol import EVENTS
-from agentls.tools.procfs import list_pids, read_stat
+
+# the benchmarks (bench/) take these from here
+__all__ = [
+    "API_KEY",
+    "Agent",
+    "agent_converter",
+    "alive",
+    "make_client",
+    "process_tree",
+    "server_env",
+    "start_agent",
+    "stop_agent",
+]
 
 API_KEY = "sk-test-0123456789abcdef"
 
@@ -74,7 +87,7 @@ class Agent:
         self._counter = 0
         self.initialize_result: Any = None
         self._changed = asyncio.Event()
-        self._event_arrived = asyncio.Event()
+        self.arrivals = Changes()  # an event came
         # pygls tags handlers with attributes, which bound methods cannot carry
         client.feature("agent/event")(lambda params: self._on_event(params))
         client.feature("agent/sessionsChanged")(lambda params: self._on_changed(params))
@@ -87,7 +100,7 @@ class Agent:
     def _on_event(self, params: dict[str, Any]) -> None:
         self.events.append(params)
         self.shape_errors += event_shape_errors(params)
-        self._event_arrived.set()
+        self.arrivals.changed()
 
     def _on_changed(self, _params: Any) -> None:
         self.sessions_changed += 1
@@ -139,15 +152,12 @@ class Agent:
         predicate: Callable[[dict[str, Any]], bool] = lambda _e: True,
         timeout: float = 15,
     ) -> dict[str, Any]:
-        async def find() -> dict[str, Any]:
-            while True:
-                for event in self.events:
-                    if event["type"] == kind and predicate(event):
-                        return event
-                self._event_arrived.clear()
-                await self._event_arrived.wait()
+        """The first event of `kind` that `predicate` accepts, received or still to come."""
 
-        return await asyncio.wait_for(find(), timeout)
+        def find() -> dict[str, Any] | None:
+            return next((e for e in self.events if e["type"] == kind and predicate(e)), None)
+
+        return await wait_for(find, timeout, what=f"a {kind} event", changes=self.arrivals)
 
     async def wait_sessions_changed(self, timeout: float = 10) -> None:
         await asyncio.wait_for(self._changed.wait(), timeout)
@@ -210,56 +220,3 @@ async def stop_agent(agent: Agent) -> None:
             client._server.kill()
     await asyncio.wait_for(client.stop(), 10)
     assert not agent.shape_errors, f"events unlike agentls.protocol's: {agent.shape_errors}"
-
-
-def alive(pid: int) -> bool:
-    """A process counts as alive unless it is gone or a zombie."""
-    stat = read_stat(pid)
-    return stat is not None and stat.alive
-
-
-def pids_with_marker(text: str) -> list[int]:
-    """Processes whose command line contains `text` (the test's own unique tag)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                cmdline = fh.read().replace(b"\0", b" ")
-        except OSError:
-            continue
-        if text.encode() in cmdline and alive(int(entry)):
-            found.append(int(entry))
-    return found
-
-
-async def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if check():
-            return True
-        await asyncio.sleep(0.02)
-    return check()
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in list_pids():
-        stat = read_stat(entry)
-        if stat is not None and stat.ppid == pid and stat.alive:
-            found.append(entry)
-    return found
-
-
-def process_tree(pids: list[int]) -> list[int]:
-    """The given processes and all their live descendants."""
-    tree: list[int] = []
-    todo = list(pids)
-    while todo:
-        pid = todo.pop()
-        if pid in tree:
-            continue
-        tree.append(pid)
-        todo.extend(children_of(pid))
-    return tree

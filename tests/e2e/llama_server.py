@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import socket
 import sys
-import time
 import urllib.request
 
 import xllamacpp
+from tests.helpers import wait_for_blocking
 
 from agentls.providers.local import default_model_path
 
@@ -32,12 +32,15 @@ def main() -> int:
     params.cpuparams.n_threads = 2
     params.verbosity = -1
     server = xllamacpp.Server(params)
-    for _ in range(1200):
+
+    def healthy() -> bool:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                break
+                return True
         except OSError:
-            time.sleep(0.05)
+            return False
+
+    wait_for_blocking(healthy, 120, interval=0.05, what="llama.cpp to load the model")
     print(f"listening http://127.0.0.1:{port}/v1", flush=True)
     sys.stdin.read()
     del server

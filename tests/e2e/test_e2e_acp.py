@@ -33,7 +33,8 @@ from acp.stdio import spawn_agent_process
 from fixtures.fake_api import FakeModelAPI
 from tests.agentls.acp.fake_core import RecordingClient
 from tests.e2e.conftest import Starter
-from tests.e2e.harness import alive, pids_with_marker, process_tree, server_env, wait_until
+from tests.e2e.harness import server_env
+from tests.helpers import alive, pids_with_marker, process_tree, wait_for
 
 MCP_FIXTURE = str(Path(__file__).resolve().parents[2] / "fixtures" / "mcp" / "server.py")
 Connection = Any
@@ -103,7 +104,7 @@ async def test_a_prompt_streams_and_ends_the_turn(
         new = await conn.new_session(cwd=str(workspace))
         answer = await conn.prompt(session_id=new.session_id, prompt=[text_block("hello")])
         assert answer.stop_reason == "end_turn"
-        assert await wait_until(lambda: "You said: hello" in agent_text(client, new.session_id))
+        await wait_for(lambda: "You said: hello" in agent_text(client, new.session_id))
     assert api.rejected == []
 
 
@@ -115,7 +116,7 @@ async def test_a_command_runs_as_a_tool_call_with_its_output(
         sid = new.session_id
         answer = await conn.prompt(session_id=sid, prompt=[text_block("run: echo from-acp")])
         assert answer.stop_reason == "end_turn"
-        assert await wait_until(lambda: final_status(client, sid) == "completed")
+        await wait_for(lambda: final_status(client, sid) == "completed")
         started = next(u for u in tool_updates(client, sid) if isinstance(u, ToolCallStart))
         assert started.kind in ("execute", "read", "search")
         assert any("from-acp" in content_text(u) for u in tool_updates(client, sid))
@@ -141,7 +142,7 @@ async def test_a_denied_command_does_not_run(
             "reject_always",
         }
         assert "touch made.txt" in str(tool_call.model_dump())
-        assert await wait_until(lambda: final_status(client, sid) == "failed")
+        await wait_for(lambda: final_status(client, sid) == "failed")
     assert not (workspace / "made.txt").exists()
     assert api.rejected == []
 
@@ -156,13 +157,13 @@ async def test_cancel_kills_the_command_and_the_next_prompt_is_accepted(
         prompt = asyncio.ensure_future(
             conn.prompt(session_id=sid, prompt=[text_block(f"run: sleep 30; echo {tag}")])
         )
-        assert await wait_until(lambda: len(process_tree(pids_with_marker(tag))) >= 2, 15)
+        await wait_for(lambda: len(process_tree(pids_with_marker(tag))) >= 2, 15)
         pids = process_tree(pids_with_marker(tag))  # bash and its `sleep`
         await conn.cancel(session_id=sid)
         answer = await asyncio.wait_for(prompt, 10)
         assert answer.stop_reason == "cancelled"
         assert [pid for pid in pids if alive(pid)] == []  # gone when the answer arrives
-        assert await wait_until(lambda: final_status(client, sid) == "failed")
+        await wait_for(lambda: final_status(client, sid) == "failed")
         again = await conn.prompt(session_id=sid, prompt=[text_block("still there?")])
         assert again.stop_reason == "end_turn"
     # the strict API took the next request: the stopped call has its output
@@ -215,7 +216,7 @@ async def test_an_edit_shows_its_diff(
         sid = new.session_id
         answer = await conn.prompt(session_id=sid, prompt=[text_block("patch:\n" + PATCH)])
         assert answer.stop_reason == "end_turn"
-        assert await wait_until(lambda: final_status(client, sid) == "completed")
+        await wait_for(lambda: final_status(client, sid) == "completed")
         started = next(u for u in tool_updates(client, sid) if isinstance(u, ToolCallStart))
         assert started.kind == "edit"
         diffs = [c for u in tool_updates(client, sid) for c in u.content or [] if c.type == "diff"]
@@ -236,7 +237,7 @@ async def test_an_edit_is_planned_on_and_written_through_the_clients_buffer(
         sid = new.session_id
         answer = await conn.prompt(session_id=sid, prompt=[text_block("patch:\n" + PATCH)])
         assert answer.stop_reason == "end_turn"
-        assert await wait_until(lambda: final_status(client, sid) == "completed")
+        await wait_for(lambda: final_status(client, sid) == "completed")
         assert client.files[str(path)] == "unsaved first\nnew line\n"
     assert path.read_text() == "old line\n"  # the disk is the editor's to save
     assert api.rejected == []
@@ -310,7 +311,7 @@ async def test_a_client_that_goes_away_mid_turn_stops_it_cleanly(
         prompt = asyncio.ensure_future(
             conn.prompt(session_id=sid, prompt=[text_block(f"run: sleep 30; echo {tag}")])
         )
-        assert await wait_until(lambda: len(process_tree(pids_with_marker(tag))) >= 2, 15)
+        await wait_for(lambda: len(process_tree(pids_with_marker(tag))) >= 2, 15)
         pids = process_tree(pids_with_marker(tag))
         assert process.stdin is not None
         process.stdin.close()  # the editor is gone

@@ -72,16 +72,19 @@ async def test_interactive_ctrl_c_stops_the_turn_not_the_program(
 ) -> None:
     process = await spawn_chat(server_env(home, api.base_url), workspace)
     assert process.stdin is not None and process.stdout is not None
+    assert process.stderr is not None
     process.stdin.write(b"slow: 0.05\n")
     await process.stdin.drain()
     first = await asyncio.wait_for(process.stdout.readexactly(4), 30)
     assert first == b"tick"
     process.send_signal(signal.SIGINT)
-    await asyncio.sleep(0.5)
+    # the chat says the turn stopped, and it is still there
+    said = await asyncio.wait_for(process.stderr.readuntil(b"(stopped)"), 30)
     assert process.returncode is None
     process.stdin.write(b"are you there\n/quit\n")
     await process.stdin.drain()
-    out, err = await asyncio.wait_for(process.communicate(), 30)
+    out, rest = await asyncio.wait_for(process.communicate(), 30)
+    err = said + rest
     assert process.returncode == 0, err
     assert "You said: are you there" in out.decode()
     assert "(stopped)" in err.decode()
@@ -89,6 +92,7 @@ async def test_interactive_ctrl_c_stops_the_turn_not_the_program(
     assert [i.get("role") for i in api.requests[-1]["input"]] == ["user", "assistant", "user"]
 
 
+@pytest.mark.serial  # the embedded model takes every core
 async def test_without_a_key_the_embedded_model_answers(home: Path, workspace: Path) -> None:
     from tests.e2e.test_e2e_real_model import _local_model_or_skip
 
@@ -208,6 +212,7 @@ async def test_a_dns_failure_is_one_line_per_retry_worded_as_dns(
     assert all("could not look up no-such-host.invalid (DNS failure)" in line for line in lines)
 
 
+@pytest.mark.serial  # the embedded model takes every core
 async def test_the_embedded_model_answers_briefly_and_stops(home: Path, workspace: Path) -> None:
     from tests.e2e.test_e2e_real_model import _local_model_or_skip
 
@@ -243,10 +248,8 @@ async def test_a_script_s_quit_waits_for_the_lines_before_it(
     assert process.stdin is not None
     process.stdin.write(b"run: sleep 2\n")
     await process.stdin.drain()
-    for _ in range(600):  # the turn has reached the model: the rest arrives during it
-        if api.requests:
-            break
-        await asyncio.sleep(0.05)
+    # the turn has reached the model: the rest arrives during it
+    await api.wait_for_requests(1, timeout=30)
     process.stdin.write(b"/sessions\n/quit\n")
     process.stdin.close()
     _out, err_bytes = await asyncio.wait_for(process.communicate(), 60)

@@ -14,7 +14,8 @@ import pytest
 from fixtures.fake_api import FakeModelAPI, Reply, TextItem, last_user_text_contains
 from pygls.exceptions import JsonRpcException
 from tests.e2e.conftest import Starter
-from tests.e2e.harness import Agent, alive, pids_with_marker, process_tree, server_env, wait_until
+from tests.e2e.harness import Agent, server_env
+from tests.helpers import alive, pids_with_marker, process_tree, wait_for
 
 from agentls.history.compact import COMPACTION_PROMPT, SUMMARY_PREFIX
 from agentls.rollout.paths import WorkspaceLayout
@@ -310,7 +311,7 @@ async def test_a_user_command_can_be_stopped(start: Starter, api: FakeModelAPI) 
     assert stopped["interrupted"] is True
     result = await asyncio.wait_for(running, 10)
     assert result["status"] == "interrupted"
-    assert await wait_until(lambda: not [p for p in procs if alive(p)], timeout=5)
+    await wait_for(lambda: not [p for p in procs if alive(p)], 5)
     done = next(e for e in agent.turn_events(result["turnId"]) if e["type"] == "toolCallCompleted")
     assert done["status"] == "aborted"
     await agent.send("next", sessionId=session_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,14 @@ from fixtures.fake_api import FakeModelAPI
 from lsprotocol import types
 from tests.e2e.conftest import Starter
 from tests.e2e.harness import server_env
+from tests.helpers import Changes, wait_for
 
 
 class RawClient:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
         self.messages: list[dict[str, Any]] = []
-        self._arrived = asyncio.Event()
+        self.arrivals = Changes()  # a message came
         self.reading = True
         self._reader = asyncio.ensure_future(self._read_all())
 
@@ -48,7 +50,7 @@ class RawClient:
             header = await stdout.readuntil(b"\r\n\r\n")
             length = int(header.split(b"Content-Length:")[1].split(b"\r\n")[0])
             self.messages.append(json.loads(await stdout.readexactly(length)))
-            self._arrived.set()
+            self.arrivals.changed()
 
     def write(self, body: bytes) -> None:
         assert self.process.stdin is not None
@@ -58,15 +60,18 @@ class RawClient:
         self.write(json.dumps({"jsonrpc": "2.0", **message}).encode())
 
     async def answer(self, msg_id: Any, timeout: float = 20) -> dict[str, Any]:
-        async def find() -> dict[str, Any]:
-            while True:
-                for message in self.messages:
-                    if message.get("id") == msg_id and "method" not in message:
-                        return message
-                self._arrived.clear()
-                await self._arrived.wait()
+        """The first answer to `msg_id`, received or still to come."""
+        return await self.first(
+            lambda m: m.get("id") == msg_id and "method" not in m, timeout, f"an answer to {msg_id}"
+        )
 
-        return await asyncio.wait_for(find(), timeout)
+    async def first(
+        self, match: Callable[[dict[str, Any]], bool], timeout: float, what: str
+    ) -> dict[str, Any]:
+        def find() -> dict[str, Any] | None:
+            return next((m for m in self.messages if match(m)), None)
+
+        return await wait_for(find, timeout, what=what, changes=self.arrivals)
 
     async def initialize(self, workspace: Path, **options: Any) -> None:
         self.send(
@@ -156,14 +161,9 @@ async def test_a_reused_request_id_is_refused_not_answered_twice(
     assert first["error"]["code"] == -32600 and "in use" in first["error"]["message"]
     raw.send({"method": "$/cancelRequest", "params": {"id": "same"}})
 
-    async def second() -> dict[str, Any]:
-        while True:
-            answers = [m for m in raw.messages if m.get("id") == "same" and "result" in m]
-            if answers:
-                return answers[0]
-            await asyncio.sleep(0.02)
-
-    turn = await asyncio.wait_for(second(), 20)
+    turn = await raw.first(
+        lambda m: m.get("id") == "same" and "result" in m, 20, "the turn's own answer"
+    )
     assert turn["result"]["status"] in ("interrupted", "completed")
     assert len([m for m in raw.messages if m.get("id") == "same"]) == 2
 
@@ -207,7 +207,7 @@ async def test_a_client_that_stops_reading_does_not_grow_the_server(
     script = "timeout 4 yes 'flood of output that nobody reads' ; echo done-flooding"
     client.send({"id": "flood", "method": "agent/send", "params": {"text": f"run: {script}"}})
     peak = 0.0
-    for _ in range(60):
+    for _ in range(60):  # the server's size, sampled through the flood and after it
         peak = max(peak, _rss_mb(client.process.pid))
         await asyncio.sleep(0.1)
     client._reader = asyncio.ensure_future(client._read_all())

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from fixtures.fake_api import CallItem, FakeModelAPI, Reply, TextItem
 from tests.e2e.conftest import Starter
-from tests.e2e.harness import pids_with_marker, server_env, wait_until
+from tests.e2e.harness import server_env
+from tests.helpers import alive, pids_with_marker, process_tree, wait_for, wait_for_file
 
 FIXTURE = str(Path(__file__).resolve().parents[2] / "fixtures" / "mcp" / "server.py")
 SECRET = "fixture-secret-value-0123456789"
@@ -28,15 +29,16 @@ def servers(**extra: dict[str, Any]) -> dict[str, Any]:
 
 
 async def ready(agent: Any, name: str = "fix", timeout: float = 30) -> dict[str, Any]:
-    async def find() -> dict[str, Any]:
-        while True:
-            listed = await agent.request("agent/mcpServers", {})
-            for server in listed["servers"]:
-                if server["name"] == name and server["state"] in ("ready", "failed"):
-                    return dict(server)
-            await asyncio.sleep(0.05)
+    """The server's status once it has settled (ready or failed), asked of the agent."""
 
-    return await asyncio.wait_for(find(), timeout)
+    async def settled() -> dict[str, Any] | None:
+        listed = await agent.request("agent/mcpServers", {})
+        for server in listed["servers"]:
+            if server["name"] == name and server["state"] in ("ready", "failed"):
+                return dict(server)
+        return None
+
+    return await wait_for(settled, timeout, interval=0.05, what=f"MCP server {name} to settle")
 
 
 @pytest.mark.parametrize("wire", ["responses", "chat"])
@@ -72,13 +74,13 @@ async def test_stop_cancels_the_call_at_the_server(
     api.enqueue(Reply([CallItem("mcp__fix__slow", {"seconds": 30, "record": str(record)})]))
     msg_id, pending = agent.start("agent/send", {"text": "slow tool"})
     await agent.wait_event("toolCallStarted")
-    assert await wait_until(lambda: record.exists() and "started" in record.read_text(), 10)
+    await wait_for_file(record, "started", 10)
     agent.cancel(msg_id)
     result = await asyncio.wait_for(pending, 15)
     assert result["status"] == "interrupted"
     completed = await agent.wait_event("toolCallCompleted")
     assert completed["status"] == "aborted"
-    assert await wait_until(lambda: "cancelled" in record.read_text(), 10), record.read_text()
+    await wait_for_file(record, "cancelled", 10)
     assert (await agent.send("next turn"))["status"] == "completed"
     assert api.rejected == []
 
@@ -95,7 +97,7 @@ async def test_a_broken_server_is_reported_and_the_others_work(
     assert SECRET not in str(bad)
     capability = agent.initialize_result.capabilities.experimental["agent"]
     assert {s["name"] for s in capability["mcp"]} == {"fix", "broken"}
-    assert await wait_until(lambda: any("'broken'" in m.message for m in agent.client.messages), 10)
+    await wait_for(lambda: any("'broken'" in m.message for m in agent.client.messages), 10)
     assert all(SECRET not in m.message for m in agent.client.messages)
     api.enqueue(
         Reply([CallItem("mcp__fix__echo", {"text": "still here"})]), Reply([TextItem("ok")])
@@ -114,12 +116,19 @@ async def test_nothing_an_mcp_server_started_survives_sigkill(
         Reply([CallItem("mcp__fix__spawn_child", {"token": token, "ready_file": ready_file})])
     )
     _msg, pending = agent.start("agent/send", {"text": "spawn"})
-    assert await wait_until(lambda: bool(pids_with_marker(token)), 15)
+    await wait_for(lambda: bool(pids_with_marker(token)), 15)
+    # this server's own fixture servers: other tests may run theirs at the same time
+    fixtures = set(process_tree([agent.server.pid])) & set(pids_with_marker(FIXTURE))
+    assert fixtures
     os.kill(agent.server.pid, signal.SIGKILL)
     await agent.server.wait()
     pending.cancel()
-    assert await wait_until(lambda: not pids_with_marker(token), 15), pids_with_marker(token)
-    assert await wait_until(lambda: not pids_with_marker(FIXTURE), 15), pids_with_marker(FIXTURE)
+    await wait_for(lambda: not pids_with_marker(token), 15, explain=lambda: pids_with_marker(token))
+    await wait_for(
+        lambda: not [p for p in fixtures if alive(p)],
+        15,
+        explain=lambda: [p for p in fixtures if alive(p)],
+    )
 
 
 def _mcp_waiting(agent: Any) -> list[dict[str, Any]]:

@@ -11,7 +11,8 @@ from typing import Any
 
 from fixtures.fake_api import CutStream, FakeModelAPI, HttpError
 from tests.e2e.conftest import Starter
-from tests.e2e.harness import API_KEY, alive, pids_with_marker, process_tree, server_env, wait_until
+from tests.e2e.harness import API_KEY, server_env
+from tests.helpers import alive, pids_with_marker, process_tree, wait_for
 
 CHAT = {"wireApi": "chat"}
 SERVER = {"history": "server"}
@@ -47,7 +48,7 @@ async def test_chat_wire_stop_mid_command_then_next_turn(start: Starter, api: Fa
     tag = f"chat-stop-{uuid.uuid4().hex[:8]}"
     msg_id, pending = agent.start("agent/send", {"text": f"run: sleep 30; echo {tag}"})
     await agent.wait_event("toolCallStarted")
-    assert await wait_until(lambda: len(process_tree(pids_with_marker(tag))) >= 2)
+    await wait_for(lambda: len(process_tree(pids_with_marker(tag))) >= 2)
     pids = process_tree(pids_with_marker(tag))
     agent.cancel(msg_id)
     result = await asyncio.wait_for(pending, 10)
@@ -63,9 +64,11 @@ async def test_chat_wire_stop_mid_command_then_next_turn(start: Starter, api: Fa
 
 async def test_chat_wire_survives_sigkill_and_resumes(start: Starter, api: FakeModelAPI) -> None:
     first = await start(init_options=CHAT)
-    _msg, pending = first.start("agent/send", {"text": "run: sleep 30"})
+    tag = f"chat-kill-{uuid.uuid4().hex[:8]}"
+    _msg, pending = first.start("agent/send", {"text": f"run: sleep 30; echo {tag}"})
     await first.wait_event("toolCallStarted")
-    await asyncio.sleep(0.3)
+    # the command runs (bash and its `sleep`): the call is on record
+    await wait_for(lambda: len(process_tree(pids_with_marker(tag))) >= 2)
     os.kill(first.server.pid, signal.SIGKILL)
     await first.server.wait()
     pending.cancel()

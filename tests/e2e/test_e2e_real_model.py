@@ -19,6 +19,10 @@ from tests.e2e.harness import server_env
 
 from agentls.providers.local import default_model_path
 
+# a real llama.cpp model on every core: alone (`make pytest` runs `serial` tests after the
+# parallel pass)
+pytestmark = pytest.mark.serial
+
 REQUIRED = os.environ.get("AGENTLS_TEST_REQUIRE_LOCAL_MODEL") == "1"
 
 

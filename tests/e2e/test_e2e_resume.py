@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import uuid
+from functools import partial
 from pathlib import Path
 
 import orjson
@@ -13,7 +14,8 @@ import pytest
 from fixtures.fake_api import FakeModelAPI
 from pygls.exceptions import JsonRpcException
 from tests.e2e.conftest import Starter
-from tests.e2e.harness import Agent, alive, pids_with_marker, process_tree, wait_until
+from tests.e2e.harness import Agent
+from tests.helpers import alive, pids_with_marker, process_tree, wait_for, written_later_than
 
 from agentls.rollout.paths import WorkspaceLayout
 
@@ -34,13 +36,13 @@ async def test_sigkill_mid_command_then_resume(
     tag = f"agentls-kill-{uuid.uuid4().hex[:8]}"
     _msg, pending = first.start("agent/send", {"text": f"run: sleep 30; echo {tag}"})
     await first.wait_event("toolCallStarted")
-    assert await wait_until(lambda: len(process_tree(pids_with_marker(tag))) >= 2)
+    await wait_for(lambda: len(process_tree(pids_with_marker(tag))) >= 2)
     tools = process_tree(pids_with_marker(tag))  # bash and its grandchild `sleep 30`
     os.kill(first.server.pid, signal.SIGKILL)
     await first.server.wait()
     pending.cancel()
     # nothing the killed server started survives it
-    assert await wait_until(lambda: not [p for p in tools if alive(p)], timeout=5), tools
+    await wait_for(lambda: not [p for p in tools if alive(p)], 5, explain=lambda: tools)
 
     second = await start()
     resumed = await second.request("agent/resume", {})
@@ -111,13 +113,16 @@ async def test_two_servers_cannot_write_one_session(start: Starter) -> None:
     assert (await second.send("separate"))["sessionId"] != session_id
 
 
-async def test_new_and_list_sessions_with_paging(agent: Agent) -> None:
+async def test_new_and_list_sessions_with_paging(agent: Agent, home: Path, tmp_path: Path) -> None:
     ids = []
     for n in range(5):
         session_id = (await agent.request("agent/newSession", {}))["sessionId"]
         await agent.send(f"topic {n}", sessionId=session_id)
         ids.append(session_id)
-        await asyncio.sleep(0.01)
+        # sessions are listed by their files' times, which tick coarsely: the next session's
+        # file must be written on a later tick than this one's
+        (latest,) = home.rglob(f"*{session_id}.jsonl")
+        await wait_for(partial(written_later_than, latest, tmp_path / "probe"), what="a tick")
     page = await agent.request("agent/listSessions", {"limit": 2})
     assert [s["sessionId"] for s in page["sessions"]] == [ids[4], ids[3]]
     first = page["sessions"][0]

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from fixtures.fake_api import FakeModelAPI, HttpError
 from tests.e2e.conftest import Starter
-from tests.e2e.harness import API_KEY, Agent, pids_with_marker, server_env, wait_until
+from tests.e2e.harness import API_KEY, Agent, server_env
+from tests.helpers import pids_with_marker, wait_for
 
 NEVER = {"approval": "never-ask"}
 
@@ -30,7 +31,7 @@ async def test_a_detached_process_does_not_outlive_its_call(
     )
     result = await agent.send(f"run: {script}")
     assert result["status"] == "completed"
-    assert await wait_until(lambda: not pids_with_marker(token), 5), pids_with_marker(token)
+    await wait_for(lambda: not pids_with_marker(token), 5, explain=lambda: pids_with_marker(token))
 
 
 async def test_nothing_survives_a_sigkill_of_the_server(start: Starter, api: FakeModelAPI) -> None:
@@ -38,11 +39,11 @@ async def test_nothing_survives_a_sigkill_of_the_server(start: Starter, api: Fak
     agent = await start(init_options=NEVER)
     script = f"setsid -f sh -c 'sleep 300; : {token}'; sleep 300"
     _msg, pending = agent.start("agent/send", {"text": f"run: {script}"})
-    assert await wait_until(lambda: bool(pids_with_marker(token)), 15)
+    await wait_for(lambda: bool(pids_with_marker(token)), 15)
     os.kill(agent.server.pid, signal.SIGKILL)
     await agent.server.wait()
     pending.cancel()
-    assert await wait_until(lambda: not pids_with_marker(token), 10), pids_with_marker(token)
+    await wait_for(lambda: not pids_with_marker(token), 10, explain=lambda: pids_with_marker(token))
 
 
 async def test_the_key_cannot_be_read_from_proc(start: Starter, api: FakeModelAPI) -> None:
@@ -80,9 +81,7 @@ async def test_without_bubblewrap_the_user_is_told_and_asked(
     agent = await start(env=env, init_options=NEVER)
     sandbox = agent.initialize_result.capabilities.experimental["agent"]["sandbox"]
     assert sandbox["active"] is False and "namespace" in sandbox["warning"]
-    assert await wait_until(
-        lambda: sum("sandbox" in m.message for m in agent.client.messages) == 1, 10
-    )
+    await wait_for(lambda: sum("sandbox" in m.message for m in agent.client.messages) == 1, 10)
     agent.decide = lambda _p: {"decision": "deny"}
     result = await agent.send("run: touch made-by-the-model")
     assert result["status"] == "completed"

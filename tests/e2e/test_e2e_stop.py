@@ -10,7 +10,8 @@ import pytest
 from fixtures.fake_api import FakeModelAPI
 from pygls.exceptions import JsonRpcException
 from tests.e2e.conftest import Starter
-from tests.e2e.harness import Agent, alive, pids_with_marker, process_tree, wait_until
+from tests.e2e.harness import Agent
+from tests.helpers import alive, pids_with_marker, process_tree, wait_for
 
 
 async def _assert_next_turn_accepted(agent: Agent, api: FakeModelAPI, session_id: str) -> None:
@@ -51,7 +52,7 @@ async def test_stop_while_a_command_runs(
     tag = f"agentls-test-{uuid.uuid4().hex[:8]}"
     msg_id, pending = agent.start("agent/send", {"text": f"run: sleep 30; echo {tag}"})
     await agent.wait_event("toolCallStarted")
-    assert await wait_until(lambda: len(process_tree(pids_with_marker(tag))) >= 2)
+    await wait_for(lambda: len(process_tree(pids_with_marker(tag))) >= 2)
     pids = process_tree(pids_with_marker(tag))  # bash and its `sleep` child
     if how == "cancel":
         agent.cancel(msg_id)
@@ -85,7 +86,7 @@ async def test_stop_while_an_approval_is_pending(start: Starter, api: FakeModelA
     result = await asyncio.wait_for(pending, 10)
     assert result["status"] == "interrupted"
     # the server withdrew its question with $/cancelRequest
-    assert await wait_until(lambda: len(agent.approval_cancels) == 1)
+    await wait_for(lambda: len(agent.approval_cancels) == 1)
     await _assert_next_turn_accepted(agent, api, result["sessionId"])
 
 

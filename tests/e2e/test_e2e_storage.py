@@ -14,7 +14,8 @@ from fixtures.fake_api import FakeModelAPI
 from pygls.exceptions import JsonRpcException
 from tests.agentls.rollout.reference_reader import read_rollout
 from tests.e2e.conftest import Starter
-from tests.e2e.harness import server_env, wait_until
+from tests.e2e.harness import server_env
+from tests.helpers import wait_for
 
 from agentls.rollout.paths import WorkspaceLayout
 
@@ -89,9 +90,7 @@ async def test_deleted_sessions_folder_is_recreated_and_the_user_told(
     shutil.rmtree(layout.sessions_dir)
     second = await agent.send("two")
     assert second["status"] == "completed"
-    assert await wait_until(
-        lambda: any("recreated" in m.message for m in agent.client.messages), 10
-    )
+    await wait_for(lambda: any("recreated" in m.message for m in agent.client.messages), 10)
     await agent.wait_sessions_changed()
     path = layout.find_session(first["sessionId"])
     assert path is not None

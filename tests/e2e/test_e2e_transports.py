@@ -28,30 +28,12 @@ async def test_send_over_network_transports(
     transport: str, api: FakeModelAPI, home: Path, workspace: Path
 ) -> None:
     port = free_port()
-    server = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "agentls",
-        "serve",
-        transport,
-        f"127.0.0.1:{port}",
-        "--token",
-        TOKEN,
-        env=server_env(home, api.base_url),
-    )
+    server = await _start(transport, port, home, api, "--token", TOKEN)
     client = LanguageClient("test", "1", converter_factory=agent_converter)
     events: list[dict[str, Any]] = []
     client.feature("agent/event")(lambda params: events.append(params))
     try:
-        for _ in range(200):
-            try:
-                if transport == "--tcp":
-                    await client.start_tcp("127.0.0.1", port)
-                else:
-                    await client.start_ws("127.0.0.1", port)
-                break
-            except OSError:
-                await asyncio.sleep(0.05)
+        await _connect(client, transport, port)
         await client.initialize_async(
             types.InitializeParams(
                 capabilities=types.ClientCapabilities(),
@@ -92,6 +74,13 @@ async def _start(transport: str, port: int, home: Path, api: FakeModelAPI, *extr
     return server
 
 
+async def _connect(client: LanguageClient, transport: str, port: int) -> None:
+    if transport == "--tcp":
+        await client.start_tcp("127.0.0.1", port)
+    else:
+        await client.start_ws("127.0.0.1", port)
+
+
 @pytest.mark.parametrize("transport", ["--tcp", "--ws"])
 async def test_a_client_without_the_token_is_refused(
     transport: str, api: FakeModelAPI, home: Path, workspace: Path
@@ -103,10 +92,7 @@ async def test_a_client_without_the_token_is_refused(
     assert len(token_file.read_text().strip()) >= 32
     client = LanguageClient("test", "1", converter_factory=agent_converter)
     try:
-        if transport == "--tcp":
-            await client.start_tcp("127.0.0.1", port)
-        else:
-            await client.start_ws("127.0.0.1", port)
+        await _connect(client, transport, port)
         with pytest.raises(Exception, match="token"):
             await asyncio.wait_for(
                 client.initialize_async(

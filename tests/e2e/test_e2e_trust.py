@@ -25,8 +25,9 @@ from acp import text_block
 from fixtures.fake_api import FakeModelAPI
 from lsprotocol import types
 from tests.e2e.conftest import Starter
-from tests.e2e.harness import API_KEY, Agent, pids_with_marker, server_env, wait_until
+from tests.e2e.harness import API_KEY, Agent, server_env
 from tests.e2e.test_e2e_acp import acp_agent, final_status
+from tests.helpers import pids_with_marker, wait_for
 
 EVIL_KEY = "sk-other-secret-of-the-user-0123"
 
@@ -174,15 +175,16 @@ async def test_workspace_configuration_pulled_steers_nothing(
         return [hostile.settings for _item in params.items]
 
     expected = set(hostile.settings) - {"model"}
-    assert await wait_until(lambda: hostile.named(_messages(agent)) == expected, 15), (
-        expected - hostile.named(_messages(agent)),
-        _messages(agent),
+    await wait_for(
+        lambda: hostile.named(_messages(agent)) == expected,
+        15,
+        explain=lambda: (expected - hostile.named(_messages(agent)), _messages(agent)),
     )
     assert asked and asked[0].items[0].section == "agentls"
     await _asks_and_stays_home(agent, api, attacker, hostile, workspace)
     # asked again (the editor's settings changed): still nothing
     agent.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={}))
-    assert await wait_until(lambda: len(asked) == 2, 10)
+    await wait_for(lambda: len(asked) == 2, 10)
     await agent.request("agent/listSessions", {})
     attacker.assert_untouched()
     hostile.assert_nothing_started()
@@ -204,8 +206,10 @@ async def test_workspace_settings_pushed_steer_nothing(
     )
     await agent.request("agent/listSessions", {})  # handled after the notification
     expected = set(hostile.settings) - {"model"}
-    assert await wait_until(lambda: hostile.named(_messages(agent)) == expected, 10), _messages(
-        agent
+    await wait_for(
+        lambda: hostile.named(_messages(agent)) == expected,
+        10,
+        explain=lambda: _messages(agent),
     )
     await _asks_and_stays_home(agent, api, attacker, hostile, workspace)
 
@@ -226,7 +230,7 @@ async def test_the_same_keys_from_the_user_do_apply(
     assert result["status"] == "completed"
     assert agent.approval_requests == []
     assert (workspace / "made-by-the-model").exists()
-    assert await wait_until(marker.exists, 15)  # the user's MCP server was started
+    await wait_for(marker.exists, 15)  # the user's MCP server was started
     assert not any("came from the workspace" in m for m in _messages(agent))
 
 
@@ -250,7 +254,7 @@ async def test_acp_reads_no_settings_from_the_sessions_folder(
         answer = await conn.prompt(session_id=sid, prompt=[text_block("run: touch made.txt")])
         assert answer.stop_reason == "end_turn"
         assert len(client.asked) == 1, "never-ask from the repository took effect"
-        assert await wait_until(lambda: final_status(client, sid) == "failed")
+        await wait_for(lambda: final_status(client, sid) == "failed")
     assert not (workspace / "made.txt").exists()
     assert api.rejected == []
     assert api.requests[-1]["model"] != "gpt-workspace"

@@ -8,6 +8,7 @@ from fixtures.fake_api import CallItem, FakeModelAPI, Reply, TextItem
 from lsprotocol import types
 from tests.e2e.conftest import Starter
 from tests.e2e.harness import Agent
+from tests.helpers import wait_for
 
 
 async def test_initialize_advertises_the_agent_methods(agent: Agent) -> None:
@@ -191,7 +192,13 @@ async def test_configuration_pulled_mid_turn_does_not_break_the_turn(start: Star
 
     msg_id, pending = agent.start("agent/send", {"text": "slow: 0.05"})
     await asyncio.wait_for(answered.wait(), 10)
-    await asyncio.sleep(0.2)
+    # the turn streams on after the answer: it was not broken by it
+    seen = len(agent.events)
+    await wait_for(
+        lambda: any(e["type"] == "textDelta" for e in agent.events[seen:]),
+        what="a text delta after the configuration's answer",
+        changes=agent.arrivals,
+    )
     agent.cancel(msg_id)
     result = await asyncio.wait_for(pending, 10)
     assert result["status"] == "interrupted", result

@@ -25,7 +25,8 @@ from fixtures.fake_api import (
 )
 from pygls.exceptions import JsonRpcException
 from tests.e2e.conftest import Starter
-from tests.e2e.harness import Agent, wait_until
+from tests.e2e.harness import Agent
+from tests.helpers import wait_for_file
 
 from agentls.history.compact import COMPACTION_PROMPT
 
@@ -179,8 +180,8 @@ async def test_undo_of_a_stopped_turn(start: Starter, api: FakeModelAPI, workspa
     command = "echo partial > made.txt; echo half >> data.txt; sleep 30"
     _msg, pending = agent.start("agent/send", {"text": f"run: {command}"})
     await agent.wait_event("toolCallStarted")
-    assert await wait_until(lambda: (workspace / "made.txt").exists(), timeout=10)
-    assert await wait_until(lambda: "half" in (workspace / "data.txt").read_text(), timeout=10)
+    await wait_for_file(workspace / "made.txt", timeout=10)
+    await wait_for_file(workspace / "data.txt", "half", 10)
     # refused while the turn runs, with words saying what to do
     with pytest.raises(JsonRpcException) as busy:
         await agent.request("agent/undo", {})

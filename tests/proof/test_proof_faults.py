@@ -11,7 +11,12 @@ import os
 import random
 from pathlib import Path
 
+import pytest
 from bench.fault_injection import SCENARIOS, run_fault_injection
+
+# SIGKILLs at random moments, timed against the server's work: alone, so the machine's load
+# is not part of the test (`make pytest` runs `serial` tests after the parallel pass)
+pytestmark = pytest.mark.serial
 
 KILLS = 8
 

@@ -30,7 +30,7 @@ import orjson
 import pytest
 from bench.agent import Agent, start_agent
 from bench.background import BackgroundLoop
-from bench.rpc import LspClient, RpcError, ServerGone, wait_for
+from bench.rpc import LspClient, RpcError, ServerGone
 from fixtures.fake_api import FakeModelAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -43,9 +43,14 @@ from tests.agentls.rollout.walkers import (
     session_file,
 )
 from tests.e2e.harness import API_KEY, server_env
+from tests.helpers import wait_for
 
 from agentls.lsp.methods import AGENT_METHODS as REGISTERED
 from agentls.rollout.paths import WorkspaceLayout
+
+# hundreds of hypothesis examples against one server, with time limits per request: alone
+# (`make pytest` runs `serial` tests after the parallel pass)
+pytestmark = pytest.mark.serial
 
 # every method the server registers: the fuzzer follows the server, never a copy of its list
 AGENT_METHODS = list(REGISTERED)

@@ -36,10 +36,15 @@ def _nvim_version() -> tuple[int, int]:
     return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
 
 
-pytestmark = pytest.mark.skipif(
-    _nvim_version() < (0, 7) and os.environ.get("AGENTLS_TEST_REQUIRE_NVIM") != "1",
-    reason="needs Neovim 0.7+ as `nvim` on PATH (Debian/Ubuntu: apt-get install -y neovim)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        _nvim_version() < (0, 7) and os.environ.get("AGENTLS_TEST_REQUIRE_NVIM") != "1",
+        reason="needs Neovim 0.7+ as `nvim` on PATH (Debian/Ubuntu: apt-get install -y neovim)",
+    ),
+    # a real editor, timed by its own clock: alone (`make pytest` runs `serial` tests after the
+    # parallel pass)
+    pytest.mark.serial,
+]
 
 
 async def run_nvim(phase: str, tmp: Path, workspace: Path, env: dict[str, str]) -> dict[str, Any]:

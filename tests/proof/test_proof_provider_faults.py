@@ -15,6 +15,10 @@ from fixtures.fake_api import CutStream, FakeModelAPI, HttpError, Malformed, Slo
 from tests.e2e.conftest import Starter
 from tests.e2e.harness import Agent
 
+# measures how long retries and timeouts take: alone (`make pytest` runs `serial` tests after
+# the parallel pass)
+pytestmark = pytest.mark.serial
+
 WIRES = ["responses", "chat"]
 
 

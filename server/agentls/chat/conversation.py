@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import os
 import sys
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agentls.chat.commands import BY_NAME, help_text, unsupported
@@ -51,6 +53,14 @@ class Keys(Protocol):
     def running(self, sink: Callable[[Key], None]) -> contextlib.AbstractContextManager[None]: ...
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """A line waiting for the prompt loop; `text` None marks the end of the input."""
+
+    text: str | None
+    shown: bool = False  # already drawn as typed at the prompt
+
+
 def approval_question(params: dict[str, Any]) -> str:
     if params.get("kind") == "patch":
         what = "Apply these changes?"
@@ -81,10 +91,12 @@ class Chat:
         self.conn = ServerConnection(self._on_event, self._on_approval, self.ui.notice)
         self.session_id: str | None = None
         self.mode = "steer"
-        self.queued: list[str] = []
-        self.submitted: asyncio.Queue[str | None] = asyncio.Queue()
+        # Every line for the prompt loop, typed at the prompt or during a turn, in the order
+        # it came: one queue, so a line read before a turn started cannot be overtaken by
+        # one read during it (a script's `/compact` must run before its `/fork`).
+        self.waiting: deque[Waiting] = deque()
+        self._line_came = asyncio.Event()
         self.turn_id: str | None = None  # the JSON-RPC id of the running request
-        self.input_ended = False  # end of input came during a turn: leave after it
         self.approval: asyncio.Future[str] | None = None
         self.approval_question = ""
         self.quitting = False
@@ -135,7 +147,7 @@ class Chat:
             self.stop_turn()
             if self.approval is not None and not self.approval.done():
                 self.approval.set_result("abort")
-            self.submitted.put_nowait(None)
+            self._line_came.set()
         elif self.approval is not None and not self.approval.done():
             self._approval_key(key)
         elif self.turn_id is not None:
@@ -162,7 +174,7 @@ class Chat:
             self.stop_turn()
             self.approval.set_result("abort")
         elif key.kind == "eof":
-            self.input_ended = True
+            self._wait_line(None)  # leave after the turn
             self.approval.set_result("abort")
         elif choice in APPROVAL_KEYS:
             self.approval.set_result(APPROVAL_KEYS[choice])
@@ -175,7 +187,7 @@ class Chat:
         if key.kind == "interrupt":
             self.stop_turn()
         elif key.kind == "eof" and not self.terminal:
-            self.input_ended = True
+            self._wait_line(None)  # leave after the turn and the lines before the end
         elif key.kind == "line":
             self._typed_during_turn(key.text)
         elif key.kind in ("char", "edit"):
@@ -200,7 +212,7 @@ class Chat:
         elif self._steers() and not text.startswith(("/", "!")):
             asyncio.get_running_loop().create_task(self._steer(text))
         else:
-            self.queued.append(text)
+            self._wait_line(text)
             self.ui.notice(f"(queued for the next turn: {text})")
 
     async def _steer(self, text: str) -> None:
@@ -215,19 +227,23 @@ class Chat:
         if isinstance(result, dict) and result.get("accepted"):
             self.ui.notice(f"(steering: {text})")
         else:
-            self.queued.append(text)
+            self._wait_line(text)
             self.ui.notice(f"(the turn was ending: queued for the next turn: {text})")
+
+    def _wait_line(self, text: str | None, shown: bool = False) -> None:
+        self.waiting.append(Waiting(text, shown))
+        self._line_came.set()
 
     def _idle_key(self, key: Key) -> None:
         if key.kind == "line":
             if self.terminal:
                 sys.stdout.write("\r\x1b[2K" + PROMPT + key.text.replace("\n", "\n  ") + "\n")
                 sys.stdout.flush()
-            self.submitted.put_nowait(key.text)
+            self._wait_line(key.text, shown=True)
         elif key.kind == "eof":
             if self.terminal:
                 sys.stdout.write("\n")
-            self.submitted.put_nowait(None)
+            self._wait_line(None)
         elif key.kind == "interrupt":
             if self.terminal:
                 sys.stdout.write("^C\n")
@@ -392,16 +408,20 @@ class Chat:
 
     # -- the prompt loop ---------------------------------------------------------------------------
     async def next_line(self) -> str | None:
-        if self.queued and not self.quitting:
-            line = self.queued.pop(0)
-            if self.terminal:  # shown as if typed at the prompt now
-                sys.stdout.write("\r\x1b[2K" + PROMPT + line + "\n")
-                sys.stdout.flush()
-            return line
-        if self.input_ended:
+        """The next line in the order it came; None at the end of the input or when quitting."""
+        if not self.waiting and not self.quitting:
+            self.draw_prompt()
+        while not self.waiting and not self.quitting:
+            self._line_came.clear()
+            await self._line_came.wait()
+        if self.quitting:
             return None
-        self.draw_prompt()
-        return await self.submitted.get()
+        line = self.waiting.popleft()
+        if line.text is not None and not line.shown and self.terminal:
+            # typed during a turn: shown as if typed at the prompt now
+            sys.stdout.write("\r\x1b[2K" + PROMPT + line.text + "\n")
+            sys.stdout.flush()
+        return line.text
 
     async def loop(self) -> int:
         while not self.quitting:
@@ -417,9 +437,10 @@ class Chat:
                 if said:
                     self.ui.error(said)
                 return 1
-            if self.last_status == "interrupted" and self.queued and self.terminal:
+            typed = [line.text for line in self.waiting if line.text is not None]
+            if self.last_status == "interrupted" and typed and self.terminal:
                 # after a stop, nothing is sent on its own: the text waits in the prompt
-                self._set_editor_buffer(" ".join(self.queued))
-                self.queued.clear()
+                self._set_editor_buffer(" ".join(typed))
+                self.waiting = deque(line for line in self.waiting if line.text is None)
                 self.ui.notice("(what you typed is back in the prompt: Enter sends it)")
         return 0

@@ -33,6 +33,8 @@ class TerminalKeys:
 
         def readable() -> None:
             data = read_available(self.fd)
+            if data is None:
+                return
             if not data:
                 loop.remove_reader(self.fd)
                 sink(Key("eof"))

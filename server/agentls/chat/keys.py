@@ -126,9 +126,10 @@ class LineEditor:
         return Key("char", char)
 
 
-def read_available(fd: int) -> bytes:
-    """What the terminal has for us now (called when the fd is readable)."""
+def read_available(fd: int) -> bytes | None:
+    """What the terminal has for us now (called when the fd is readable): b"" at the end of
+    the input, None when a wake-up found nothing to read (which is not the end)."""
     try:
         return os.read(fd, 4096)
     except (BlockingIOError, InterruptedError):
-        return b""
+        return None

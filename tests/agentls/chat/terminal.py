@@ -19,6 +19,8 @@ import sys
 import termios
 from pathlib import Path
 
+from tests.helpers import Changes, wait_for
+
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[=>78]")
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -52,7 +54,8 @@ class Terminal:
         os.set_blocking(master, False)
         self.raw = b""
         self.mark = 0  # `expect` searches after this point of the plain text
-        self._arrived = asyncio.Event()
+        self.arrivals = Changes()  # output came, or the terminal hung up
+        self.hung_up = False  # every process holding the terminal closed it: all output is read
         asyncio.get_running_loop().add_reader(master, self._read)
 
     @classmethod
@@ -61,14 +64,10 @@ class Terminal:
         return cls([*command, *args], env)
 
     def _read(self) -> None:
-        try:
-            data = os.read(self.master, 65536)
-        except OSError:  # EIO: the child side closed
-            data = b""
-        if not data:
+        self._pending()
+        if self.hung_up:
             asyncio.get_running_loop().remove_reader(self.master)
-        self.raw += data
-        self._arrived.set()
+        self.arrivals.changed()
 
     @property
     def text(self) -> str:
@@ -90,40 +89,56 @@ class Terminal:
         """Wait for `pattern` (a regex) after the mark; the mark moves past the match."""
         regex = re.compile(pattern)
 
-        async def find() -> re.Match[str]:
-            while True:
-                match = regex.search(self.text, self.mark)
-                if match:
-                    return match
-                if self.process.poll() is not None and not self._pending():
-                    raise AssertionError(f"exited before {pattern!r}:\n{self.text[self.mark :]}")
-                self._arrived.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._arrived.wait(), 0.2)
+        def find() -> re.Match[str] | None:
+            match = regex.search(self.text, self.mark)
+            if match is None and self.process.poll() is not None and not self._pending():
+                raise AssertionError(f"exited before {pattern!r}:\n{self.text[self.mark :]}")
+            return match
 
-        try:
-            match = await asyncio.wait_for(find(), timeout)
-        except TimeoutError:
-            raise AssertionError(f"no {pattern!r} in:\n{self.text[self.mark :]}") from None
+        # output wakes the check at once; a program that exits without a word does not
+        match = await wait_for(
+            find,
+            timeout,
+            what=f"{pattern!r} on the terminal",
+            changes=self.arrivals,
+            interval=0.2,
+            explain=lambda: self.text[self.mark :],
+        )
         self.mark = match.end()
         return match
 
     def _pending(self) -> bool:
+        """Read what the terminal holds; False once nothing is left for now (or ever)."""
         try:
             data = os.read(self.master, 65536)
-        except OSError:
+        except BlockingIOError:
+            return False
+        except OSError:  # EIO: no process holds the terminal any more
+            data = b""
+        if not data:
+            self.hung_up = True
             return False
         self.raw += data
-        return bool(data)
+        return True
 
     async def wait(self, timeout: float = 30) -> int:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self.process.poll() is None:
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"still running:\n{self.text[-2000:]}")
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.1)
-        self._pending()
+        """The program's exit status, once it has exited and all it wrote has been read."""
+        await wait_for(
+            lambda: self.process.poll() is not None,
+            timeout,
+            what="the program to exit",
+            interval=0.05,
+            explain=lambda: "still running:\n" + self.text[-2000:],
+        )
+        # its last words may still be on their way through the terminal: the hang-up comes
+        # after them
+        await wait_for(
+            lambda: not self._pending() and self.hung_up,
+            timeout,
+            what="the terminal to hang up",
+            changes=self.arrivals,
+            interval=0.05,
+        )
         return self.process.returncode
 
     def close(self) -> None:

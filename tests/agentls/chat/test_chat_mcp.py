@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import sys
@@ -10,6 +9,7 @@ from pathlib import Path
 
 from fixtures.fake_api import CallItem, FakeModelAPI, Reply, TextItem
 from tests.agentls.chat.terminal import ROOT, Terminal
+from tests.helpers import wait_for
 
 from agentls.chat.commands import help_text
 from agentls.chat.conversation import Chat, approval_question
@@ -78,18 +78,18 @@ async def test_mcp_lists_the_servers_and_a_call_shows_like_a_command(
     chat = Terminal.chat(env, workspace)
     terminals.append(chat)
     await chat.expect(PROMPT)
+
     # the servers start in the background (slowly on a loaded machine): ask until both settle
-    deadline = asyncio.get_running_loop().time() + 60
-    while True:
+    async def settled() -> str | None:
         await chat.type("/mcp\r")
         await chat.expect(r"MCP servers:")
         listing = await chat.expect(PROMPT)
         text = chat.text[: listing.start()]
         block = text[text.rfind("MCP servers:") :]
         states = [line.split()[1] for line in block.splitlines()[1:] if len(line.split()) > 1]
-        if "starting" not in states or asyncio.get_running_loop().time() > deadline:
-            break
-        await asyncio.sleep(0.5)
+        return None if "starting" in states else block
+
+    block = await wait_for(settled, 60, interval=0.5, what="both MCP servers to settle")
     assert "fix" in block and "broken" in block, block
     ready = next(line for line in block.splitlines() if line.split()[:1] == ["fix"])
     assert ready.split()[1] == "ready", ready

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
 import sys
 import termios
+import uuid
 from pathlib import Path
 
 import pytest
 from fixtures.fake_api import CallItem, FakeModelAPI, Reply, SlowStart, TextItem
 from tests.agentls.chat.terminal import ROOT, Terminal
-from tests.e2e.harness import alive, children_of, pids_with_marker, wait_until
+from tests.helpers import alive, children_of, pids_with_marker, wait_for
 
 PROMPT = r"(?m)^> $"
 
@@ -62,18 +62,18 @@ async def test_ctrl_c_while_streaming_stops_the_turn_and_the_chat_goes_on(
 async def test_ctrl_c_while_a_command_runs_ends_the_command(
     api: FakeModelAPI, env: dict[str, str], workspace: Path, terminals: list[Terminal]
 ) -> None:
-    marker = "agentls-chat-sleep-4711"
+    marker = f"agentls-chat-sleep-{uuid.uuid4().hex[:8]}"
     chat = await open_chat(terminals, env, workspace, "--approval", "never-ask")
     await chat.type(f"run: echo started; exec -a {marker} sleep 60\r")
     await chat.expect(rf"\$ echo started; exec -a {marker} sleep 60")
     await chat.expect("started")
-    assert await wait_until(lambda: bool(pids_with_marker(marker)), 10)
+    await wait_for(lambda: bool(pids_with_marker(marker)), 10)
     pids = pids_with_marker(marker)
     chat.ctrl_c()
     await chat.expect(r"\[aborted\]")
     await chat.expect(r"\(stopped\)")
     await chat.expect(PROMPT)
-    assert await wait_until(lambda: not any(alive(p) for p in pids), 10)
+    await wait_for(lambda: not any(alive(p) for p in pids), 10)
     assert await quit_chat(chat) == 0
 
 
@@ -198,7 +198,12 @@ async def test_after_ctrl_c_the_queued_line_waits_in_the_prompt(
     await chat.expect("back in the prompt")
     await chat.expect(r"> not yet")
     requests = len(api.requests)
-    await asyncio.sleep(0.5)
+    # a key typed now is edited into the waiting line at the idle prompt: the chat took no
+    # line on its own (a turn would show it as `steer ›` or `next ›`)
+    await chat.type("!")
+    await chat.expect(r"> not yet!")
+    chat.write("\x7f")
+    await chat.expect(r"(?m)^> not yet$")
     assert len(api.requests) == requests  # nothing was sent on its own
     chat.write("\r")
     await chat.expect("You said: not yet")
@@ -310,14 +315,14 @@ async def test_bang_runs_the_users_command_and_ctrl_c_stops_it(
     await chat.expect(r"(?m)^ *typed-by-me")
     await chat.expect(r"\[exit 0\]")
     await chat.expect(PROMPT)
-    marker = "agentls-chat-user-sleep-99"
+    marker = f"agentls-chat-user-sleep-{uuid.uuid4().hex[:8]}"
     await chat.type(f"!exec -a {marker} sleep 60\r")
-    assert await wait_until(lambda: bool(pids_with_marker(marker)), 10)
+    await wait_for(lambda: bool(pids_with_marker(marker)), 10)
     pids = pids_with_marker(marker)
     chat.ctrl_c()
     await chat.expect(r"\(stopped\)")
     await chat.expect(PROMPT)
-    assert await wait_until(lambda: not any(alive(p) for p in pids), 10)
+    await wait_for(lambda: not any(alive(p) for p in pids), 10)
     await chat.type("what did I run?\r")
     await chat.expect("You said: what did I run?")
     sent = str(api.requests[-1]["input"])

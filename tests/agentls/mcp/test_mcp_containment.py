@@ -12,7 +12,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from tests.agentls.mcp.mcp_helpers import OWNER, processes_with, wait_until
+from tests.agentls.mcp.mcp_helpers import OWNER
+from tests.helpers import file_text, pids_with_marker, wait_for
 
 
 @pytest.mark.parametrize("sandbox", [True, False], ids=["sandbox", "reaper-only"])
@@ -27,15 +28,15 @@ async def test_sigkill_of_the_owner_leaves_no_server_process(tmp_path: Path, san
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(repo / "server"), env.get("PYTHONPATH")]))
     owner = await asyncio.create_subprocess_exec(*argv, env=env, stderr=subprocess.DEVNULL)
     try:
-        await wait_until(lambda: ready.exists() and ready.read_text() != "", "the child")
-        assert processes_with(token)
+        await wait_for(lambda: file_text(ready), 20, what="the child to be ready")
+        assert pids_with_marker(token)
         owner.send_signal(signal.SIGKILL)
         await owner.wait()
-        await wait_until(lambda: not processes_with(token), "the child to be gone")
+        await wait_for(lambda: not pids_with_marker(token), 20, what="the child to be gone")
     finally:
         if owner.returncode is None:
             owner.kill()
             await owner.wait()
-        for survivor in processes_with(token):  # only after a failure: leave nothing behind
+        for survivor in pids_with_marker(token):  # only after a failure: leave nothing behind
             with contextlib.suppress(OSError):
                 os.kill(survivor, signal.SIGKILL)

@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.agentls.mcp.mcp_helpers import ManagerFactory, stdio_table, wait_until
+from tests.agentls.mcp.mcp_helpers import ManagerFactory, stdio_table
+from tests.helpers import wait_for
 
 from agentls.mcp import McpManager
 from agentls.mcp.stdio import STDERR_TAIL_BYTES
@@ -87,7 +88,7 @@ async def test_a_server_refused_again_and_again_is_left_stopped(
         await _answers(manager)
     last = await manager.call("mcp__fx__big", big)
     assert last.is_error
-    await wait_until(lambda: _state(manager) == "failed", "the server to be given up on")
+    await wait_for(lambda: _state(manager) == "failed", 20.0, what="the server to be given up on")
     [status] = manager.statuses()
     assert status.error is not None
     assert "restarted 3 times" in status.error
@@ -104,7 +105,7 @@ async def test_a_huge_stderr_is_kept_as_a_bounded_tail(make_manager: ManagerFact
     assert tail.endswith("the last line of stderr")
     crashed = await manager.call("mcp__fx__crash_now", "{}")
     assert crashed.is_error
-    await wait_until(lambda: _state(manager) == "failed", "the crash to be noticed")
+    await wait_for(lambda: _state(manager) == "failed", 20.0, what="the crash to be noticed")
     [status] = manager.statuses()
     assert status.error is not None
     assert "closed the connection" in status.error
@@ -121,12 +122,12 @@ async def test_a_server_that_hangs_mid_message_then_a_stop(
     call = asyncio.create_task(
         manager.call("mcp__fx__half_line", json.dumps({"record": str(record)}))
     )
-    await wait_until(record.exists, "half of the answer to be written")
+    await wait_for(record.exists, 20.0, what="half of the answer to be written")
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
         await call
     # The half answer would swallow the next one: the server is started again instead.
-    await wait_until(lambda: _state(manager) == "starting", "the restart", limit_s=10)
+    await wait_for(lambda: _state(manager) == "starting", 10, what="the restart")
     await _answers(manager)
 
 
@@ -139,7 +140,7 @@ async def test_a_server_that_hangs_mid_message_then_a_timeout(
     timed_out = await manager.call("mcp__fx__half_line", json.dumps({"record": str(record)}))
     assert timed_out.is_error
     assert "did not answer within 0.5 s" in timed_out.output
-    await wait_until(lambda: _state(manager) == "starting", "the restart", limit_s=10)
+    await wait_for(lambda: _state(manager) == "starting", 10, what="the restart")
     await _answers(manager)
 
 
@@ -154,7 +155,7 @@ async def test_a_stopped_call_between_messages_keeps_the_server(
     call = asyncio.create_task(
         manager.call("mcp__fx__slow", json.dumps({"seconds": 60, "record": str(record)}))
     )
-    await wait_until(record.exists, "the slow tool to start")
+    await wait_for(record.exists, 20.0, what="the slow tool to start")
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
         await call

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.agentls.mcp.mcp_helpers import ManagerFactory, processes_with, stdio_table, wait_until
+from tests.agentls.mcp.mcp_helpers import ManagerFactory, stdio_table
+from tests.helpers import file_text, pids_with_marker, wait_for, wait_for_file
 
 from agentls.config.settings import ApprovalPolicy
 from agentls.mcp import McpManager
@@ -107,11 +108,11 @@ async def test_stopping_a_call_cancels_it_at_the_server(
     record = tmp_path / "record"
     arguments = json.dumps({"seconds": 60, "record": str(record)})
     call = asyncio.create_task(manager.call("mcp__fx__slow", arguments))
-    await wait_until(record.exists, "the slow tool to start")
+    await wait_for_file(record, timeout=20)
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
         await call
-    await wait_until(lambda: "cancelled" in record.read_text(), "the server's record")
+    await wait_for_file(record, "cancelled", 20)
     assert record.read_text().split() == ["started", "cancelled"]
     after = await manager.call("mcp__fx__echo", '{"text": "next"}')
     assert after.output == "next"
@@ -125,13 +126,13 @@ async def test_a_repeated_stop_still_reaches_the_server(
     record = tmp_path / "record"
     arguments = json.dumps({"seconds": 60, "record": str(record)})
     call = asyncio.create_task(manager.call("mcp__fx__slow", arguments))
-    await wait_until(record.exists, "the slow tool to start")
+    await wait_for_file(record, timeout=20)
     call.cancel()
     await asyncio.sleep(0)  # the first stop is being handled: the notice is being written
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
         await call
-    await wait_until(lambda: "cancelled" in record.read_text(), "the server's record")
+    await wait_for_file(record, "cancelled", 20)
 
 
 async def test_a_tool_timeout_is_an_error_and_cancels_at_the_server(
@@ -143,7 +144,7 @@ async def test_a_tool_timeout_is_an_error_and_cancels_at_the_server(
     result = await manager.call("mcp__fx__slow", json.dumps({"seconds": 60, "record": str(record)}))
     assert result.is_error
     assert "did not answer within 0.3 s" in result.output
-    await wait_until(lambda: "cancelled" in record.read_text(), "the server's record")
+    await wait_for_file(record, "cancelled", 20)
 
 
 async def test_a_broken_server_next_to_a_good_one(
@@ -212,7 +213,9 @@ async def test_a_server_that_crashes_mid_call_is_withdrawn(make_manager: Manager
     result = await manager.call("mcp__fx__crash_now", "{}")
     assert result.is_error
     assert "closed the connection" in result.output
-    await wait_until(lambda: manager.statuses()[0].state == "failed", "the crash to be noticed")
+    await wait_for(
+        lambda: manager.statuses()[0].state == "failed", 20, what="the crash to be noticed"
+    )
     status = manager.statuses()[0]
     assert (status.name, status.tools) == ("fx", [])
     assert manager.lookup("mcp__fx__echo") is None
@@ -231,7 +234,7 @@ async def test_the_tool_list_refreshes_when_the_server_says_so(
     changed.clear()
     result = await manager.call("mcp__fx__add_tool", '{"name": "extra"}')
     assert result.output == "added extra"
-    await wait_until(lambda: manager.lookup("mcp__fx__extra") is not None, "the new tool")
+    await wait_for(lambda: manager.lookup("mcp__fx__extra") is not None, 20, what="the new tool")
     assert changed.is_set()
     assert "mcp__fx__extra" in [d["name"] for d in manager.tool_definitions()]
     assert (await manager.call("mcp__fx__extra", "{}")).output == "I am extra"
@@ -255,12 +258,12 @@ async def test_closing_ends_the_server_and_what_it_started(
     token = f"tok-{os.getpid()}-{uuid.uuid4().hex}"
     arguments = json.dumps({"token": token, "ready_file": str(ready)})
     call = asyncio.create_task(manager.call("mcp__fx__spawn_child", arguments))
-    await wait_until(lambda: ready.exists() and ready.read_text() != "", "the child")
-    assert processes_with(token)
+    await wait_for(lambda: file_text(ready), 20, what="the child to be ready")
+    assert pids_with_marker(token)
     await manager.aclose()
     result = await call
     assert result.is_error
-    await wait_until(lambda: not processes_with(token), "the child to end")
+    await wait_for(lambda: not pids_with_marker(token), 20, what="the child to end")
     assert manager.tool_definitions() == []
 
 
@@ -279,11 +282,11 @@ async def test_http_server_with_its_token(
     record = tmp_path / "record"
     arguments = json.dumps({"seconds": 60, "record": str(record)})
     call = asyncio.create_task(manager.call("mcp__web__slow", arguments))
-    await wait_until(record.exists, "the slow tool to start")
+    await wait_for_file(record, timeout=20)
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
         await call
-    await wait_until(lambda: "cancelled" in record.read_text(), "the server's record")
+    await wait_for_file(record, "cancelled", 20)
 
 
 async def test_http_server_without_the_token_fails_clearly(
@@ -338,7 +341,7 @@ async def test_names_never_move_when_tool_lists_change(make_manager: ManagerFact
     await manager.start()
     assert _key_of(manager, "mcp__a__b__c") == ("a__b", "c")
     assert (await manager.call("mcp__a__add_tool", '{"name": "b__c"}')).output == "added b__c"
-    await wait_until(lambda: _name_of(manager, ("a", "b__c")) is not None, "the new tool")
+    await wait_for(lambda: _name_of(manager, ("a", "b__c")) is not None, 20.0, what="the new tool")
     newcomer = _name_of(manager, ("a", "b__c"))
     assert newcomer is not None and newcomer != "mcp__a__b__c"
     assert _key_of(manager, "mcp__a__b__c") == ("a__b", "c")
@@ -346,14 +349,14 @@ async def test_names_never_move_when_tool_lists_change(make_manager: ManagerFact
     assert (await manager.call(newcomer, "{}")).output == "I am b__c of A"
     # The holder goes away: its name is retired, not passed on.
     assert (await manager.call("mcp__a__b__remove_tool", '{"name": "c"}')).output == "removed c"
-    await wait_until(lambda: manager.lookup("mcp__a__b__c") is None, "the removal")
+    await wait_for(lambda: manager.lookup("mcp__a__b__c") is None, 20.0, what="the removal")
     assert _name_of(manager, ("a", "b__c")) == newcomer
     gone = await manager.call("mcp__a__b__c", "{}")
     assert gone.is_error
     assert "no MCP tool named 'mcp__a__b__c'" in gone.output
     # It comes back under its own name.
     assert (await manager.call("mcp__a__b__add_tool", '{"name": "c"}')).output == "added c"
-    await wait_until(lambda: manager.lookup("mcp__a__b__c") is not None, "the return")
+    await wait_for(lambda: manager.lookup("mcp__a__b__c") is not None, 20.0, what="the return")
     assert _key_of(manager, "mcp__a__b__c") == ("a__b", "c")
     assert _name_of(manager, ("a", "b__c")) == newcomer
 

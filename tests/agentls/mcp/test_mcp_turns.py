@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.agentls.mcp.mcp_helpers import stdio_table, wait_until
+from tests.agentls.mcp.mcp_helpers import stdio_table
+from tests.helpers import wait_for
 
 from agentls.agent.approvals import ApprovalRequest, Decision
 from agentls.agent.context import AgentContext
@@ -197,7 +198,7 @@ async def test_a_stop_during_the_wait_stops_the_turn_at_once(
     events = Events()
     session = ws.session_for_send(None)
     turn = asyncio.create_task(session.send("go", events))
-    await wait_until(lambda: bool(events.of("mcpWaiting")), "the wait to begin")
+    await wait_for(lambda: bool(events.of("mcpWaiting")), 20.0, what="the wait to begin")
     stopped_at = time.monotonic()
     assert session.interrupt() is not None
     result = await asyncio.wait_for(turn, 10)
@@ -258,12 +259,13 @@ async def test_an_approved_name_never_passes_to_another_tool(
     await session.send("add b__c to a", second)
     assert outputs(second) == [("completed", "added b__c")]
     manager = ws.mcp
-    await wait_until(
+    await wait_for(
         lambda: any(
             (t := manager.lookup(str(d["name"]))) is not None and t.key == ("a", "b__c")
             for d in manager.tool_definitions()
         ),
-        "the changed tool list",
+        20.0,
+        what="the changed tool list",
     )
     [newcomer] = [
         str(d["name"])

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from fixtures.fake_api import CallItem, CutStream, FakeModelAPI, HttpError, Reply, Stall, TextItem
+from tests.helpers import wait_for
 
 from agentls.config.settings import Settings
 from agentls.providers.errors import http_error, parse_retry_after
@@ -184,8 +185,8 @@ async def test_a_stopped_stream_retires_its_http_client(api: FakeModelAPI) -> No
     with pytest.raises(asyncio.CancelledError):
         await task
     assert client._pool.client is not first_http
-    await asyncio.sleep(0.1)
-    assert first_http.is_closed
+    # retired: closed in the background once its last stream has let go
+    await wait_for(lambda: first_http.is_closed, what="the retired client to close")
     events = await collect(client, ModelRequest(model="m", input=[user("again")], tools=[]))
     assert isinstance(events[-1], Completed)
     await client.aclose()
@@ -209,7 +210,7 @@ async def test_retiring_a_client_waits_for_its_other_streams(api: FakeModelAPI) 
                 return
 
     other = asyncio.create_task(other_session())
-    await asyncio.sleep(0.1)
+    await wait_for(lambda: any(isinstance(e, TextDelta) for e in other_done), what="its stream")
     started = asyncio.Event()
 
     async def stopped_session() -> None:
@@ -228,6 +229,5 @@ async def test_retiring_a_client_waits_for_its_other_streams(api: FakeModelAPI) 
     assert not shared.is_closed  # the other stream still uses it
     await asyncio.wait_for(other, 10)
     assert len(other_done) > 30
-    await asyncio.sleep(0.1)
-    assert shared.is_closed
+    await wait_for(lambda: shared.is_closed, what="the retired client to close")
     await client.aclose()

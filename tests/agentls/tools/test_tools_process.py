@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from tests.helpers import comm, live_in_group, record_signals, wait_for, wait_for_blocking
 
 from agentls.tools.process import (
     CommandResult,
@@ -51,22 +52,6 @@ def live_with_token(token: str) -> dict[int, int]:
     return found
 
 
-def live_in_group(pgid: int) -> list[int]:
-    pids = []
-    for pid in list_pids():
-        stat = read_stat(pid)
-        if stat is not None and stat.alive and stat.pgid == pgid:
-            pids.append(pid)
-    return pids
-
-
-def comm(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return ""
-
-
 def reaped(pid: int) -> bool:
     """Whether our child ``pid`` has been waited for (it is no longer our child at all)."""
     try:
@@ -78,15 +63,6 @@ def reaped(pid: int) -> bool:
 
 def spawn_in_new_session(argv: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, start_new_session=True, env=env)
-
-
-async def wait_for(condition: object, timeout_s: float = 3.0) -> None:
-    assert callable(condition)
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -221,8 +197,7 @@ async def test_cancel_kills_shell_and_grandchild(tmp_path: Path, env: dict[str, 
             env=env,
         )
     )
-    await asyncio.sleep(0.3)
-    # Normally long since there, but bash -lc first runs its profile: be robust under load.
+    # bash -lc first runs its profile: wait for the `sleep` itself.
     await wait_for(lambda: "sleep" in map(comm, live_with_token(env[TOKEN_VAR])))
     procs = live_with_token(env[TOKEN_VAR])
     names = {pid: comm(pid) for pid in procs}
@@ -268,8 +243,9 @@ async def test_cancel_kills_process_ignoring_sigterm_after_grace(
 
 
 async def test_second_cancel_during_cleanup_still_cleans_up(
-    tmp_path: Path, env: dict[str, str]
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    signals = record_signals(monkeypatch)
     task = asyncio.create_task(
         run_command(
             ["bash", "-c", 'trap "" TERM; sleep 30; echo done'],
@@ -282,7 +258,8 @@ async def test_second_cancel_during_cleanup_still_cleans_up(
     )
     await wait_for(lambda: len(live_with_token(env[TOKEN_VAR])) == 2)
     task.cancel()
-    await asyncio.sleep(0.1)  # now inside the grace period
+    # the clean-up has sent SIGTERM (ignored here): the grace period has begun
+    await signals.wait_for(signal.SIGTERM, "killpg")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -450,10 +427,12 @@ def test_alive_is_false_for_unused_group() -> None:
 def test_alive_ignores_zombies() -> None:
     proc = subprocess.Popen(["true"], start_new_session=True)
     try:
-        deadline = time.monotonic() + 3
-        while (stat := read_stat(proc.pid)) is None or (stat.state, stat.pgid) != ("Z", proc.pid):
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
+
+        def zombie_leader() -> bool:
+            stat = read_stat(proc.pid)
+            return stat is not None and (stat.state, stat.pgid) == ("Z", proc.pid)
+
+        wait_for_blocking(zombie_leader, 3, what="the group leader to be a zombie")
         assert not process_group_alive(proc.pid)
     finally:
         proc.wait()

@@ -8,47 +8,29 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.helpers import (
+    alive,
+    comm,
+    live_in_group,
+    signals_handled,
+    wait_for_blocking,
+)
 
-from agentls.tools.procfs import list_pids, read_stat
 from agentls.tools.reaper import OWNER_ENV_VAR, Reaper
-
-
-def alive(pid: int) -> bool:
-    stat = read_stat(pid)
-    return stat is not None and stat.alive
-
-
-def live_in_group(pgid: int) -> list[int]:
-    pids = []
-    for pid in list_pids():
-        stat = read_stat(pid)
-        if stat is not None and stat.alive and stat.pgid == pgid:
-            pids.append(pid)
-    return pids
 
 
 def sleeps_in_group(pgid: int) -> list[int]:
     return [pid for pid in live_in_group(pgid) if comm(pid) == "sleep"]
 
 
-def comm(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return ""
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
+def handles_its_signals(pid: int) -> bool:
+    """Whether the reaper has set itself up: it ignores SIGINT and SIGHUP, catches SIGTERM."""
+    ignored, caught = signals_handled(pid)
+    return {signal.SIGINT, signal.SIGHUP} <= ignored and signal.SIGTERM in caught
 
 
 @pytest.fixture
@@ -101,7 +83,7 @@ def test_tools_die_when_server_is_sigkilled(home_env: dict[str, str], cleanup: l
     cleanup.extend([bash_pid, reaper_pid])
 
     # bash -lc runs its profile first; wait for the `sleep` grandchild itself.
-    wait_until(lambda: len(sleeps_in_group(bash_pid)) == 1)
+    wait_for_blocking(lambda: len(sleeps_in_group(bash_pid)) == 1)
     (sleep_pid,) = sleeps_in_group(bash_pid)
     assert alive(reaper_pid)
     environ = Path(f"/proc/{sleep_pid}/environ").read_bytes().split(b"\0")
@@ -110,10 +92,10 @@ def test_tools_die_when_server_is_sigkilled(home_env: dict[str, str], cleanup: l
     server.kill()
     server.wait()
 
-    wait_until(lambda: not alive(bash_pid) and not alive(sleep_pid), timeout_s=3.0)
+    wait_for_blocking(lambda: not alive(bash_pid) and not alive(sleep_pid), 3.0)
     assert live_in_group(bash_pid) == []
     # Its work done, the reaper goes away too.
-    wait_until(lambda: not alive(reaper_pid), timeout_s=3.0)
+    wait_for_blocking(lambda: not alive(reaper_pid), 3.0)
 
 
 def test_close_kills_remaining_tools_and_reaper_exits(
@@ -127,7 +109,7 @@ def test_close_kills_remaining_tools_and_reaper_exits(
     )
     cleanup.append(tool.pid)
     try:
-        wait_until(lambda: len(live_in_group(tool.pid)) == 3)
+        wait_for_blocking(lambda: len(live_in_group(tool.pid)) == 3)
         reaper_pid = reaper.pid
         assert reaper_pid is not None
         reaper.close(timeout_s=3.0)
@@ -150,7 +132,7 @@ def test_unmarked_processes_sharing_a_group_are_spared(cleanup: list[int]) -> No
     )
     cleanup.append(leader.pid)
     try:
-        wait_until(lambda: len(live_in_group(leader.pid)) == 3)
+        wait_for_blocking(lambda: len(live_in_group(leader.pid)) == 3)
         reaper.close(timeout_s=3.0)
         survivors = live_in_group(leader.pid)
         assert leader.pid in survivors
@@ -189,15 +171,15 @@ def test_reaper_ignores_sigint_and_sighup_but_cleans_up_on_sigterm(
     reaper_pid = reaper.pid
     assert reaper_pid is not None
     try:
-        time.sleep(0.2)  # let it install its signal handlers
+        wait_for_blocking(lambda: handles_its_signals(reaper_pid), what="its signal handlers")
         os.kill(reaper_pid, signal.SIGINT)
         os.kill(reaper_pid, signal.SIGHUP)
-        time.sleep(0.1)
+        # the kernel drops a signal its process ignores as it is sent: none can still land
         assert alive(reaper_pid)
         assert alive(tool.pid)
         os.kill(reaper_pid, signal.SIGTERM)
-        wait_until(lambda: not alive(tool.pid))
-        wait_until(lambda: not alive(reaper_pid))
+        wait_for_blocking(lambda: not alive(tool.pid))
+        wait_for_blocking(lambda: not alive(reaper_pid))
     finally:
         reaper.close(timeout_s=3.0)
         tool.kill()
@@ -234,7 +216,7 @@ def test_restarts_after_reaper_died(cleanup: list[int]) -> None:
         first = reaper.pid
         assert first is not None
         os.kill(first, signal.SIGKILL)
-        wait_until(lambda: not alive(first))
+        wait_for_blocking(lambda: not alive(first))
         reaper.ensure_started()
         assert reaper.pid not in (None, first)
     finally:

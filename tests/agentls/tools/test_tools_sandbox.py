@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import random
 import signal
@@ -21,15 +22,15 @@ import stat
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tests.helpers import live_pids, record_signals, wait_for, wait_for_blocking
 
 from agentls.tools.process import CommandResult, run_command
-from agentls.tools.procfs import list_pids, read_stat
+from agentls.tools.procfs import read_stat
 from agentls.tools.reaper import OWNER_ENV_VAR, Reaper
 from agentls.tools.sandbox import (
     SandboxPolicy,
@@ -67,25 +68,18 @@ def needs_sandbox() -> None:
 
 def with_token(token: str) -> list[int]:
     """Live (non-zombie) processes whose command line has ``token`` as one argument."""
-    found = []
-    for pid in list_pids():
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if token.encode() in cmdline.split(b"\0"):
-            stat_ = read_stat(pid)
-            if stat_ is not None and stat_.alive:
-                found.append(pid)
-    return found
+    marker = token.encode()
+    return live_pids(lambda arguments: marker in arguments)
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
+async def while_it_runs(task: asyncio.Future[CommandResult], check: Callable[[], bool]) -> None:
+    """Wait for ``check`` while the command runs: it must not have ended first."""
+
+    def running_and_checked() -> bool:
+        assert not task.done(), "the command ended before the wait was over"
+        return check()
+
+    await wait_for(running_and_checked, what=inspect.getsource(check).strip())
 
 
 @pytest.fixture
@@ -265,15 +259,15 @@ def test_nothing_outlives_a_sigkilled_server(
     try:
         assert server.stdout is not None
         assert server.stdout.readline() == b"started\n"
-        wait_until(lambda: len(with_token(token)) == 2)  # the command and the detached one
+        wait_for_blocking(lambda: len(with_token(token)) == 2)  # the command and the detached one
         server.kill()
         server.wait()
         if sandboxed:
-            wait_until(lambda: with_token(token) == [])
+            wait_for_blocking(lambda: with_token(token) == [])
         else:
             # The server's reaper kills the command, but the detached process dropped
             # the marker: it survives the server.
-            wait_until(lambda: len(with_token(token)) == 1)
+            wait_for_blocking(lambda: len(with_token(token)) == 1)
     finally:
         with contextlib.suppress(OSError):
             os.killpg(server.pid, signal.SIGKILL)
@@ -296,9 +290,7 @@ def test_stop_kills_the_whole_namespace(workspace: Path, env: dict[str, str], to
                 sandbox=write_policy(workspace),
             )
         )
-        while len(with_token(token)) < 2:
-            assert not task.done()
-            await asyncio.sleep(0.01)
+        await while_it_runs(task, lambda: len(with_token(token)) >= 2)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -308,10 +300,14 @@ def test_stop_kills_the_whole_namespace(workspace: Path, env: dict[str, str], to
 
 
 @pytest.mark.usefixtures("needs_sandbox")
-def test_second_stop_during_clean_up(workspace: Path, env: dict[str, str], token: str) -> None:
+def test_second_stop_during_clean_up(
+    workspace: Path, env: dict[str, str], token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The command ignores SIGTERM, so the clean-up is still waiting out the grace period
     # when the second Stop arrives; it must finish anyway and leave nothing.
     script = f"trap '' TERM; setsid -f sleep {token}; sleep {token}"
+
+    signals = record_signals(monkeypatch)
 
     async def scenario() -> None:
         task = asyncio.ensure_future(
@@ -325,11 +321,10 @@ def test_second_stop_during_clean_up(workspace: Path, env: dict[str, str], token
                 kill_grace_s=0.3,
             )
         )
-        while len(with_token(token)) < 2:
-            assert not task.done()
-            await asyncio.sleep(0.01)
+        await while_it_runs(task, lambda: len(with_token(token)) >= 2)
         task.cancel()
-        await asyncio.sleep(0.05)
+        # the clean-up has sent SIGTERM (ignored here): the grace period has begun
+        await signals.wait_for(signal.SIGTERM, "killpg")
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -378,9 +373,7 @@ def test_no_descriptor_leaks(workspace: Path, env: dict[str, str], token: str) -
                     sandbox=policy,
                 )
             )
-            while not with_token(token):
-                assert not task.done()
-                await asyncio.sleep(0.01)
+            await while_it_runs(task, lambda: bool(with_token(token)))
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
@@ -407,11 +400,11 @@ def test_contained_helper_dies_with_its_parent(tmp_path: Path, token: str) -> No
         pytest.skip(f"bubblewrap sandbox unavailable here: {sandbox_status().reason}")
     helper = subprocess.Popen(argv, start_new_session=True)
     try:
-        wait_until(lambda: len(with_token(token)) == 2)
+        wait_for_blocking(lambda: len(with_token(token)) == 2)
         assert out.read_text() == "ok\n"  # it may write outside any workspace
         helper.kill()  # as the server's death would, via the parent-death signal
         helper.wait()
-        wait_until(lambda: with_token(token) == [])
+        wait_for_blocking(lambda: with_token(token) == [])
     finally:
         helper.kill()
         helper.wait()
