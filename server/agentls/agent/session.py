@@ -1,8 +1,9 @@
 """A session: its history in memory, its rollout on disk, at most one running turn.
 
 A session object exists only while this server holds the session's file lock, so every
-record it writes has a single writer. It is the `TurnHost` of its turns: they record and
-ask through it, and `agentls.agent.turn` holds the whole life of a turn.
+record it writes has a single writer: nothing else appends to its rollout (undo goes through
+`rollback`, renames through `rename`). It is the host of its tasks (`agentls.agent.tasks`):
+they record and ask through it, and its `TaskControl` starts, stops and awaits them.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The `agent/*` methods: params in, one core API call, result out.
 
-Each handler validates its params (pydantic, `lsp/params.py`), calls `AgentService` and
+Each handler validates its params (pydantic, `agentls.protocol.params`), calls `AgentService` and
 shapes the answer; nothing here knows how a turn, an undo or a session file works.
 """
 

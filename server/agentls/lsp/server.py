@@ -1,7 +1,7 @@
 """The LSP adapter: a pygls `LanguageServer` that validates params, calls the core, and
 forwards its events.
 
-Nothing here knows how a turn works (that is `agentls.agent.turn`); everything here knows
+Nothing here knows how a turn works (that is `agentls.agent.tasks`); everything here knows
 what a client may send. Every method is registered in `_register`, where params are
 validated and the core's errors are mapped to JSON-RPC errors, once. Heavy modules (the
 HTTP client, the folder watcher) are imported by the first request that needs them.
