@@ -127,6 +127,7 @@ class AgentService:
                 provider_info=info,
             )
             self._workspace = Workspace(context, WorkspaceLayout.for_path(settings.home, folder))
+            self._workspace.on_relinked = lambda session_id: self.on_session_relinked(session_id)
         else:
             context = self._workspace.context
             context.settings = settings
