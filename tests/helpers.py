@@ -10,10 +10,12 @@ test, not to pace a working one. A wait that gives up fails the test with what i
   until it gives a truthy value, and return that value.
 - `Changes`: for state a callback changes (messages, bytes, events): whoever changes it calls
   `changed()`, and `wait_for(..., changes=...)` checks again at once instead of polling.
-- process state read from /proc: `alive`, `comm`, `live_in_group`, `pids_with_marker`,
-  `children_of`, `process_tree`, `signals_handled`; files: `file_text`, `wait_for_file`.
-- `SignalLog`: the signals this process sends (`os.kill`, `os.killpg`), so a test can wait
-  for the code under test to have signalled a process, e.g. to act inside a grace period.
+- files: `file_text`, `wait_for_file`, `written_later_than` (the file clock has ticked).
+- process state read from /proc: `alive`, `comm`, `cmdline`, `live_pids`, `pids_with_marker`,
+  `live_in_group`, `children_of`, `process_tree`, `signals_handled`.
+- `record_signals(monkeypatch)` gives a `SignalLog` of the signals this process sends
+  (`os.kill`, `os.killpg`), so a test can wait until the code under test has signalled a
+  process, e.g. to act inside a grace period.
 """
 
 from __future__ import annotations

@@ -78,14 +78,21 @@ def pipe(chat: Chat, *lines: str) -> None:
         chat.on_key(Key("line", line))
 
 
+async def loop_in_first_turn(chat: Chat, server: HeldServer, *read: str) -> asyncio.Task[int]:
+    """The prompt loop, started with the `read` lines already handed over, once the turn of
+    the first one runs (held open)."""
+    pipe(chat, *read)
+    loop = asyncio.create_task(chat.loop())
+    await wait_for(lambda: server.turns, 5, what=f"the turn of {read[0]!r} to start")
+    return loop
+
+
 async def test_a_line_read_before_the_turn_started_runs_before_those_read_during_it() -> None:
     """The flaky `/compact` of the e2e script: the reader thread handed `hello` and `/compact`
     over before the loop took `hello`, the rest came during its turn; `/compact` was left
     behind the lines that came later and the script's `/quit` ended the chat before it."""
     chat, server, info = piped_chat()
-    pipe(chat, "hello", "/compact")
-    loop = asyncio.create_task(chat.loop())
-    await wait_for(lambda: server.turns, 5, what="the turn of `hello` to start")
+    loop = await loop_in_first_turn(chat, server, "hello", "/compact")
     pipe(chat, "/fork", "!echo mine", "/quit")
     server.end_turn()
     await wait_for(lambda: len(server.turns) == 2, 5, what="the `!` command's turn")
@@ -102,9 +109,7 @@ async def test_a_line_read_before_the_turn_started_runs_before_those_read_during
 
 async def test_the_end_of_the_input_during_a_turn_waits_for_the_lines_before_it() -> None:
     chat, server, _info = piped_chat()
-    pipe(chat, "hello", "/compact")
-    loop = asyncio.create_task(chat.loop())
-    await wait_for(lambda: server.turns, 5, what="the turn of `hello` to start")
+    loop = await loop_in_first_turn(chat, server, "hello", "/compact")
     pipe(chat, "/fork")
     chat.on_key(Key("eof"))
     server.end_turn()
@@ -116,9 +121,7 @@ async def test_lines_queued_during_a_turn_run_before_those_read_after_it() -> No
     """The other way round: `/fork` waited from the turn on, `/sessions` came while the
     `/compact` after the turn was still being answered (no turn running then)."""
     chat, server, _info = piped_chat()
-    pipe(chat, "hello")
-    loop = asyncio.create_task(chat.loop())
-    await wait_for(lambda: server.turns, 5, what="the turn of `hello` to start")
+    loop = await loop_in_first_turn(chat, server, "hello")
     pipe(chat, "/compact", "/fork")
     server.held = asyncio.get_running_loop().create_future()
     held = server.held
@@ -139,9 +142,7 @@ async def test_a_line_queued_after_the_loop_went_idle_is_taken_at_once() -> None
     """A steer that came too late is queued when the loop may already wait at the prompt:
     it must wake the loop, not wait for the next key."""
     chat, server, _info = piped_chat()
-    pipe(chat, "hello")
-    loop = asyncio.create_task(chat.loop())
-    await wait_for(lambda: server.turns, 5, what="the turn of `hello` to start")
+    loop = await loop_in_first_turn(chat, server, "hello")
     server.end_turn()
     # from the turn's end to the wait for the next line the loop does not pause
     await wait_for(lambda: chat.turn_id is None, 5, what="the turn to end")
