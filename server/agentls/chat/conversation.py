@@ -88,7 +88,7 @@ class Chat:
         self.ui = renderer
         self.keys = keys
         self.terminal = terminal
-        self.conn = ServerConnection(self._on_event, self._on_approval, self.ui.notice)
+        self.conn = ServerConnection(self._on_event, self._on_approval, self._on_server_message)
         self.session_id: str | None = None
         self.mode = "steer"
         # Every line for the prompt loop, typed at the prompt or during a turn, in the order
@@ -251,6 +251,17 @@ class Chat:
             self.ui.notice("(type /quit or press Ctrl-D to leave)")
             self.draw_prompt()
         else:
+            self.draw_prompt()
+
+    def _on_server_message(self, text: str) -> None:
+        """A message of the server's own (a setting ignored, an MCP server that failed): at
+        the idle prompt it goes above the prompt, which is drawn again with what was typed,
+        instead of being written into the prompt's line."""
+        at_prompt = self.terminal and self.turn_id is None
+        if at_prompt:
+            sys.stdout.write("\r\x1b[2K")
+        self.ui.notice(text)
+        if at_prompt:
             self.draw_prompt()
 
     def draw_prompt(self) -> None:
