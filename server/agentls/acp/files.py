@@ -14,19 +14,9 @@ from pathlib import Path
 
 from agentls.acp.core import ClientFiles
 from agentls.agent.editor import Buffer
+from agentls.tools.files import disk_text
 
 logger = logging.getLogger(__name__)
-
-MAX_DISK_COMPARE = 16 << 20
-
-
-def _disk_text(path: Path) -> str | None:
-    try:
-        if path.stat().st_size > MAX_DISK_COMPARE:
-            return None
-        return path.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
 
 
 class ClientBuffers:
@@ -58,7 +48,7 @@ class ClientBuffers:
             except Exception as exc:  # the client may refuse a file; the disk still counts
                 logger.info("the client did not give %s: %s", path, exc)
                 continue
-            unsaved = text != _disk_text(path)
+            unsaved = text != disk_text(path)
             self._buffers[path] = Buffer(path, path.as_uri(), text, None, unsaved)
 
     async def apply_edit(self, path: Path, old_text: str, new_text: str, label: str) -> str | None:

@@ -14,22 +14,12 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from agentls.agent.editor import Buffer
+from agentls.tools.files import disk_text
 
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
 
 logger = logging.getLogger(__name__)
-
-MAX_DISK_COMPARE = 16 << 20
-
-
-def _disk_text(path: Path) -> str | None:
-    try:
-        if path.stat().st_size > MAX_DISK_COMPARE:
-            return None
-        return path.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
 
 
 class LspBuffers:
@@ -57,7 +47,11 @@ class LspBuffers:
             return None
         uri, text, version = found
         return Buffer(
-            path=path, uri=uri, text=text, version=version, unsaved=_disk_text(path) != text
+            path=path,
+            uri=uri,
+            text=text,
+            version=version,
+            unsaved=disk_text(path) != text,
         )
 
     async def read_ahead(self, paths: list[Path]) -> None:

@@ -230,6 +230,26 @@ def read_file(
     return FileRead(data[:limit] if truncated else data, truncated, Path(real))
 
 
+# files larger than this are not compared with an editor's buffer (taken as saved)
+MAX_COMPARED_BYTES = 16 << 20
+
+
+def disk_text(path: str | os.PathLike[str], limit: int = MAX_COMPARED_BYTES) -> str | None:
+    """The file's UTF-8 text as it is on disk, or None when there is none to compare with
+    (missing, not a plain file, over `limit` bytes, not UTF-8): what an editor's buffer is
+    held against to tell whether it has unsaved edits."""
+    try:
+        got = read_file(path, limit=limit)
+    except UnreadableFileError:
+        return None
+    if got.truncated:
+        return None
+    try:
+        return got.data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 def plain_or_missing(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` names a regular file away from the kernel's files, or nothing yet.
 
